@@ -1,0 +1,193 @@
+"""Segmentation of one curve into holds, ramps and repeated cycles.
+
+The recipe (DESIGN.md): smooth with a moving average over a window given in seconds; find peaks
+and valleys with `scipy.signal.find_peaks` at a prominence of at least `delta`; cut at those
+extrema; split a still stretch off either end of a ramp; label each piece increases / decreases /
+holds (|change| < delta); merge neighbouring holds; collapse runs of similar alternating pieces
+into cycles. Extremum times and values are refined to sub-frame precision with a parabola through
+the three samples around them, so the text barely depends on the sampling rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import find_peaks
+
+HOLD, UP, DOWN, CYCLES = "holds", "increases", "decreases", "repeats"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One described stretch of a curve; times in seconds.
+
+    holds: `start` == `end` is the mean value; increases / decreases: `start` -> `end`;
+    repeats: `cycles` alternations between `start` (low) and `end` (high).
+    """
+
+    kind: str
+    t0: float
+    t1: float
+    start: float
+    end: float
+    cycles: int = 0
+
+    @property
+    def period(self) -> float:
+        return (self.t1 - self.t0) / self.cycles if self.cycles else 0.0
+
+
+def smooth(x: np.ndarray, fps: float, window_s: float) -> np.ndarray:
+    """Centred moving average over an odd number of frames closest to `window_s` seconds."""
+    size = 2 * int(round(window_s * fps / 2.0)) + 1
+    if size <= 1:
+        return np.asarray(x, dtype=np.float64)
+    return uniform_filter1d(np.asarray(x, dtype=np.float64), size=size, axis=0, mode="nearest")
+
+
+@dataclass(frozen=True)
+class Extrema:
+    """Candidate cut points of a smoothed curve at the smallest prominence of interest."""
+
+    index: np.ndarray  # frame index of each extremum, ascending
+    time: np.ndarray  # refined time (frames, sub-frame precision)
+    value: np.ndarray  # refined value
+    prominence: np.ndarray
+
+
+def find_extrema(xs: np.ndarray, min_prominence: float) -> Extrema:
+    """Peaks and valleys of `xs` with prominence >= `min_prominence`, refined by a parabola."""
+    peaks, p_props = find_peaks(xs, prominence=min_prominence)
+    valleys, v_props = find_peaks(-xs, prominence=min_prominence)
+    index = np.concatenate([peaks, valleys])
+    prominence = np.concatenate([p_props["prominences"], v_props["prominences"]])
+    order = np.argsort(index, kind="stable")
+    index, prominence = index[order], prominence[order]
+    left, mid, right = xs[index - 1], xs[index], xs[index + 1]
+    curvature = left - 2.0 * mid + right
+    safe = np.where(np.abs(curvature) > 1e-12, curvature, 1.0)
+    offset = np.where(np.abs(curvature) > 1e-12, 0.5 * (left - right) / safe, 0.0)
+    offset = np.clip(offset, -0.5, 0.5)
+    value = mid - 0.25 * (left - right) * offset
+    return Extrema(index=index, time=index + offset, value=value, prominence=prominence)
+
+
+def segment(
+    xs: np.ndarray,
+    fps: float,
+    delta: float,
+    *,
+    extrema: Extrema | None = None,
+    min_hold_s: float = 0.3,
+    cycles: bool = True,
+) -> tuple[Segment, ...]:
+    """Segments of an already smoothed curve `xs` (T,) at threshold `delta` (curve units).
+
+    `extrema` may be precomputed at a smaller prominence and is filtered to `delta` here, so one
+    peak search serves every threshold.
+    """
+    n = xs.shape[0]
+    if extrema is None:
+        extrema = find_extrema(xs, delta)
+    keep = extrema.prominence >= delta
+    idx = [0, *extrema.index[keep].tolist(), n - 1]
+    times = [0.0, *extrema.time[keep].tolist(), float(n)]
+    # plain Python floats from here on: these loops run over a handful of pieces, where
+    # list indexing is an order of magnitude cheaper than numpy calls on tiny slices
+    x = xs.tolist()
+    values = [x[0], *extrema.value[keep].tolist(), x[-1]]
+    pieces = _merge_holds(x, _pieces(x, idx, times, values, delta, min_hold_s * fps), delta)
+    segs = [Segment(k, t0 / fps, t1 / fps, v0, v1) for k, _, _, t0, t1, v0, v1 in pieces]
+    return tuple(_collapse_cycles(segs, delta) if cycles else segs)
+
+
+def _pieces(x, idx, times, values, delta, min_hold):
+    """(kind, i0, i1, t0, t1, v0, v1) between consecutive cuts, with still ends split off."""
+    half = delta / 2.0
+    out = []
+    for k in range(len(idx) - 1):
+        i0, i1, t0, t1, v0, v1 = idx[k], idx[k + 1], times[k], times[k + 1], values[k], values[k + 1]
+        if i1 <= i0:
+            continue
+        if abs(v1 - v0) < delta:
+            out.append(_hold(x, i0, i1, t0, t1))
+            continue
+        lead = i0  # last frame of the still stretch at the start
+        while lead < i1 and abs(x[lead + 1] - x[i0]) < half:
+            lead += 1
+        # split still stretches off the ends, unless what remains would no longer be a ramp
+        if lead - i0 >= min_hold and abs(v1 - x[lead]) >= delta:
+            out.append(_hold(x, i0, lead, t0, float(lead)))
+            i0, t0, v0 = lead, float(lead), x[lead]
+        trail = i1  # first frame of the still stretch at the end
+        while trail > i0 and abs(x[trail - 1] - x[i1]) < half:
+            trail -= 1
+        tail = None
+        if i1 - trail >= min_hold and abs(x[trail] - v0) >= delta:
+            tail = _hold(x, trail, i1, float(trail), t1)
+            i1, t1, v1 = trail, float(trail), x[trail]
+        out.append((UP if v1 > v0 else DOWN, i0, i1, t0, t1, v0, v1))
+        if tail:
+            out.append(tail)
+    return out
+
+
+def _hold(x, i0, i1, t0, t1):
+    mean = sum(x[i0 : i1 + 1]) / (i1 + 1 - i0)
+    return (HOLD, i0, i1, t0, t1, mean, mean)
+
+
+def _merge_holds(x, pieces, delta):
+    merged = []
+    for p in pieces:
+        if merged and p[0] == HOLD and merged[-1][0] == HOLD:
+            q = merged[-1]
+            span = x[q[1] : p[2] + 1]
+            if max(span) - min(span) < delta:
+                mean = sum(span) / len(span)
+                merged[-1] = (HOLD, q[1], p[2], q[3], p[4], mean, mean)
+                continue
+        merged.append(p)
+    return merged
+
+
+def _collapse_cycles(segs: list[Segment], delta: float, min_cycles: int = 2) -> list[Segment]:
+    """Collapse runs of >= `min_cycles` similar up/down pairs into one `repeats` segment."""
+    out: list[Segment] = []
+    i = 0
+    while i < len(segs):
+        run = _similar_run(segs, i, delta)
+        n_cycles = run // 2
+        if n_cycles >= min_cycles:
+            part = segs[i : i + 2 * n_cycles]
+            lows = [min(s.start, s.end) for s in part]
+            highs = [max(s.start, s.end) for s in part]
+            out.append(Segment(CYCLES, part[0].t0, part[-1].t1, sum(lows) / len(lows), sum(highs) / len(highs), n_cycles))
+            i += 2 * n_cycles
+        else:
+            out.append(segs[i])
+            i += 1
+    return out
+
+
+def _similar_run(segs: list[Segment], i: int, delta: float) -> int:
+    """Length of the run of alternating ramps from `i` that stay close to the first one."""
+    first = segs[i]
+    if first.kind not in (UP, DOWN):
+        return 0
+    low, high = min(first.start, first.end), max(first.start, first.end)
+    tol = max(delta, 0.25 * (high - low))
+    duration = first.t1 - first.t0
+    j = i + 1
+    while j < len(segs):
+        s, prev = segs[j], segs[j - 1]
+        if s.kind not in (UP, DOWN) or s.kind == prev.kind:
+            break
+        lo, hi = min(s.start, s.end), max(s.start, s.end)
+        d = s.t1 - s.t0
+        if abs(lo - low) > tol or abs(hi - high) > tol or not (0.4 * duration <= d <= 2.5 * duration):
+            break
+        j += 1
+    return j - i

@@ -64,11 +64,17 @@ class MotionAnalysis:
         """Segments of the four trajectory curves at their own thresholds."""
         key = ("trajectory",)
         if key not in self._cache:
-            smoothed = smooth(self.trajectory, self.fps, SMOOTH_S)
+            smoothed = _settle(smooth(self.trajectory, self.fps, SMOOTH_S))
             self._cache[key] = tuple(
                 segment(smoothed[:, i], self.fps, c.delta) for i, c in enumerate(TRAJECTORY_CURVES)
             )
         return self._cache[key]
+
+
+def _settle(x: np.ndarray) -> np.ndarray:
+    """Round away float noise (1e-9) so that the same movement in another frame of reference,
+    which differs only in the last bits, meets every threshold of the segmentation identically."""
+    return np.round(x, 9)
 
 
 def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> MotionAnalysis:
@@ -84,7 +90,7 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
     """
     canon = canonicalize(joints, fps, up_axis)
     ja = joint_angles(canon)
-    smoothed = smooth(ja.values, fps, SMOOTH_S)
+    smoothed = _settle(smooth(ja.values, fps, SMOOTH_S))
     activity = np.where(ja.determined, np.abs(np.diff(smoothed, axis=0)).sum(axis=0), 0.0)
     traj = trajectory_curves(canon)
     return MotionAnalysis(

@@ -14,13 +14,25 @@ from .trajectory import TRAJECTORY_CURVES
 FORMAT_VERSION = "smd-text-1"
 
 
+def _snap(v: float) -> float:
+    # Values that are exactly on a rounding boundary (common in synthetic motions) would otherwise
+    # round up or down with the last bit of float noise from a rotation; snapping first makes the
+    # text the same for the same movement in any frame.
+    return round(float(v), 6)
+
+
 def _fixed(v: float, decimals: int) -> str:
-    s = f"{v:.{decimals}f}"
+    s = f"{_snap(v):.{decimals}f}"
     return s[1:] if s.startswith("-") and float(s) == 0 else s
 
 
+def _signed(v: float) -> str:
+    s = _fixed(v, 2)
+    return s if s.startswith("-") else f"+{s}"
+
+
 def _deg(v: float) -> str:
-    return f"{round(v)}°"  # an int: never "-0"
+    return f"{round(_snap(v))}°"  # an int: never "-0"
 
 
 def _metres(v: float, decimals: int = 2) -> str:
@@ -29,7 +41,7 @@ def _metres(v: float, decimals: int = 2) -> str:
 
 def _span(s: Segment) -> str:
     # Python's round() is correctly rounded like the f-format, so shown times and durations agree
-    t0, t1 = round(float(s.t0), 1), round(float(s.t1), 1)
+    t0, t1 = round(_snap(s.t0), 1), round(_snap(s.t1), 1)
     return f"[{t0:.1f}s–{t1:.1f}s] ({t1 - t0:.1f}s)"
 
 
@@ -37,10 +49,10 @@ def _segment_line(s: Segment, fmt) -> str:
     if s.kind == HOLD:
         return f"holds at {fmt(s.start)} {_span(s)}"
     if s.kind == CYCLES:
-        t0, t1 = round(float(s.t0), 1), round(float(s.t1), 1)
+        t0, t1 = round(_snap(s.t0), 1), round(_snap(s.t1), 1)
         return (
             f"repeats {s.cycles} cycles between {fmt(s.start)} and {fmt(s.end)} "
-            f"[{t0:.1f}s–{t1:.1f}s] (period {s.period:.1f}s)"
+            f"[{t0:.1f}s–{t1:.1f}s] (period {_snap(s.period):.1f}s)"
         )
     return f"{s.kind}: {fmt(s.start)} → {fmt(s.end)} {_span(s)}"
 
@@ -62,7 +74,7 @@ def _angle_block(analysis: MotionAnalysis, delta: float, i: int) -> str:
 def _trajectory_lines(analysis: MotionAnalysis) -> list[str]:
     s = analysis.summary
     lines = [
-        f"Trajectory: displacement {_metres(s.displacement)}, height change {s.height_change:+.2f}m, "
+        f"Trajectory: displacement {_metres(s.displacement)}, height change {_signed(s.height_change)}m, "
         f"avg height {_metres(s.mean_height)}",
         "Global Trajectory:",
     ]

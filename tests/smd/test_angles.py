@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+
+import smd
+from smd.angles import ANGLE_KEYS, FOOT_NEUTRAL_PITCH, NECK_NEUTRAL_PITCH, PELVIS_NEUTRAL_TILT, joint_angles
+from smd.canonical import canonicalize
+from smd.skeleton import BONE_LENGTHS, MIRROR_PERMUTATION, PARENTS
+from tests.builders import standing_root, times
+
+# A realistic single-plane curve per angle: (low, high) of a smooth excursion from 0.
+RANGES = {
+    "rotation": (-35.0, 35.0),
+    "flexion": (0.0, 100.0),
+    "knee_flexion": (0.0, 110.0),
+    "elbow_flexion": (0.0, 120.0),
+    "extension": (-40.0, 25.0),
+    "dorsiflexion": (-35.0, 20.0),
+}
+
+
+def _curve(key: str, t: np.ndarray) -> np.ndarray:
+    if key.endswith(("knee_flexion", "elbow_flexion")):
+        low, high = RANGES[key.split("_", 1)[1]]
+    elif "rotation" in key:
+        low, high = RANGES["rotation"]
+    elif key.endswith("flexion") and "neck" not in key:
+        low, high = RANGES["flexion"]
+    elif key.endswith("extension"):
+        low, high = RANGES["extension"]
+    elif key.endswith("dorsiflexion"):
+        low, high = RANGES["dorsiflexion"]
+    else:
+        low, high = (-30.0, 30.0)
+    # starts at 0, sweeps to high, then to low, then back (starts at rest so heading is unchanged)
+    return np.interp(np.sin(2 * np.pi * t / t[-1]), [-1, 0, 1], [low, 0, high])
+
+
+@pytest.mark.parametrize("key", ANGLE_KEYS)
+def test_each_angle_is_recovered_within_two_degrees(key):
+    t = times(4.0, 20.0)
+    curve = _curve(key, t)
+    angles = {key: curve}
+    if key.endswith("shoulder_rotation"):
+        # an axial rotation is only defined when the distal limb is bent
+        angles[key.replace("shoulder_rotation", "elbow_flexion")] = np.full_like(t, 70.0)
+    recovered = joint_angles(canonicalize(smd.forward_kinematics(angles, standing_root(t.size))))
+    i = ANGLE_KEYS.index(key)
+    assert recovered.determined[i]
+    assert np.abs(recovered.values[:, i] - curve).max() < 2.0
+    # the other angles stay at rest (0) except the helper elbow
+    others = [j for j, k in enumerate(ANGLE_KEYS) if k != key and k not in angles]
+    assert np.abs(recovered.values[:, others]).max() < 2.0
+
+
+def test_jumping_jack_reads_as_abduction_not_a_flexion_flip():
+    t = times(2.0, 30.0)
+    abduction = 80 - 80 * np.cos(2 * np.pi * t)  # 0 -> 160 -> 0 degrees, over the pole twice
+    angles = {"left_shoulder_adduction": -abduction, "right_shoulder_adduction": -abduction}
+    values = joint_angles(canonicalize(smd.forward_kinematics(angles, standing_root(t.size)))).values
+    for side in ("left", "right"):
+        flex = values[:, ANGLE_KEYS.index(f"{side}_shoulder_flexion")]
+        add = values[:, ANGLE_KEYS.index(f"{side}_shoulder_adduction")]
+        assert np.abs(flex).max() < 2.0
+        assert np.abs(add + abduction).max() < 2.0
+
+
+def test_straight_arm_rotation_is_undetermined_not_a_number():
+    t = times(2.0, 20.0)
+    flex = 60 * np.sin(np.pi * t / t[-1])
+    ja = joint_angles(canonicalize(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size))))
+    i = ANGLE_KEYS.index("left_shoulder_rotation")
+    assert not ja.determined[i]
+    assert np.isfinite(ja.values).all()
+    text = smd.describe(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)))
+    block = text.split("Left Shoulder Rotation")[1].split("\n")[1]
+    assert block.startswith("undetermined throughout")
+
+
+def test_rotation_is_interpolated_where_the_elbow_straightens_briefly():
+    t = times(3.0, 20.0)
+    elbow = np.where(np.abs(t - 1.5) < 0.3, 5.0, 80.0)
+    rot = np.full_like(t, 30.0)
+    joints = smd.forward_kinematics(
+        {"right_elbow_flexion": elbow, "right_shoulder_rotation": rot}, standing_root(t.size)
+    )
+    ja = joint_angles(canonicalize(joints))
+    i = ANGLE_KEYS.index("right_shoulder_rotation")
+    assert ja.determined[i]
+    assert np.abs(ja.values[:, i] - 30.0).max() < 1.0
+
+
+def test_mirroring_swaps_left_and_right_values():
+    from tests.builders import mirror, turn_and_squat
+
+    joints = turn_and_squat()
+    a = joint_angles(canonicalize(joints)).values
+    b = joint_angles(canonicalize(mirror(joints))).values
+    for i, key in enumerate(ANGLE_KEYS):
+        if key.startswith(("left_", "right_")):
+            other = key.replace("left_", "@").replace("right_", "left_").replace("@", "right_")
+            np.testing.assert_allclose(b[:, ANGLE_KEYS.index(other)], a[:, i], atol=1e-6)
+
+
+def test_bone_lengths_and_neutral_pitches_match_the_target_skeleton(fixtures):
+    skel = np.load(fixtures / "humanml3d_extra" / "skeleton_000021_frame0_raw52.npy", allow_pickle=False)[:22]
+    lengths = np.array([0.0] + [np.linalg.norm(skel[i] - skel[PARENTS[i]]) for i in range(1, 22)])
+    symmetric = (lengths + lengths[list(MIRROR_PERMUTATION)]) / 2
+    np.testing.assert_allclose(BONE_LENGTHS, symmetric, atol=1e-4)
+    # with the constants in place, the target skeleton stands at ~0 for the calibrated pitches
+    values = dict(zip(ANGLE_KEYS, joint_angles(canonicalize(np.stack([skel, skel]))).values[0]))
+    assert abs(values["pelvis_tilt"]) < 0.1
+    assert abs(values["neck_flexion"]) < 0.1
+    assert abs(values["left_ankle_dorsiflexion"] + values["right_ankle_dorsiflexion"]) / 2 < 0.1
+    assert np.degrees([PELVIS_NEUTRAL_TILT, FOOT_NEUTRAL_PITCH, NECK_NEUTRAL_PITCH]).round(1).tolist() == [
+        -22.2,
+        -13.3,
+        43.5,
+    ]

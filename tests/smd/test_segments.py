@@ -1,0 +1,68 @@
+import numpy as np
+
+import smd
+from smd.angles import ANGLE_KEYS
+from smd.segments import CYCLES, DOWN, HOLD, UP, segment, smooth
+from tests.builders import arm_raise, piecewise, standing_root, times
+
+
+def _segments(curve, fps=20.0, delta=5.0):
+    return segment(smooth(curve, fps, 0.25), fps, delta)
+
+
+def test_hold_ramp_hold_ramp_hold_comes_back_with_its_times():
+    segs = smd.analyze(arm_raise()).angle_segments(5.0)[ANGLE_KEYS.index("right_shoulder_flexion")]
+    assert [s.kind for s in segs] == [HOLD, UP, HOLD, DOWN, HOLD]
+    hold0, up, hold1, down, hold2 = segs
+    assert abs(hold0.start) < 1 and abs(hold1.start - 90) < 1 and abs(hold2.start) < 1
+    # the true ramps are [1.5, 2.5] and [4.0, 5.0]; boundaries land within 0.3 s (smoothing, hold band)
+    assert abs(up.t0 - 1.5) <= 0.3 and abs(up.t1 - 2.5) <= 0.3
+    assert abs(down.t0 - 4.0) <= 0.3 and abs(down.t1 - 5.0) <= 0.3
+    assert hold0.t0 == 0.0 and abs(hold2.t1 - 6.0) < 1e-9
+
+
+def test_cycles_are_counted_with_their_period_and_range():
+    fps = 20.0
+    t = times(8.0, fps)
+    curve = piecewise(t, [(0, 0), (2, 0)]) + np.where(t >= 2, 30 * (1 - np.cos(2 * np.pi * (t - 2) / 1.2)) / 2, 0)
+    segs = _segments(curve, fps)
+    cycles = [s for s in segs if s.kind == CYCLES]
+    assert len(cycles) == 1
+    c = cycles[0]
+    assert c.cycles in (4, 5)  # 5 periods of 1.2 s in 6 s; the last may be cut by the clip end
+    assert abs(c.period - 1.2) < 0.1
+    assert abs(c.start - 0) < 3 and abs(c.end - 30) < 3
+    assert segs[0].kind == HOLD and abs(segs[0].t1 - 2.0) <= 0.3
+
+
+def test_small_wiggles_below_delta_are_one_hold():
+    t = times(5.0, 20.0)
+    curve = 40 + 1.5 * np.sin(2 * np.pi * 1.3 * t)
+    segs = _segments(curve)
+    assert len(segs) == 1 and segs[0].kind == HOLD and abs(segs[0].start - 40) < 1
+
+
+def test_larger_delta_gives_fewer_segments():
+    t = times(6.0, 20.0)
+    curve = 20 * np.sin(2 * np.pi * 0.7 * t) + 6 * np.sin(2 * np.pi * 2.1 * t)
+    counts = [len(_segments(curve, delta=d)) for d in (3.0, 10.0, 15.0)]
+    assert counts[0] > counts[1] >= counts[2] >= 1
+
+
+def test_segments_tile_the_clip_in_order():
+    from tests.builders import turn_and_squat
+
+    analysis = smd.analyze(turn_and_squat())
+    for segs in analysis.angle_segments(5.0):
+        if not segs:
+            continue
+        assert segs[0].t0 == 0.0 and abs(segs[-1].t1 - analysis.duration) < 1e-9
+        for a, b in zip(segs, segs[1:]):
+            assert abs(a.t1 - b.t0) < 1e-9 and b.t1 > b.t0
+
+
+def test_constant_curve_is_a_single_hold():
+    t = times(3.0, 20.0)
+    segs = smd.analyze(smd.forward_kinematics({}, standing_root(t.size))).angle_segments(5.0)
+    assert all(len(s) in (0, 1) for s in segs)
+    assert all(s[0].kind == HOLD for s in segs if s)

@@ -1,0 +1,69 @@
+"""The three HumanML3D fixture motions give descriptions a motion researcher would accept."""
+
+import re
+
+import numpy as np
+import pytest
+from scipy.signal import find_peaks
+
+import smd
+from smd.angles import ANGLE_KEYS
+from tests.builders import to_z_up
+
+
+def _load(fixtures, name):
+    paths = {
+        "012314": fixtures / "humanml3d" / "new_joints" / "012314.npy",
+        "000612": fixtures / "humanml3d_extra" / "000612_new_joints.npy",
+    }
+    if name == "004822":
+        with np.load(fixtures / "humanml3d_extra" / "004822_raw_joints_and_features.npz", allow_pickle=False) as z:
+            return z["joints"]
+    return np.load(paths[name], allow_pickle=False)
+
+
+def _stride_period(analysis, key, prominence=20):
+    """Mean time between knee-flexion peaks (one per stride) of at least `prominence` degrees."""
+    x = analysis.smoothed[:, ANGLE_KEYS.index(key)]
+    peaks, _ = find_peaks(x, prominence=prominence)
+    return np.diff(peaks).mean() / analysis.fps, len(peaks)
+
+
+def test_treadmill_walk_from_raw_joints_cycles_in_place(fixtures):
+    a = smd.analyze(_load(fixtures, "004822"))
+    assert a.summary.displacement < 0.2
+    for side in ("left", "right"):
+        period, n = _stride_period(a, f"{side}_knee_flexion")
+        assert n >= 6 and 0.9 <= period <= 1.6  # a slow walk: ~80-130 steps a minute
+    text = smd.render(a, "v5")
+    hip = text.split("Left Hip Flexion (raising the thigh forward):\n")[1].split("\nLeft Hip Adduction")[0]
+    cycles = [int(n) for n in re.findall(r"repeats (\d+) cycles", hip)]
+    periods = [float(p) for p in re.findall(r"period (\d+\.\d)s", hip)]
+    assert sum(cycles) >= 5 and all(0.9 <= p <= 1.6 for p in periods)
+
+
+def test_walk_000612_travels_about_two_metres_with_cyclic_legs(fixtures):
+    a = smd.analyze(_load(fixtures, "000612"))
+    assert 1.8 <= a.summary.displacement <= 2.6
+    for side in ("left", "right"):
+        # short steps while pushing: knee swings of 10-30 degrees
+        period, n = _stride_period(a, f"{side}_knee_flexion", prominence=10)
+        assert n >= 6 and 0.8 <= period <= 1.6
+    assert "displacement 2.28m" in smd.render(a, "v5_top3")
+
+
+def test_tennis_swing_is_about_the_arms(fixtures):
+    a = smd.analyze(_load(fixtures, "012314"))
+    top5 = smd.render(a, "v5_top5")
+    assert "Shoulder" in top5
+    flex = a.angles[:, [ANGLE_KEYS.index("left_shoulder_flexion"), ANGLE_KEYS.index("right_shoulder_flexion")]]
+    assert np.ptp(flex, axis=0).max() > 90  # a big arm swing
+
+
+@pytest.mark.parametrize("name", ["012314", "000612", "004822"])
+def test_real_motions_are_finite_deterministic_and_up_axis_free(fixtures, name):
+    joints = _load(fixtures, name)
+    texts = [smd.describe(joints, variant=p) for p in smd.PRESETS]
+    assert all(t.startswith("Motion: ") and "nan" not in t for t in texts)
+    assert smd.describe(to_z_up(joints.astype(np.float64)), up_axis="z") == texts[0]
+    assert smd.describe(joints) == texts[0]

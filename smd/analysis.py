@@ -8,7 +8,7 @@ import numpy as np
 
 from .angles import ANGLES, joint_angles
 from .canonical import canonicalize
-from .segments import Extrema, Segment, find_extrema, segment, smooth
+from .segments import Extrema, Segment, find_extrema_columns, segment, smooth
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
 
 SMOOTH_S = 0.25  # moving-average window, seconds
@@ -51,7 +51,7 @@ class MotionAnalysis:
         key = ("angles", float(delta))
         if key not in self._cache:
             if delta < MIN_DELTA:
-                extrema = [find_extrema(self.smoothed[:, i], delta) for i in range(len(ANGLES))]
+                extrema = find_extrema_columns(self.smoothed, delta)
             else:
                 extrema = self._extrema
             self._cache[key] = tuple(
@@ -102,5 +102,5 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
         activity=activity,
         trajectory=traj,
         summary=summarize(traj),
-        _extrema=tuple(find_extrema(smoothed[:, i], MIN_DELTA) for i in range(len(ANGLES))),
+        _extrema=tuple(find_extrema_columns(smoothed, MIN_DELTA)),
     )

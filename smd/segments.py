@@ -58,20 +58,43 @@ class Extrema:
 
 
 def find_extrema(xs: np.ndarray, min_prominence: float) -> Extrema:
-    """Peaks and valleys of `xs` with prominence >= `min_prominence`, refined by a parabola."""
-    peaks, p_props = find_peaks(xs, prominence=min_prominence)
-    valleys, v_props = find_peaks(-xs, prominence=min_prominence)
-    index = np.concatenate([peaks, valleys])
-    prominence = np.concatenate([p_props["prominences"], v_props["prominences"]])
-    order = np.argsort(index, kind="stable")
-    index, prominence = index[order], prominence[order]
-    left, mid, right = xs[index - 1], xs[index], xs[index + 1]
+    """Peaks and valleys of `xs` (T,) with prominence >= `min_prominence`, refined by a parabola."""
+    return find_extrema_columns(xs[:, None], min_prominence)[0]
+
+
+def find_extrema_columns(xs: np.ndarray, min_prominence: float) -> list[Extrema]:
+    """`find_extrema` of every column of `xs` (T, n), with two `find_peaks` calls in all.
+
+    The columns are laid end to end with a barrier sample between them that is higher than
+    anything else, so no peak's prominence search crosses from one curve into the next: the
+    result is exactly that of `find_peaks` on each column alone (barriers are dropped).
+    """
+    n_frames, n_cols = xs.shape
+    stride = n_frames + 1
+    barrier = 2.0 * float(np.abs(xs).max()) + 1e3
+    found = []
+    for sign in (1.0, -1.0):
+        laid = np.full((n_cols, stride), barrier)
+        laid[:, 1:] = sign * xs.T
+        flat = np.append(laid.ravel(), barrier)
+        pos, props = find_peaks(flat, prominence=min_prominence)
+        inside = pos % stride != 0
+        found.append((pos[inside], props["prominences"][inside]))
+    pos = np.concatenate([found[0][0], found[1][0]])
+    prominence = np.concatenate([found[0][1], found[1][1]])
+    order = np.argsort(pos, kind="stable")
+    pos, prominence = pos[order], prominence[order]
+    col, index = pos // stride, pos % stride - 1
+    left, mid, right = xs[index - 1, col], xs[index, col], xs[index + 1, col]
     curvature = left - 2.0 * mid + right
-    safe = np.where(np.abs(curvature) > 1e-12, curvature, 1.0)
-    offset = np.where(np.abs(curvature) > 1e-12, 0.5 * (left - right) / safe, 0.0)
-    offset = np.clip(offset, -0.5, 0.5)
+    flat_top = np.abs(curvature) <= 1e-12
+    offset = np.clip(np.where(flat_top, 0.0, 0.5 * (left - right) / np.where(flat_top, 1.0, curvature)), -0.5, 0.5)
     value = mid - 0.25 * (left - right) * offset
-    return Extrema(index=index, time=index + offset, value=value, prominence=prominence)
+    bounds = np.searchsorted(col, np.arange(n_cols + 1))
+    return [
+        Extrema(index=index[a:b], time=index[a:b] + offset[a:b], value=value[a:b], prominence=prominence[a:b])
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
 
 
 def segment(

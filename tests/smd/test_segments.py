@@ -66,3 +66,21 @@ def test_constant_curve_is_a_single_hold():
     segs = smd.analyze(smd.forward_kinematics({}, standing_root(t.size))).angle_segments(5.0)
     assert all(len(s) in (0, 1) for s in segs)
     assert all(s[0].kind == HOLD for s in segs if s)
+
+
+def test_batched_peak_search_equals_find_peaks_on_each_curve():
+    from scipy.signal import find_peaks
+
+    from smd.segments import find_extrema_columns
+
+    rng = np.random.default_rng(3)
+    xs = smooth(np.cumsum(rng.normal(0, 3, (150, 6)), axis=0), 20.0, 0.25)
+    xs[:, 2] = 7.0  # a flat curve has no extrema
+    for col, ex in enumerate(find_extrema_columns(xs, 3.0)):
+        peaks, pp = find_peaks(xs[:, col], prominence=3.0)
+        valleys, vp = find_peaks(-xs[:, col], prominence=3.0)
+        expected = np.concatenate([peaks, valleys])
+        order = np.argsort(expected)
+        np.testing.assert_array_equal(ex.index, expected[order])
+        np.testing.assert_allclose(ex.prominence, np.concatenate([pp["prominences"], vp["prominences"]])[order])
+    assert find_extrema_columns(xs, 3.0)[2].index.size == 0

@@ -32,27 +32,31 @@ def _signed(v: float) -> str:
 
 
 def _deg(v: float) -> str:
-    return f"{round(_snap(v))}°"  # an int: never "-0"
+    return f"{round(v)}°"  # an int: never "-0"
 
 
 def _metres(v: float, decimals: int = 2) -> str:
     return f"{_fixed(v, decimals)}m"
 
 
+def _tenths(t0: float, t1: float) -> tuple[int, int]:
+    # shown times and durations come from the same integers, so they always agree
+    return round(t0 * 10), round(t1 * 10)
+
+
 def _span(s: Segment) -> str:
-    # Python's round() is correctly rounded like the f-format, so shown times and durations agree
-    t0, t1 = round(_snap(s.t0), 1), round(_snap(s.t1), 1)
-    return f"[{t0:.1f}s–{t1:.1f}s] ({t1 - t0:.1f}s)"
+    i0, i1 = _tenths(s.t0, s.t1)
+    return f"[{i0 / 10:.1f}s–{i1 / 10:.1f}s] ({(i1 - i0) / 10:.1f}s)"
 
 
 def _segment_line(s: Segment, fmt) -> str:
     if s.kind == HOLD:
         return f"holds at {fmt(s.start)} {_span(s)}"
     if s.kind == CYCLES:
-        t0, t1 = round(_snap(s.t0), 1), round(_snap(s.t1), 1)
+        i0, i1 = _tenths(s.t0, s.t1)
         return (
             f"repeats {s.cycles} cycles between {fmt(s.start)} and {fmt(s.end)} "
-            f"[{t0:.1f}s–{t1:.1f}s] (period {_snap(s.period):.1f}s)"
+            f"[{i0 / 10:.1f}s–{i1 / 10:.1f}s] (period {_snap(s.period):.1f}s)"
         )
     return f"{s.kind}: {fmt(s.start)} → {fmt(s.end)} {_span(s)}"
 

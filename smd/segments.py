@@ -11,6 +11,7 @@ the three samples around them, so the text barely depends on the sampling rate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import uniform_filter1d
@@ -19,9 +20,8 @@ from scipy.signal import find_peaks
 HOLD, UP, DOWN, CYCLES = "holds", "increases", "decreases", "repeats"
 
 
-@dataclass(frozen=True)
-class Segment:
-    """One described stretch of a curve; times in seconds.
+class Segment(NamedTuple):
+    """One described stretch of a curve; times in seconds (a NamedTuple: thousands per motion).
 
     holds: `start` == `end` is the mean value; increases / decreases: `start` -> `end`;
     repeats: `cycles` alternations between `start` (low) and `end` (high).

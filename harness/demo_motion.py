@@ -34,7 +34,8 @@ def demo_angles(fps: float = 20.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     # walking envelope: 0 when standing / waving, 1 mid-walk, smooth in between
     walk = _smoothstep((t - STAND_END_S) / RAMP_S) * _smoothstep((WALK_END_S - t) / RAMP_S)
     # the gait starts (and ends) with the left foot ahead and both knees straight
-    phase = START_PHASE + 2.0 * np.pi * np.clip(t - STAND_END_S, 0.0, WALK_END_S - STAND_END_S) / GAIT_PERIOD_S
+    walked = np.clip(t - STAND_END_S, 0.0, WALK_END_S - STAND_END_S)
+    phase = START_PHASE + 2.0 * np.pi * walked / GAIT_PERIOD_S
     hip = 25.0 * np.sin(phase) * walk
     # each knee bends once per gait cycle (0..60 deg), in swing as its hip passes from extension
     # to flexion, and is straight in stance (heel strike at peak hip flexion)

@@ -55,7 +55,9 @@ class MotionAnalysis:
             else:
                 extrema = self._extrema
             self._cache[key] = tuple(
-                segment(self.smoothed[:, i], self.fps, delta, extrema=extrema[i]) if self.determined[i] else ()
+                segment(self.smoothed[:, i], self.fps, delta, extrema=extrema[i])
+                if self.determined[i]
+                else ()
                 for i in range(len(ANGLES))
             )
         return self._cache[key]

@@ -34,7 +34,9 @@ def _side(side: str) -> list[AngleSpec]:
     s = side.capitalize()
     return [
         AngleSpec(f"{side}_hip_flexion", f"{s} Hip Flexion", "raising the thigh forward", f"{s} Hip"),
-        AngleSpec(f"{side}_hip_adduction", f"{s} Hip Adduction", "moving the thigh toward the midline", f"{s} Hip"),
+        AngleSpec(
+            f"{side}_hip_adduction", f"{s} Hip Adduction", "moving the thigh toward the midline", f"{s} Hip"
+        ),
         AngleSpec(f"{side}_hip_rotation", f"{s} Hip Rotation", "turning the thigh inward", f"{s} Hip"),
         AngleSpec(f"{side}_knee_flexion", f"{s} Knee Flexion", "bending the knee", f"{s} Knee"),
         AngleSpec(f"{side}_ankle_dorsiflexion", f"{s} Ankle Dorsiflexion", "raising the toes", f"{s} Ankle"),
@@ -44,12 +46,20 @@ def _side(side: str) -> list[AngleSpec]:
 def _arm(side: str) -> list[AngleSpec]:
     s = side.capitalize()
     return [
-        AngleSpec(f"{side}_shoulder_flexion", f"{s} Shoulder Flexion", "raising arm forward", f"{s} Shoulder"),
         AngleSpec(
-            f"{side}_shoulder_adduction", f"{s} Shoulder Adduction", "moving arm toward the body", f"{s} Shoulder"
+            f"{side}_shoulder_flexion", f"{s} Shoulder Flexion", "raising arm forward", f"{s} Shoulder"
         ),
         AngleSpec(
-            f"{side}_shoulder_rotation", f"{s} Shoulder Rotation", "turning the upper arm inward", f"{s} Shoulder"
+            f"{side}_shoulder_adduction",
+            f"{s} Shoulder Adduction",
+            "moving arm toward the body",
+            f"{s} Shoulder",
+        ),
+        AngleSpec(
+            f"{side}_shoulder_rotation",
+            f"{s} Shoulder Rotation",
+            "turning the upper arm inward",
+            f"{s} Shoulder",
         ),
         AngleSpec(f"{side}_elbow_flexion", f"{s} Elbow Flexion", "bending the elbow", f"{s} Elbow"),
     ]
@@ -209,7 +219,8 @@ def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         joints[:, J["left_hip"]] - joints[:, J["right_hip"]], joints[:, J["spine1"]] - joints[:, J["pelvis"]]
     ) @ rot_x(-PELVIS_NEUTRAL_TILT)
     thorax = frame_x_first(
-        joints[:, J["left_collar"]] - joints[:, J["right_collar"]], joints[:, J["neck"]] - joints[:, J["spine1"]]
+        joints[:, J["left_collar"]] - joints[:, J["right_collar"]],
+        joints[:, J["neck"]] - joints[:, J["spine1"]],
     )
     return pelvis, thorax
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .rotation import normalize, rot_y
-from .skeleton import J, N_JOINTS
+from .skeleton import N_JOINTS, J
 
 UP_AXES = ("y", "z")
 
@@ -58,7 +58,12 @@ def canonicalize(joints: np.ndarray, fps: float = 20.0, up_axis: str = "y") -> n
     arr = validate(joints, fps, up_axis)
     if up_axis == "z":
         arr = arr @ _Z_UP_TO_Y_UP.T
-    across0 = arr[0, J["left_hip"]] - arr[0, J["right_hip"]] + arr[0, J["left_shoulder"]] - arr[0, J["right_shoulder"]]
+    across0 = (
+        arr[0, J["left_hip"]]
+        - arr[0, J["right_hip"]]
+        + arr[0, J["left_shoulder"]]
+        - arr[0, J["right_shoulder"]]
+    )
     _, horizontal = normalize(across0[[0, 2]])
     if horizontal < 1e-6:
         raise ValueError("cannot find the body's facing in frame 0: hip and shoulder lines are vertical")

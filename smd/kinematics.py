@@ -15,7 +15,7 @@ import numpy as np
 
 from .angles import ANGLE_KEYS, FOOT_NEUTRAL_PITCH, NECK_NEUTRAL_PITCH, PELVIS_NEUTRAL_TILT
 from .rotation import rot_x, rot_y, rot_z
-from .skeleton import BONE_LENGTHS, J, N_JOINTS
+from .skeleton import BONE_LENGTHS, N_JOINTS, J
 
 _EX, _EY, _EZ = np.eye(3)
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
@@ -68,7 +68,12 @@ def forward_kinematics(
     p[:, J["right_hip"]] = root - _apply(bones, lengths[J["right_hip"]] * _EX)
     p[:, J["spine1"]] = root + _apply(bones, lengths[J["spine1"]] * _EY)
 
-    thorax = pelvis @ rot_x(-ang("lumbar_extension")) @ rot_z(-ang("lumbar_bending")) @ rot_y(ang("lumbar_rotation"))
+    thorax = (
+        pelvis
+        @ rot_x(-ang("lumbar_extension"))
+        @ rot_z(-ang("lumbar_bending"))
+        @ rot_y(ang("lumbar_rotation"))
+    )
     for child, parent in (("spine2", "spine1"), ("spine3", "spine2"), ("neck", "spine3")):
         p[:, J[child]] = p[:, J[parent]] + _apply(thorax, lengths[J[child]] * _EY)
     p[:, J["left_collar"]] = p[:, J["spine3"]] + _apply(thorax, lengths[J["left_collar"]] * _EX)
@@ -78,7 +83,9 @@ def forward_kinematics(
 
     for side, sign in (("left", 1.0), ("right", -1.0)):
         s = side
-        p[:, J[f"{s}_shoulder"]] = p[:, J[f"{s}_collar"]] + _apply(thorax, sign * lengths[J[f"{s}_shoulder"]] * _EX)
+        p[:, J[f"{s}_shoulder"]] = p[:, J[f"{s}_collar"]] + _apply(
+            thorax, sign * lengths[J[f"{s}_shoulder"]] * _EX
+        )
         upper = thorax @ _limb_rotation(
             ang(f"{s}_shoulder_flexion"), ang(f"{s}_shoulder_adduction"), ang(f"{s}_shoulder_rotation"), s
         )
@@ -86,7 +93,9 @@ def forward_kinematics(
         fore = upper @ rot_x(-ang(f"{s}_elbow_flexion"))
         p[:, J[f"{s}_wrist"]] = p[:, J[f"{s}_elbow"]] + _apply(fore, -lengths[J[f"{s}_wrist"]] * _EY)
 
-        thigh = pelvis @ _limb_rotation(ang(f"{s}_hip_flexion"), ang(f"{s}_hip_adduction"), ang(f"{s}_hip_rotation"), s)
+        thigh = pelvis @ _limb_rotation(
+            ang(f"{s}_hip_flexion"), ang(f"{s}_hip_adduction"), ang(f"{s}_hip_rotation"), s
+        )
         p[:, J[f"{s}_knee"]] = p[:, J[f"{s}_hip"]] + _apply(thigh, -lengths[J[f"{s}_knee"]] * _EY)
         shank = thigh @ rot_x(ang(f"{s}_knee_flexion"))
         p[:, J[f"{s}_ankle"]] = p[:, J[f"{s}_knee"]] + _apply(shank, -lengths[J[f"{s}_ankle"]] * _EY)

@@ -120,6 +120,8 @@ def render(analysis: MotionAnalysis, variant: str | Variant = "v5") -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y", variant: str | Variant = "v5") -> str:
+def describe(
+    joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y", variant: str | Variant = "v5"
+) -> str:
     """`render(analyze(joints, fps=fps, up_axis=up_axis), variant)`."""
     return render(analyze(joints, fps=fps, up_axis=up_axis), variant)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
+from scipy.ndimage import convolve1d
 from scipy.signal import find_peaks
 
 HOLD, UP, DOWN, CYCLES = "holds", "increases", "decreases", "repeats"
@@ -40,11 +40,20 @@ class Segment(NamedTuple):
 
 
 def smooth(x: np.ndarray, fps: float, window_s: float) -> np.ndarray:
-    """Centred moving average over an odd number of frames closest to `window_s` seconds."""
-    size = 2 * int(round(window_s * fps / 2.0)) + 1
-    if size <= 1:
-        return np.asarray(x, dtype=np.float64)
-    return uniform_filter1d(np.asarray(x, dtype=np.float64), size=size, axis=0, mode="nearest")
+    """Centred moving average over exactly `window_s` seconds, along axis 0.
+
+    A box of `window_s * fps` frames: whole frames inside it weigh 1, the two frames it only
+    partly covers weigh that fraction. At 20 fps 0.25 s is the usual 5-frame average; at 30 fps
+    it is 7.5 frames rather than 7 or 9, so the same movement smooths the same at any rate.
+    """
+    width = window_s * fps
+    x = np.asarray(x, dtype=np.float64)
+    if width <= 1.0:
+        return x
+    reach = int(np.ceil(width / 2 - 0.5))
+    k = np.arange(-reach, reach + 1)
+    weights = np.clip(np.minimum(k + 0.5, width / 2) - np.maximum(k - 0.5, -width / 2), 0.0, 1.0)
+    return convolve1d(x, weights / weights.sum(), axis=0, mode="nearest")
 
 
 @dataclass(frozen=True)
@@ -88,7 +97,9 @@ def find_extrema_columns(xs: np.ndarray, min_prominence: float) -> list[Extrema]
     left, mid, right = xs[index - 1, col], xs[index, col], xs[index + 1, col]
     curvature = left - 2.0 * mid + right
     flat_top = np.abs(curvature) <= 1e-12
-    offset = np.clip(np.where(flat_top, 0.0, 0.5 * (left - right) / np.where(flat_top, 1.0, curvature)), -0.5, 0.5)
+    offset = np.clip(
+        np.where(flat_top, 0.0, 0.5 * (left - right) / np.where(flat_top, 1.0, curvature)), -0.5, 0.5
+    )
     value = mid - 0.25 * (left - right) * offset
     bounds = np.searchsorted(col, np.arange(n_cols + 1))
     return [
@@ -178,39 +189,44 @@ def _merge_holds(x, pieces, delta):
 
 def _collapse_cycles(segs: list[Segment], delta: float, min_cycles: int = 2) -> list[Segment]:
     """Collapse runs of >= `min_cycles` similar up/down pairs into one `repeats` segment."""
+    n = len(segs)
+    if n < 2 * min_cycles:
+        return segs
+    ramp = [s.kind != HOLD for s in segs]
+    lows = [min(s.start, s.end) for s in segs]
+    highs = [max(s.start, s.end) for s in segs]
+    durations = [s.t1 - s.t0 for s in segs]
     out: list[Segment] = []
     i = 0
-    while i < len(segs):
-        run = _similar_run(segs, i, delta)
+    while i < n:
+        run = _similar_run(segs, ramp, lows, highs, durations, i, delta) if ramp[i] else 0
         n_cycles = run // 2
         if n_cycles >= min_cycles:
-            part = segs[i : i + 2 * n_cycles]
-            lows = [min(s.start, s.end) for s in part]
-            highs = [max(s.start, s.end) for s in part]
-            out.append(Segment(CYCLES, part[0].t0, part[-1].t1, sum(lows) / len(lows), sum(highs) / len(highs), n_cycles))
-            i += 2 * n_cycles
+            j = i + 2 * n_cycles
+            lo, hi = lows[i:j], highs[i:j]
+            out.append(
+                Segment(CYCLES, segs[i].t0, segs[j - 1].t1, sum(lo) / len(lo), sum(hi) / len(hi), n_cycles)
+            )
+            i = j
         else:
             out.append(segs[i])
             i += 1
     return out
 
 
-def _similar_run(segs: list[Segment], i: int, delta: float) -> int:
+def _similar_run(segs, ramp, lows, highs, durations, i, delta) -> int:
     """Length of the run of alternating ramps from `i` that stay close to the first one."""
-    first = segs[i]
-    if first.kind not in (UP, DOWN):
-        return 0
-    low, high = min(first.start, first.end), max(first.start, first.end)
+    low, high, duration = lows[i], highs[i], durations[i]
     tol = max(delta, 0.25 * (high - low))
-    duration = first.t1 - first.t0
     j = i + 1
     while j < len(segs):
-        s, prev = segs[j], segs[j - 1]
-        if s.kind not in (UP, DOWN) or s.kind == prev.kind:
+        if not ramp[j] or segs[j].kind == segs[j - 1].kind:
             break
-        lo, hi = min(s.start, s.end), max(s.start, s.end)
-        d = s.t1 - s.t0
-        if abs(lo - low) > tol or abs(hi - high) > tol or not (0.4 * duration <= d <= 2.5 * duration):
+        if (
+            abs(lows[j] - low) > tol
+            or abs(highs[j] - high) > tol
+            or not (0.4 * duration <= durations[j] <= 2.5 * duration)
+        ):
             break
         j += 1
     return j - i

@@ -39,7 +39,9 @@ def piecewise(t: np.ndarray, knots: list[tuple[float, float]]) -> np.ndarray:
     return out
 
 
-def walk(duration: float = 6.0, fps: float = 20.0, *, speed: float = 1.2, cadence_hz: float = 0.9) -> np.ndarray:
+def walk(
+    duration: float = 6.0, fps: float = 20.0, *, speed: float = 1.2, cadence_hz: float = 0.9
+) -> np.ndarray:
     """A straight walk along +Z: alternating hip/knee flexion, counter-swinging arms."""
     t = times(duration, fps)
     phase = 2 * np.pi * cadence_hz * t

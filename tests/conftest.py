@@ -15,5 +15,7 @@ def fixtures():
     """The real-data fixtures folder; skips the test with a reason when it is absent."""
     path = fixtures_dir()
     if path is None:
-        pytest.skip("real-data fixtures not found (set SMD_FIXTURES or put ../shared/fixtures beside the repo)")
+        pytest.skip(
+            "real-data fixtures not found (set SMD_FIXTURES or put ../shared/fixtures beside the repo)"
+        )
     return path

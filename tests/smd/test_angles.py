@@ -67,7 +67,9 @@ def test_jumping_jack_reads_as_abduction_not_a_flexion_flip():
 def test_straight_arm_rotation_is_undetermined_not_a_number():
     t = times(2.0, 20.0)
     flex = 60 * np.sin(np.pi * t / t[-1])
-    ja = joint_angles(canonicalize(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size))))
+    ja = joint_angles(
+        canonicalize(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)))
+    )
     i = ANGLE_KEYS.index("left_shoulder_rotation")
     assert not ja.determined[i]
     assert np.isfinite(ja.values).all()

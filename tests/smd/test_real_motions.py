@@ -17,7 +17,9 @@ def _load(fixtures, name):
         "000612": fixtures / "humanml3d_extra" / "000612_new_joints.npy",
     }
     if name == "004822":
-        with np.load(fixtures / "humanml3d_extra" / "004822_raw_joints_and_features.npz", allow_pickle=False) as z:
+        with np.load(
+            fixtures / "humanml3d_extra" / "004822_raw_joints_and_features.npz", allow_pickle=False
+        ) as z:
             return z["joints"]
     return np.load(paths[name], allow_pickle=False)
 
@@ -56,7 +58,9 @@ def test_tennis_swing_is_about_the_arms(fixtures):
     a = smd.analyze(_load(fixtures, "012314"))
     top5 = smd.render(a, "v5_top5")
     assert "Shoulder" in top5
-    flex = a.angles[:, [ANGLE_KEYS.index("left_shoulder_flexion"), ANGLE_KEYS.index("right_shoulder_flexion")]]
+    flex = a.angles[
+        :, [ANGLE_KEYS.index("left_shoulder_flexion"), ANGLE_KEYS.index("right_shoulder_flexion")]
+    ]
     assert np.ptp(flex, axis=0).max() > 90  # a big arm swing
 
 

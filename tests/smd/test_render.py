@@ -30,7 +30,7 @@ def test_shape_of_the_text():
 
 @pytest.mark.parametrize("name", sorted(GOLDEN_MOTIONS))
 def test_golden_files_guard_the_format(name):
-    """A deliberate format change regenerates these (tests/smd/golden/regenerate.py) AND bumps FORMAT_VERSION."""
+    """A deliberate format change regenerates these (golden/regenerate.py) AND bumps FORMAT_VERSION."""
     expected = (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
     version, _, body = expected.partition("\n")
     assert version == f"format: {smd.FORMAT_VERSION}"
@@ -43,7 +43,10 @@ def test_text_is_byte_identical_across_processes():
         "a = smd.analyze(turn_and_squat());"
         "print(hashlib.sha256(''.join(smd.render(a, p) for p in smd.PRESETS).encode()).hexdigest())"
     ) % str(REPO)
-    digests = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)}
+    digests = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        for _ in range(2)
+    }
     a = smd.analyze(turn_and_squat())
     import hashlib
 
@@ -59,7 +62,9 @@ def test_presets_and_variant_parameters():
     a = smd.analyze(turn_and_squat())
     assert smd.render(a, "v5") == smd.render(a, "v5_delta5") == smd.render(a, smd.Variant())
     assert "Global Trajectory:" not in smd.render(a, "v5_notraj")
-    assert smd.render(a, "v5_notraj").split("Joint Angles:")[1] == smd.render(a, "v5").split("Joint Angles:")[1]
+    assert (
+        smd.render(a, "v5_notraj").split("Joint Angles:")[1] == smd.render(a, "v5").split("Joint Angles:")[1]
+    )
     lengths = [len(smd.render(a, p)) for p in ("v5_top3", "v5_top5", "v5_top10", "v5_top20", "v5")]
     assert lengths == sorted(lengths) and lengths[0] < lengths[-1]
     # delta 3 finds more segments than delta 15

@@ -24,7 +24,9 @@ def test_hold_ramp_hold_ramp_hold_comes_back_with_its_times():
 def test_cycles_are_counted_with_their_period_and_range():
     fps = 20.0
     t = times(8.0, fps)
-    curve = piecewise(t, [(0, 0), (2, 0)]) + np.where(t >= 2, 30 * (1 - np.cos(2 * np.pi * (t - 2) / 1.2)) / 2, 0)
+    curve = piecewise(t, [(0, 0), (2, 0)]) + np.where(
+        t >= 2, 30 * (1 - np.cos(2 * np.pi * (t - 2) / 1.2)) / 2, 0
+    )
     segs = _segments(curve, fps)
     cycles = [s for s in segs if s.kind == CYCLES]
     assert len(cycles) == 1
@@ -82,5 +84,7 @@ def test_batched_peak_search_equals_find_peaks_on_each_curve():
         expected = np.concatenate([peaks, valleys])
         order = np.argsort(expected)
         np.testing.assert_array_equal(ex.index, expected[order])
-        np.testing.assert_allclose(ex.prominence, np.concatenate([pp["prominences"], vp["prominences"]])[order])
+        np.testing.assert_allclose(
+            ex.prominence, np.concatenate([pp["prominences"], vp["prominences"]])[order]
+        )
     assert find_extrema_columns(xs, 3.0)[2].index.size == 0

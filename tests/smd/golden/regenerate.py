@@ -1,6 +1,6 @@
 """Rewrite the golden SMD files after a deliberate format change (bump smd.FORMAT_VERSION too).
 
-    python -m tests.smd.golden.regenerate
+python -m tests.smd.golden.regenerate
 """
 
 from pathlib import Path

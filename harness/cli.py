@@ -1,0 +1,318 @@
+"""The `smd` command line: describe a motion file as text, or plot what the description sees.
+
+    smd describe [MOTION.npy] [--fps F] [--up-axis y|z] [--variant NAME | --all-variants]
+    smd plot MOTION.npy -o OUT.png [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
+
+MOTION.npy holds joint positions (T, 22, 3) in metres, HumanML3D / SMPL joint order. Without a
+file, `describe` describes a built-in synthetic demo motion (stand, walk four steps, wave).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import smd
+from smd.render import selected_angles
+
+EXIT_ERROR = 2
+
+# segment kind -> span colour in `smd plot`
+SEGMENT_COLOURS = {"holds": "0.6", "increases": "tab:green", "decreases": "tab:red", "repeats": "tab:blue"}
+
+
+class _Failure(Exception):
+    """A user-facing error about one input: printed as `error: <path>: <message>`, exit 2."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+
+def _variant_name(value: str) -> str:
+    if value not in smd.PRESETS:
+        raise argparse.ArgumentTypeError(f"unknown variant {value!r} (presets: {', '.join(smd.PRESETS)})")
+    return value
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not (np.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value!r}")
+    return x
+
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if not 1 <= k <= len(smd.ANGLES):
+        raise argparse.ArgumentTypeError(f"must be in 1..{len(smd.ANGLES)}, got {k}")
+    return k
+
+
+def _add_motion_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=_positive_float, default=20.0, help="frame rate of the motion (default: 20)")
+    p.add_argument(
+        "--up-axis",
+        choices=("y", "z"),
+        default="y",
+        help="vertical axis: y (HumanML3D, default) or z (BABEL-QA)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smd", description="Structured Motion Descriptions of joint-position motions (T, 22, 3)."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    presets = ", ".join(smd.PRESETS)
+
+    d = sub.add_parser(
+        "describe", help="print the SMD text of a motion", description="Print the SMD text of a motion."
+    )
+    d.add_argument(
+        "motion",
+        nargs="?",
+        metavar="MOTION.npy",
+        help="joints (T, 22, 3); omitted: a built-in synthetic demo motion",
+    )
+    _add_motion_options(d)
+    which = d.add_mutually_exclusive_group()
+    which.add_argument(
+        "--variant", type=_variant_name, default="v5", help=f"preset (default: v5; one of {presets})"
+    )
+    which.add_argument("--all-variants", action="store_true", help="print every preset, each under a header")
+    d.set_defaults(func=_cmd_describe)
+
+    p = sub.add_parser(
+        "plot",
+        help="plot angle curves, their segments and the trajectory",
+        description="Plot the most active angle curves with their detected segments, and the trajectory.",
+    )
+    p.add_argument("motion", metavar="MOTION.npy", help="joints (T, 22, 3)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="image to write")
+    _add_motion_options(p)
+    p.add_argument(
+        "--variant",
+        type=_variant_name,
+        default="v5",
+        help=f"preset whose delta is used (default: v5; {presets})",
+    )
+    p.add_argument(
+        "--top", type=_top_k, default=6, metavar="N", help="plot the N most active angles (default: 6)"
+    )
+    p.set_defaults(func=_cmd_plot)
+    return parser
+
+
+def load_motion(path: str) -> np.ndarray:
+    """Joints from a .npy file; raises _Failure with a readable message."""
+    if not Path(path).is_file():
+        raise _Failure(path, "no such file" if not Path(path).exists() else "not a file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+        if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+            # np.load would try (and refuse) to unpickle it, with a misleading message
+            raise _Failure(path, "not a .npy file (no NumPy header)")
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as e:
+        raise _Failure(path, f"cannot read as a .npy array ({e})") from None
+    if not isinstance(data, np.ndarray):  # an .npz archive
+        data.close()
+        raise _Failure(path, "expected a .npy array of joints, got an .npz archive")
+    return data
+
+
+def _analyze(joints: np.ndarray, label: str, args: argparse.Namespace) -> smd.MotionAnalysis:
+    try:
+        return smd.analyze(joints, fps=args.fps, up_axis=args.up_axis)
+    except ValueError as e:
+        raise _Failure(label, str(e)) from None
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    if args.motion is None:
+        from .demo_motion import demo_motion
+
+        joints, label = demo_motion(fps=args.fps), "<demo motion>"
+        if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
+            joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
+    else:
+        joints, label = load_motion(args.motion), args.motion
+    analysis = _analyze(joints, label, args)
+    if args.all_variants:
+        chunks = [f"=== {name} ===\n{smd.render(analysis, name)}" for name in smd.PRESETS]
+        _write("\n".join(chunks))
+    else:
+        _write(smd.render(analysis, args.variant))
+    return 0
+
+
+def _write(text: str) -> None:
+    """Print SMD text (degree signs, arrows, en dashes) even to a console that is not UTF-8."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("error: `smd plot` needs matplotlib: pip install 'smd-bench[plot]'", file=sys.stderr)
+        return EXIT_ERROR
+    joints = load_motion(args.motion)
+    analysis = _analyze(joints, args.motion, args)
+    fig = plot_analysis(analysis, plt, title=Path(args.motion).name, variant=args.variant, top=args.top)
+    out = Path(args.output)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=100)
+    except OSError as e:
+        raise _Failure(str(out), f"cannot write the image ({e})") from None
+    finally:
+        plt.close(fig)
+    print(out)
+    return 0
+
+
+def plot_analysis(analysis: smd.MotionAnalysis, plt, *, title: str, variant: str = "v5", top: int = 6):
+    """A matplotlib Figure: the `top` most active angles with their segments, and the trajectory."""
+    from matplotlib.patches import Patch
+
+    delta = smd.PRESETS[variant].delta
+    chosen = selected_angles(analysis, smd.Variant(delta=delta, top_k=top))
+    segments = analysis.angle_segments(delta)
+    t = np.arange(analysis.n_frames) / analysis.fps
+
+    n_rows = max(len(chosen), 2)
+    fig = plt.figure(figsize=(14, 2.2 * n_rows + 1.0), layout="constrained")
+    grid = fig.add_gridspec(n_rows, 2, width_ratios=(2.2, 1.0))
+    frames = f"{analysis.n_frames} frames at {analysis.fps:g} FPS"
+    fig.suptitle(f"{title}: {analysis.duration:.1f}s, {frames} (delta {delta:g}°)")
+
+    first = None
+    for row, i in enumerate(chosen):
+        ax = fig.add_subplot(grid[row, 0], sharex=first)
+        first = first or ax
+        _plot_angle(ax, t, analysis, segments[i], i)
+        if row < len(chosen) - 1:
+            ax.tick_params(labelbottom=False)
+        else:
+            ax.set_xlabel("time (s)")
+    if first is not None:
+        handles = [Patch(color=c, alpha=0.3, label=k) for k, c in SEGMENT_COLOURS.items()]
+        first.legend(handles=handles, loc="upper right", fontsize=7, ncols=4)
+
+    split = max(n_rows - 1, 1)
+    _plot_top_view(fig.add_subplot(grid[:split, 1]), analysis)
+    _plot_height_heading(fig.add_subplot(grid[split:, 1]), t, analysis)
+    return fig
+
+
+def _plot_angle(ax, t: np.ndarray, analysis: smd.MotionAnalysis, segs, i: int) -> None:
+    spec = smd.ANGLES[i]
+    ax.plot(t, analysis.angles[:, i], color="0.35", lw=0.8, label="raw")
+    ax.plot(t, analysis.smoothed[:, i], color="black", lw=1.6, label="smoothed")
+    for s in segs:
+        colour = SEGMENT_COLOURS.get(s.kind, "0.8")
+        ax.axvspan(s.t0, s.t1, color=colour, alpha=0.18, lw=0)
+        if s.kind == "repeats":
+            # start = low, end = high of the cycles
+            ax.hlines([s.start, s.end], s.t0, s.t1, colors=colour, linestyles="dashed", lw=1.0)
+            ax.annotate(f"×{s.cycles}", (s.t0, s.end), fontsize=7, color=colour, va="bottom")
+        else:
+            ax.plot([s.t0, s.t1], [s.start, s.end], "o", color=colour, ms=3.5)
+            if s.kind != "holds":
+                ax.plot([s.t0, s.t1], [s.start, s.end], color=colour, lw=0.8, ls=":")
+    if not analysis.determined[i]:
+        ax.text(0.5, 0.5, "undetermined", transform=ax.transAxes, ha="center", va="center", color="tab:red")
+    ax.set_ylabel("deg")
+    ax.set_title(f"{spec.name} ({spec.gloss}): activity {analysis.activity[i]:.0f}°", fontsize=9, loc="left")
+    ax.grid(alpha=0.3)
+
+
+def _plot_top_view(ax, analysis: smd.MotionAnalysis) -> None:
+    traj = analysis.trajectory
+    forward, lateral, heading = traj[:, 1], traj[:, 2], np.radians(traj[:, 3])
+    ax.plot(lateral, forward, color="tab:blue", lw=1.5)
+    ax.plot(lateral[0], forward[0], "o", color="tab:green", label="start")
+    ax.plot(lateral[-1], forward[-1], "s", color="tab:red", label="end")
+    span = max(np.ptp(forward), np.ptp(lateral), 0.5)
+    step = max(int(round(analysis.fps)), 1)  # an arrow every ~1 s
+    idx = np.arange(0, analysis.n_frames, step)
+    # heading is the facing direction (left turn +) in the canonical frame: forward = (sin h, cos h)
+    # in (lateral, forward) coordinates, with lateral = +left
+    length = 0.12 * span
+    dx, dy = np.sin(heading[idx]), np.cos(heading[idx])
+    ax.quiver(
+        lateral[idx],
+        forward[idx],
+        dx,
+        dy,
+        angles="xy",
+        scale_units="xy",
+        scale=1.0 / length,
+        width=0.006,
+        color="tab:orange",
+        label="heading (every ~1 s)",
+    )
+    # keep the arrow tips inside the axes
+    ax.update_datalim(np.column_stack([lateral[idx] + length * dx, forward[idx] + length * dy]))
+    ax.autoscale_view()
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.invert_xaxis()  # left (+) on the left, as seen from above facing +forward
+    ax.set_xlabel("lateral (m, left +)")
+    ax.set_ylabel("forward (m)")
+    ax.set_title("Trajectory, top view", fontsize=9, loc="left")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3)
+
+
+def _plot_height_heading(ax, t: np.ndarray, analysis: smd.MotionAnalysis) -> None:
+    ax.plot(t, analysis.trajectory[:, 0], color="tab:purple", lw=1.2)
+    ax.set_ylabel("pelvis height (m)", color="tab:purple", fontsize=8)
+    ax.set_xlabel("time (s)")
+    ax.grid(alpha=0.3)
+    twin = ax.twinx()
+    twin.plot(t, analysis.trajectory[:, 3], color="tab:orange", lw=1.2)
+    twin.set_ylabel("heading (deg, left +)", color="tab:orange", fontsize=8)
+    ax.set_title("Height and heading", fontsize=9, loc="left")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        rc = args.func(args)
+        sys.stdout.flush()
+        return rc
+    except _Failure as e:
+        print(f"error: {e.path}: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except BrokenPipeError:  # `smd describe ... | head`: the reader left, nothing to report
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keep the interpreter's final flush quiet
+        except OSError:
+            pass
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,164 @@
+"""The `smd` command line, called in-process through `harness.cli.main`."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import smd
+from harness.cli import main
+from harness.demo_motion import demo_motion
+from tests.builders import to_z_up, walk
+
+
+@pytest.fixture
+def walk_file(tmp_path):
+    path = tmp_path / "walk.npy"
+    np.save(path, walk(duration=4.0).astype(np.float32))
+    return path
+
+
+def _run(capsys, argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_describe_file_prints_the_smd(capsys, walk_file):
+    rc, out, err = _run(capsys, ["describe", walk_file])
+    assert rc == 0, err
+    assert out.startswith("Motion: 4.0s (80 frames at 20 FPS)\n")
+    assert "Joint Angles:" in out and "Left Knee Flexion" in out
+    # exactly the library's text for the same array
+    assert out == smd.describe(np.load(walk_file), variant="v5")
+
+
+def test_describe_variant_and_fps(capsys, walk_file):
+    rc, out, _ = _run(capsys, ["describe", walk_file, "--variant", "v5_notraj", "--fps", "40"])
+    assert rc == 0
+    assert out.startswith("Motion: 2.0s (80 frames at 40 FPS)\n")
+    assert "Trajectory" not in out
+
+
+def test_all_variants_prints_every_preset_under_a_header(capsys, walk_file):
+    rc, out, _ = _run(capsys, ["describe", walk_file, "--all-variants"])
+    assert rc == 0
+    headers = [line for line in out.splitlines() if line.startswith("=== ")]
+    assert headers == [f"=== {name} ===" for name in smd.PRESETS]
+    assert len(headers) == 10
+    joints = np.load(walk_file)
+    for name in smd.PRESETS:
+        assert f"=== {name} ===\n{smd.describe(joints, variant=name)}" in out
+
+
+def test_describe_without_a_file_describes_the_demo_motion(capsys):
+    rc, out, err = _run(capsys, ["describe"])
+    assert rc == 0, err
+    assert out.startswith("Motion: 6.0s (120 frames at 20 FPS)\n")
+    assert out == smd.describe(demo_motion())
+    # the demo walks forward ~2 m and then waves: the elbow repeats
+    assert "Forward Position:\n" in out
+    assert "Right Elbow Flexion (bending the elbow):" in out
+    elbow = out.split("Right Elbow Flexion (bending the elbow):\n")[1]
+    assert "repeats" in elbow.split("\n[")[0]
+
+
+def test_demo_motion_is_deterministic_and_on_the_floor():
+    a, b = demo_motion(), demo_motion()
+    assert a.shape == (120, 22, 3)
+    np.testing.assert_array_equal(a, b)
+    assert np.allclose(a[..., 1].min(axis=1), 0.0)  # a foot on the floor in every frame
+    assert 0.8 < a[0, 0, 1] < 0.95  # pelvis height standing
+    assert 1.8 < a[-1, 0, 2] - a[0, 0, 2] < 2.6  # walked forward along +Z
+    assert demo_motion(fps=30).shape == (180, 22, 3)
+
+
+def test_up_axis_z_gives_the_same_text_as_y_up(capsys, tmp_path, walk_file):
+    z_file = tmp_path / "walk_z.npy"
+    np.save(z_file, to_z_up(np.load(walk_file)))
+    rc_y, out_y, _ = _run(capsys, ["describe", walk_file])
+    rc_z, out_z, _ = _run(capsys, ["describe", z_file, "--up-axis", "z"])
+    assert rc_y == rc_z == 0
+    assert out_z == out_y
+    # ... and reading it as Y-up is not the same motion
+    _, out_wrong, _ = _run(capsys, ["describe", z_file])
+    assert out_wrong != out_y
+
+
+def test_nan_motion_is_an_error_naming_the_file(capsys, tmp_path):
+    joints = walk(duration=2.0)
+    joints[5, 3, 1] = np.nan
+    path = tmp_path / "broken_motion.npy"
+    np.save(path, joints)
+    rc, out, err = _run(capsys, ["describe", path])
+    assert rc == 2
+    assert out == ""
+    assert err.startswith(f"error: {path}: ")
+    assert "broken_motion.npy" in err and "non-finite" in err
+    assert "Traceback" not in err
+
+
+def test_missing_file_is_an_error(capsys, tmp_path):
+    path = tmp_path / "nope.npy"
+    rc, out, err = _run(capsys, ["describe", path])
+    assert rc == 2
+    assert out == ""
+    assert err.strip() == f"error: {path}: no such file"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"not a numpy file\n", "not a .npy file"),
+        (None, "shape (T, 22, 3)"),
+    ],
+)
+def test_unreadable_or_misshapen_file_is_an_error(capsys, tmp_path, content, message):
+    path = tmp_path / "bad.npy"
+    if content is None:
+        np.save(path, np.zeros((10, 21, 3)))
+    else:
+        path.write_bytes(content)
+    rc, _, err = _run(capsys, ["describe", path])
+    assert rc == 2
+    assert err.startswith(f"error: {path}: ") and message in err
+
+
+def test_unknown_variant_is_a_usage_error_listing_presets(capsys, walk_file):
+    with pytest.raises(SystemExit) as exc:
+        main(["describe", str(walk_file), "--variant", "v6"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown variant 'v6'" in err
+    assert all(name in err for name in smd.PRESETS)
+
+
+def test_plot_writes_a_png(capsys, tmp_path, walk_file):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "plots" / "walk.png"
+    rc, out, err = _run(capsys, ["plot", walk_file, "-o", out_png, "--top", "3", "--variant", "v5_delta10"])
+    assert rc == 0, err
+    assert out.strip() == str(out_png)
+    data = out_png.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 10_000  # a real figure, not an empty canvas
+
+
+def test_plot_of_a_bad_file_is_an_error(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    out_png = tmp_path / "x.png"
+    rc, _, err = _run(capsys, ["plot", tmp_path / "nope.npy", "-o", out_png])
+    assert rc == 2
+    assert "nope.npy" in err
+    assert not out_png.exists()
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(capsys, monkeypatch, tmp_path, walk_file):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` fails
+    out_png = tmp_path / "walk.png"
+    rc, _, err = _run(capsys, ["plot", walk_file, "-o", out_png])
+    assert rc == 2
+    assert "pip install 'smd-bench[plot]'" in err
+    assert not out_png.exists()

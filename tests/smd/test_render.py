@@ -39,7 +39,8 @@ def test_golden_files_guard_the_format(name):
 
 def test_text_is_byte_identical_across_processes():
     code = (
-        f"import sys, hashlib; sys.path.insert(0, {str(REPO)!r}); import smd; from tests.builders import turn_and_squat;"
+        f"import sys, hashlib; sys.path.insert(0, {str(REPO)!r}); import smd;"
+        "from tests.builders import turn_and_squat;"
         "a = smd.analyze(turn_and_squat());"
         "print(hashlib.sha256(''.join(smd.render(a, p) for p in smd.PRESETS).encode()).hexdigest())"
     )

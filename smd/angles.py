@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rotation import euler_xzy, euler_yxz, frame_x_first, frame_y_first, relative, rot_x, to_local
+from .rotation import (
+    cross,
+    euler_xzy,
+    euler_yxz,
+    frame_x_first,
+    frame_y_first,
+    normalize,
+    relative,
+    rot_x,
+    to_local,
+)
 from .skeleton import J
 
 
@@ -183,12 +193,10 @@ def _leg(pelvis_frame, joints, side: str):
     thigh = to_local(pelvis_frame, knee - hip) * mirror
     shank = to_local(pelvis_frame, ankle - knee) * mirror
     toe = to_local(pelvis_frame, foot - ankle) * mirror
-    t_hat = thigh / np.linalg.norm(thigh, axis=-1, keepdims=True)
-    s_hat = shank / np.linalg.norm(shank, axis=-1, keepdims=True)
-    f_hat = toe / np.linalg.norm(toe, axis=-1, keepdims=True)
+    t_hat, s_hat, f_hat = normalize(thigh)[0], normalize(shank)[0], normalize(toe)[0]
     # The knee's hinge axis seen from the bent knee and from the foot: together they stay
     # well-defined whether the knee is bent or straight.
-    hinge = np.cross(t_hat, s_hat) + np.cross(f_hat, s_hat)
+    hinge = cross(t_hat, s_hat) + cross(f_hat, s_hat)
     thigh_frame, strength = frame_y_first(-thigh, hinge)
     (a, b, c), (_, _, c_det) = _three_dof(thigh_frame, strength, euler_xzy, branch=True)
     s_local = to_local(thigh_frame, shank)
@@ -204,9 +212,8 @@ def _arm_angles(thorax_frame, joints, side: str):
     mirror = _MIRROR if side == "right" else 1.0
     upper = to_local(thorax_frame, elbow - shoulder) * mirror
     fore = to_local(thorax_frame, wrist - elbow) * mirror
-    u_hat = upper / np.linalg.norm(upper, axis=-1, keepdims=True)
-    f_hat = fore / np.linalg.norm(fore, axis=-1, keepdims=True)
-    upper_frame, strength = frame_y_first(-upper, np.cross(f_hat, u_hat))
+    u_hat, f_hat = normalize(upper)[0], normalize(fore)[0]
+    upper_frame, strength = frame_y_first(-upper, cross(f_hat, u_hat))
     (a, b, c), (_, _, c_det) = _three_dof(upper_frame, strength, euler_xzy, branch=True)
     f_local = to_local(upper_frame, fore)
     elbow_flex = np.arctan2(f_local[:, 2], -f_local[:, 1])
@@ -240,7 +247,7 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     determined += list(dets)
 
     head = to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]])
-    head /= np.linalg.norm(head, axis=-1, keepdims=True)
+    head = normalize(head)[0]
     curves += [np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH, np.arcsin(np.clip(head[:, 0], -1, 1))]
     determined += [True, True]
 

@@ -10,17 +10,28 @@ import numpy as np
 _EPS = 1e-9
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cross product over the last axis (np.cross's axis handling costs more than the product)."""
+    ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
+    bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+
+
+def norm(v: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("...i,...i->...", v, v))
+
+
 def normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit vectors along the last axis and their original norms (zero vectors stay zero)."""
-    norm = np.linalg.norm(v, axis=-1)
-    return v / np.maximum(norm, _EPS)[..., None], norm
+    norm_ = norm(v)
+    return v / np.maximum(norm_, _EPS)[..., None], norm_
 
 
 def frame_x_first(lateral: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Right-handed frame whose x axis is exactly `lateral`; y is `up` made orthogonal to it."""
     x, _ = normalize(lateral)
     y, _ = normalize(up - np.sum(up * x, axis=-1, keepdims=True) * x)
-    return np.stack([x, y, np.cross(x, y)], axis=-1)
+    return np.stack([x, y, cross(x, y)], axis=-1)
 
 
 def frame_y_first(up: np.ndarray, lateral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -30,7 +41,7 @@ def frame_y_first(up: np.ndarray, lateral: np.ndarray) -> tuple[np.ndarray, np.n
     """
     y, _ = normalize(up)
     x, strength = normalize(lateral - np.sum(lateral * y, axis=-1, keepdims=True) * y)
-    return np.stack([x, y, np.cross(x, y)], axis=-1), strength
+    return np.stack([x, y, cross(x, y)], axis=-1), strength
 
 
 def to_local(frame: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ the three samples around them, so the text barely depends on the sampling rate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -140,6 +141,7 @@ def segment(
 def _pieces(x, idx, times, values, delta, min_hold):
     """(kind, i0, i1, t0, t1, v0, v1) between consecutive cuts, with still ends split off."""
     half = delta / 2.0
+    min_frames = max(1, math.ceil(min_hold))
     out = []
     for k in range(len(idx) - 1):
         i0, i1, t0, t1, v0, v1 = idx[k], idx[k + 1], times[k], times[k + 1], values[k], values[k + 1]
@@ -149,15 +151,18 @@ def _pieces(x, idx, times, values, delta, min_hold):
             out.append(_hold(x, i0, i1, t0, t1))
             continue
         lead = i0  # last frame of the still stretch at the start
-        while lead < i1 and abs(x[lead + 1] - x[i0]) < half:
-            lead += 1
+        # most ramps move at once: one look at frame i0 + min_hold settles it without a scan
+        if i0 + min_frames <= i1 and abs(x[i0 + min_frames] - x[i0]) < half:
+            while lead < i1 and abs(x[lead + 1] - x[i0]) < half:
+                lead += 1
         # split still stretches off the ends, unless what remains would no longer be a ramp
         if lead - i0 >= min_hold and abs(v1 - x[lead]) >= delta:
             out.append(_hold(x, i0, lead, t0, float(lead)))
             i0, t0, v0 = lead, float(lead), x[lead]
         trail = i1  # first frame of the still stretch at the end
-        while trail > i0 and abs(x[trail - 1] - x[i1]) < half:
-            trail -= 1
+        if i1 - min_frames >= i0 and abs(x[i1 - min_frames] - x[i1]) < half:
+            while trail > i0 and abs(x[trail - 1] - x[i1]) < half:
+                trail -= 1
         tail = None
         if i1 - trail >= min_hold and abs(x[trail] - v0) >= delta:
             tail = _hold(x, trail, i1, float(trail), t1)
@@ -199,7 +204,11 @@ def _collapse_cycles(segs: list[Segment], delta: float, min_cycles: int = 2) -> 
     out: list[Segment] = []
     i = 0
     while i < n:
-        run = _similar_run(segs, ramp, lows, highs, durations, i, delta) if ramp[i] else 0
+        # a run needs at least 2 * min_cycles alternating ramps: check the cheap part first
+        if ramp[i] and i + 2 * min_cycles <= n and ramp[i + 1] and segs[i + 1].kind != segs[i].kind:
+            run = _similar_run(segs, ramp, lows, highs, durations, i, delta)
+        else:
+            run = 0
         n_cycles = run // 2
         if n_cycles >= min_cycles:
             j = i + 2 * n_cycles

@@ -107,7 +107,8 @@ _MIN_COS_MIDDLE = np.cos(np.radians(75.0))
 _POLE_JUMP = np.radians(135.0)
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
-_MIRROR = np.array([-1.0, 1.0, 1.0])
+# Multiplies (T, side, bone, xyz) local vectors: the right side is computed as a mirrored left.
+_SIDE_MIRROR = np.array([[[1.0, 1.0, 1.0]], [[-1.0, 1.0, 1.0]]])
 
 
 @dataclass(frozen=True)
@@ -118,16 +119,13 @@ class JointAngles:
     determined: np.ndarray
 
 
-def _wrap(x: np.ndarray) -> np.ndarray:
-    return (x + np.pi) % (2 * np.pi) - np.pi
-
-
 def _wrapped_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.abs((x - y + np.pi) % (2 * np.pi) - np.pi)
 
 
 def _continuous_branch(a, b, c):
-    """Pick, per frame, between the two Euler solutions (a, b, c) and (a+pi, +-pi-b, c+pi).
+    """Pick, per frame and column (T, k), between the two Euler solutions (a, b, c) and
+    (a+pi, +-pi-b, c+pi).
 
     Passing over the gimbal pole (|b| = 90, e.g. an arm raised sideways above the horizontal)
     makes the canonical solution's `a` jump by ~180 degrees between two frames; each such jump
@@ -138,16 +136,13 @@ def _continuous_branch(a, b, c):
     """
     n = a.shape[0]
     jumps = _wrapped_distance(a[1:], a[:-1]) > _POLE_JUMP
-    parity = np.concatenate([[0], np.cumsum(jumps)])
+    parity = np.concatenate([np.zeros((1, a.shape[1]), dtype=np.int64), np.cumsum(jumps, axis=0)])
     anchor = (np.abs(b) < _ANCHOR_B) & (np.abs(a) < _ANCHOR_A)
-    if not anchor.any():
-        anchor = np.abs(np.cos(b)) >= 0.5
-    if anchor.any():
-        first = int(np.argmax(anchor))
-        last = np.maximum.accumulate(np.where(anchor, np.arange(n), -1))
-        base = parity[np.where(last < 0, first, last)]
-    else:
-        base = np.zeros(n, dtype=parity.dtype)
+    none = ~anchor.any(axis=0)
+    anchor[:, none] = np.abs(np.cos(b[:, none])) >= 0.5  # no clear frame: any frame off the pole
+    first = np.argmax(anchor, axis=0)  # 0 where a column has no anchor at all: parity[0] = 0
+    last = np.maximum.accumulate(np.where(anchor, np.arange(n)[:, None], -1), axis=0)
+    base = np.take_along_axis(parity, np.where(last < 0, first, last), axis=0)
     flip = (parity - base) % 2 == 1
     a = np.where(flip, a + np.pi, a)
     b = np.where(flip, np.where(b >= 0, np.pi - b, -np.pi - b), b)
@@ -156,68 +151,77 @@ def _continuous_branch(a, b, c):
 
 
 def _unwrap(x: np.ndarray) -> np.ndarray:
-    """np.unwrap (period 2 pi) in three array operations; it runs ~60 times per motion."""
-    turns = np.round(np.diff(x) / (2 * np.pi))
-    return x - 2 * np.pi * np.concatenate([[0.0], np.cumsum(turns)])
+    """np.unwrap along axis 0 (period 2 pi) in three array operations."""
+    turns = np.round(np.diff(x, axis=0) / (2 * np.pi))
+    return x - 2 * np.pi * np.concatenate([np.zeros_like(x[:1]), np.cumsum(turns, axis=0)])
 
 
-def _fill(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Unwrap `x` over its reliable frames and interpolate the rest; (values, determined)."""
-    if ok.all():
-        return _unwrap(x), True
-    if not ok.any():
-        return np.zeros_like(x), False
-    t = np.arange(x.size)
-    return np.interp(t, t[ok], _unwrap(x[ok])), True
+def _fill(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unwrap each column of `x` (T, k) over its reliable frames, interpolate the rest.
+
+    Returns the values and, per column, whether any frame was reliable (else the column is 0).
+    """
+    out = _unwrap(x)
+    determined = ok.any(axis=0)
+    t = np.arange(x.shape[0])
+    for col in np.flatnonzero(~ok.all(axis=0)):
+        good = ok[:, col]
+        out[:, col] = np.interp(t, t[good], _unwrap(x[good, col])) if determined[col] else 0.0
+    return out, determined
 
 
 def _centre(x: np.ndarray) -> np.ndarray:
-    """Shift an unwrapped curve by whole turns so its first value lies in [-180, 180)."""
-    return x - 2 * np.pi * np.round(x[0] / (2 * np.pi) - 1e-12)
+    """Shift unwrapped curves (T, k) by whole turns so their first value lies in [-180, 180)."""
+    return x - 2 * np.pi * np.round(x[:1] / (2 * np.pi) - 1e-12)
 
 
-def _three_dof(r, hinge_strength, decompose, *, branch: bool):
-    a, b, c = decompose(r)
+def _three_dof(a, b, c, c_ok=None, *, branch: bool):
+    """Continuous, gap-filled Euler angles (T, k) and, per column, whether `c` is determined."""
     middle_ok = np.abs(np.cos(b)) >= _MIN_COS_MIDDLE
     if branch:
         a, b, c = _continuous_branch(a, b, c)
-    a, a_det = _fill(a, middle_ok)
-    c_ok = middle_ok if hinge_strength is None else middle_ok & (hinge_strength >= _MIN_HINGE)
-    c, c_det = _fill(c, c_ok)
-    return (_centre(a), _unwrap(b), _centre(c)), (a_det or True, True, c_det)
+    a, _ = _fill(a, middle_ok)  # flexion is never lost for good: 0 when the limb sits on the pole
+    c, c_det = _fill(c, middle_ok if c_ok is None else middle_ok & c_ok)
+    return _centre(a), _unwrap(b), _centre(c), c_det
 
 
-def _leg(pelvis_frame, joints, side: str):
-    hip, knee, ankle, foot = (joints[:, J[f"{side}_{n}"]] for n in ("hip", "knee", "ankle", "foot"))
-    mirror = _MIRROR if side == "right" else 1.0
-    thigh = to_local(pelvis_frame, knee - hip) * mirror
-    shank = to_local(pelvis_frame, ankle - knee) * mirror
-    toe = to_local(pelvis_frame, foot - ankle) * mirror
+def _pairs(joints: np.ndarray, side_names: tuple[str, ...], frame: np.ndarray) -> list[np.ndarray]:
+    """Bone vectors (T, 2, 3) of the left and right limb in `frame`, right side mirrored to left.
+
+    `side_names` lists the limb's joints proximal to distal; returns one vector per bone.
+    """
+    left = [J[f"left_{n}"] for n in side_names]
+    right = [J[f"right_{n}"] for n in side_names]
+    pts = joints[:, np.array([left, right])]  # (T, 2, n, 3)
+    bones = to_local(frame[:, None, None], pts[:, :, 1:] - pts[:, :, :-1]) * _SIDE_MIRROR
+    return [bones[:, :, i] for i in range(len(side_names) - 1)]
+
+
+def _legs(pelvis_frame, joints):
+    thigh, shank, toe = _pairs(joints, ("hip", "knee", "ankle", "foot"), pelvis_frame)
     t_hat, s_hat, f_hat = normalize(thigh)[0], normalize(shank)[0], normalize(toe)[0]
     # The knee's hinge axis seen from the bent knee and from the foot: together they stay
     # well-defined whether the knee is bent or straight.
-    hinge = cross(t_hat, s_hat) + cross(f_hat, s_hat)
-    thigh_frame, strength = frame_y_first(-thigh, hinge)
-    (a, b, c), (_, _, c_det) = _three_dof(thigh_frame, strength, euler_xzy, branch=True)
+    thigh_frame, strength = frame_y_first(-thigh, cross(t_hat, s_hat) + cross(f_hat, s_hat))
+    a, b, c = euler_xzy(thigh_frame)
+    a, b, c, c_det = _three_dof(a, b, c, strength >= _MIN_HINGE, branch=True)
     s_local = to_local(thigh_frame, shank)
-    knee_flex = np.arctan2(-s_local[:, 2], -s_local[:, 1])
+    knee_flex = np.arctan2(-s_local[..., 2], -s_local[..., 1])
     shank_frame, _ = frame_y_first(-shank, thigh_frame[..., 0])
     f_local = to_local(shank_frame, toe)
-    dorsi = np.arctan2(f_local[:, 1], f_local[:, 2]) - FOOT_NEUTRAL_PITCH
-    return [-a, -b, -c, knee_flex, dorsi], [True, True, c_det, True, True]
+    dorsi = np.arctan2(f_local[..., 1], f_local[..., 2]) - FOOT_NEUTRAL_PITCH
+    return np.stack([-a, -b, -c, knee_flex, dorsi], axis=-1), c_det  # (T, side, 5), (side,)
 
 
-def _arm_angles(thorax_frame, joints, side: str):
-    shoulder, elbow, wrist = (joints[:, J[f"{side}_{n}"]] for n in ("shoulder", "elbow", "wrist"))
-    mirror = _MIRROR if side == "right" else 1.0
-    upper = to_local(thorax_frame, elbow - shoulder) * mirror
-    fore = to_local(thorax_frame, wrist - elbow) * mirror
+def _arms(thorax_frame, joints):
+    upper, fore = _pairs(joints, ("shoulder", "elbow", "wrist"), thorax_frame)
     u_hat, f_hat = normalize(upper)[0], normalize(fore)[0]
     upper_frame, strength = frame_y_first(-upper, cross(f_hat, u_hat))
-    (a, b, c), (_, _, c_det) = _three_dof(upper_frame, strength, euler_xzy, branch=True)
+    a, b, c = euler_xzy(upper_frame)
+    a, b, c, c_det = _three_dof(a, b, c, strength >= _MIN_HINGE, branch=True)
     f_local = to_local(upper_frame, fore)
-    elbow_flex = np.arctan2(f_local[:, 2], -f_local[:, 1])
-    return [-a, -b, -c, elbow_flex], [True, True, c_det, True]
+    elbow_flex = np.arctan2(f_local[..., 2], -f_local[..., 1])
+    return np.stack([-a, -b, -c, elbow_flex], axis=-1), c_det  # (T, side, 4), (side,)
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -235,30 +239,20 @@ def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def joint_angles(joints: np.ndarray) -> JointAngles:
     """The 26 angle curves (degrees) of canonical joints (T, 22, 3)."""
     pelvis, thorax = body_frames(joints)
-    curves: list[np.ndarray] = []
-    determined: list[bool] = []
+    n = joints.shape[0]
 
-    (yaw, tilt, lst), dets = _three_dof(pelvis, None, euler_yxz, branch=False)
-    curves += [tilt, -lst, yaw]
-    determined += [dets[1], dets[2], dets[0]]
+    yaw, tilt, lst = (x[:, None] for x in euler_yxz(pelvis))
+    yaw, tilt, lst, lst_det = _three_dof(yaw, tilt, lst, branch=False)
+    a, b, c = (x[:, None] for x in euler_xzy(relative(pelvis, thorax)))
+    a, b, c, twist_det = _three_dof(a, b, c, branch=False)
+    head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
+    neck = np.stack([np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH, np.arcsin(np.clip(head[:, 0], -1, 1))])
+    legs, leg_det = _legs(pelvis, joints)
+    arms, arm_det = _arms(thorax, joints)
 
-    (a, b, c), dets = _three_dof(relative(pelvis, thorax), None, euler_xzy, branch=False)
-    curves += [-a, -b, c]
-    determined += list(dets)
-
-    head = to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]])
-    head = normalize(head)[0]
-    curves += [np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH, np.arcsin(np.clip(head[:, 0], -1, 1))]
-    determined += [True, True]
-
-    for side in ("left", "right"):
-        c_, d_ = _leg(pelvis, joints, side)
-        curves += c_
-        determined += d_
-    for side in ("left", "right"):
-        c_, d_ = _arm_angles(thorax, joints, side)
-        curves += c_
-        determined += d_
-
-    values = np.degrees(np.stack(curves, axis=1))
-    return JointAngles(values=values, determined=np.array(determined, dtype=bool))
+    values = np.concatenate(
+        [tilt, -lst, yaw, -a, -b, c, neck.T, legs.reshape(n, 10), arms.reshape(n, 8)], axis=1
+    )
+    determined = np.ones(len(ANGLES), dtype=bool)
+    determined[[1, 5, 10, 15, 20, 24]] = [lst_det[0], twist_det[0], *leg_det, *arm_det]
+    return JointAngles(values=np.degrees(values), determined=determined)

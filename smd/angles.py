@@ -246,7 +246,8 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     a, b, c = (x[:, None] for x in euler_xzy(relative(pelvis, thorax)))
     a, b, c, twist_det = _three_dof(a, b, c, branch=False)
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
-    neck = np.stack([np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH, np.arcsin(np.clip(head[:, 0], -1, 1))])
+    neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH
+    neck = np.stack([neck_flex, np.arcsin(np.clip(head[:, 0], -1, 1))])
     legs, leg_det = _legs(pelvis, joints)
     arms, arm_det = _arms(thorax, joints)
 

@@ -112,7 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--top", type=_top_k, default=6, metavar="N", help="plot the N most active angles (default: 6)"
     )
     p.set_defaults(func=_cmd_plot)
+
+    # pipeline stages: each module owns its arguments (`smd STAGE --help`)
+    for name, (module, text) in STAGES.items():
+        s = sub.add_parser(name, help=text, add_help=False)
+        s.add_argument("stage_args", nargs=argparse.REMAINDER)
+        s.set_defaults(func=_stage(module))
     return parser
+
+
+STAGES = {
+    "make-demo": (
+        "harness.demo.generate",
+        "generate the synthetic demo benchmark (BABEL-QA + HumanML3D layouts)",
+    ),
+    "build-smd": ("harness.build_smd", "build the SMD files of a dataset for every preset"),
+    "make-options": ("harness.qa_options", "write the 10-option QA files of a QA dataset"),
+    "make-docs": ("harness.prompt_docs", "write the prompt docs (JSONL) of a dataset for one preset"),
+}
+
+
+def _stage(module: str):
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return importlib.import_module(module).main(args.stage_args)
+
+    return run
 
 
 def load_motion(path: str) -> np.ndarray:
@@ -297,6 +323,9 @@ def _plot_height_heading(ax, t: np.ndarray, analysis: smd.MotionAnalysis) -> Non
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in STAGES:  # stages parse their own arguments, --help included
+        return _stage(STAGES[argv[0]][0])(argparse.Namespace(stage_args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -108,3 +108,33 @@ def to_z_up(joints: np.ndarray) -> np.ndarray:
     """Y-up -> Z-up by the proper rotation (x, y, z) -> (x, -z, y)."""
     x, y, z = joints[..., 0], joints[..., 1], joints[..., 2]
     return np.stack([x, -z, y], axis=-1)
+
+
+def write_qa_dataset(root: Path, motions: dict[str, np.ndarray], questions_per_motion: int = 2) -> Path:
+    """A tiny BABEL-QA-style dataset (IMoRe lists, Z-up 30 fps motions) for the given Y-up motions."""
+    import json
+
+    qdir = root / "questions"
+    qdir.mkdir(parents=True, exist_ok=True)
+    actions = ["walk", "sit", "jump", "kick", "wave", "run", "squat", "throw", "jog", "kneel", "crouch"]
+    vocab = {a: i for i, a in enumerate(actions)}
+    rows = {"train": [], "val": [], "test": []}
+    splits = list(rows)
+    n = 0
+    for i, (motion_id, joints) in enumerate(sorted(motions.items())):
+        folder = root / "motion_sequences" / motion_id
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "joints.npy", to_z_up(joints).astype(np.float32))
+        for k in range(questions_per_motion):
+            answer = actions[(i + k) % len(actions)]
+            program = ["[0]=scene(motion_seq)", "?=query_action([0])"]
+            rows[splits[i % 3]].append(
+                [f"{n:06d}", "What action does the person do?", program, motion_id, answer]
+            )
+            n += 1
+    for split, items in rows.items():
+        (qdir / f"imore_TINY_{split}.json").write_text(json.dumps(items))
+    (qdir / "imore_TINY_action_answer_vocab.json").write_text(json.dumps(vocab))
+    (qdir / "imore_TINY_body_part_answer_vocab.json").write_text(json.dumps({"left arm": 0, "right arm": 1}))
+    (qdir / "imore_TINY_direction_answer_vocab.json").write_text(json.dumps({"left": 0, "right": 1}))
+    return root

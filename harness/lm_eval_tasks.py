@@ -1,0 +1,124 @@
+"""The functions the lm-evaluation-harness task YAMLs in `tasks/` name (through `tasks/utils.py`).
+
+Docs come from the prompt-doc JSONL files written by `smd make-docs`; which ones is task metadata:
+`--metadata '{"smd_variant": "v5_top3", "data_root": "data/babel_qa"}'`. Prompts come from the
+shared prompt builder (`harness.prompts`): the system turn is the task's `description` (a doc
+field), the user turn `doc_to_text`; with `--apply_chat_template` lm-eval renders exactly the
+messages training uses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .io import read_jsonl
+from .prompt_docs import docs_path
+from .prompts import SYSTEM_CAPTION, SYSTEM_QA, caption_user, qa_user, target
+from .qa_options import LETTERS
+
+DEFAULT_VARIANT = "v5"
+SPLITS = ("train", "val", "test")
+
+
+def _data_root(dataset: str, data_root: str | None) -> Path:
+    if data_root:
+        return Path(data_root).expanduser()
+    return Path(os.environ.get("SMD_DATA_DIR", "data")).expanduser() / dataset
+
+
+def load_docs(dataset: str, *, data_root: str | None = None, smd_variant: str = DEFAULT_VARIANT, **_):
+    """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn added.
+
+    Raises:
+        FileNotFoundError: no prompt docs for this dataset and variant (says how to make them).
+    """
+    import datasets
+
+    root = _data_root(dataset, data_root)
+    splits = {}
+    for split in SPLITS:
+        path = docs_path(root, smd_variant, split)
+        if path.is_file():
+            rows = read_jsonl(path)
+            system = SYSTEM_QA if rows and "options" in rows[0] else SYSTEM_CAPTION
+            splits[split] = datasets.Dataset.from_list([{**r, "system": system} for r in rows])
+    if not splits:
+        raise FileNotFoundError(
+            f"no prompt docs for variant {smd_variant!r} in {root / 'docs' / smd_variant}: run "
+            f"`smd make-docs {root} --preset {smd_variant}` or pass --metadata '{{\"data_root\": ...}}'"
+        )
+    return datasets.DatasetDict(splits)
+
+
+def babel_qa_docs(**metadata):
+    return load_docs("babel_qa", **metadata)
+
+
+def humman_qa_docs(**metadata):
+    return load_docs("humman_qa", **metadata)
+
+
+def humanml3d_docs(**metadata):
+    return load_docs("humanml3d", **metadata)
+
+
+def qa_doc_to_text(doc: dict) -> str:
+    return qa_user(doc)
+
+
+def caption_doc_to_text(doc: dict) -> str:
+    return caption_user(doc)
+
+
+def doc_to_target(doc: dict) -> str:
+    return target(doc)
+
+
+def doc_to_choice(doc: dict) -> list[str]:
+    """The option letters: single-token continuations that share one context (one forward pass)."""
+    return list(LETTERS[: len(doc["options"])])
+
+
+_PUNCT = re.compile(r"[^\w\s/]")
+
+
+def _norm(text: str) -> str:
+    return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+_LEADING_LETTER = re.compile(
+    r"^\W*(?:the\s+)?(?:answer|option)?\s*(?:is)?\s*:?\s*\(?([A-J])\)?(?=$|[\s.:,)\]])(.*)$", re.S | re.I
+)
+
+
+def extract_option(text: str, options: list[str]) -> int | None:
+    """Index of the option an answer names, by letter or by option text; None when it names none.
+
+    Case and punctuation are ignored. A leading letter counts when it stands alone ("B", "B.", "(B)",
+    "Answer: B") or is followed by its own option's text ("B. walk"); otherwise the answer must be one
+    option's text, or contain exactly one option's text.
+    """
+    normed = [_norm(o) for o in options]
+    m = _LEADING_LETTER.match(text.strip())
+    if m:
+        idx = LETTERS.index(m.group(1).upper())
+        rest = _norm(m.group(2))
+        if idx < len(options) and (not rest or rest == normed[idx] or rest.startswith(normed[idx] + " ")):
+            return idx
+        if rest in normed:  # "B. sit" where B is not "sit": contradicts itself
+            return None
+    answer = _norm(text)
+    if answer in normed:
+        return normed.index(answer)
+    hits = [i for i, o in enumerate(normed) if o and re.search(rf"(?<!\w){re.escape(o)}(?!\w)", answer)]
+    # "walk" inside "walk backwards": keep only options not contained in another hit
+    hits = [i for i in hits if not any(j != i and normed[i] in normed[j] for j in hits)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def qa_process_results(doc: dict, results: list[str]) -> dict[str, int]:
+    """Generation QA: accuracy by exact option match; an answer naming no option is wrong and invalid."""
+    idx = extract_option(results[0], doc["options"])
+    return {"acc": int(idx == doc["answer_idx"]), "invalid_rate": int(idx is None)}

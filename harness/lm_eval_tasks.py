@@ -28,6 +28,11 @@ def _data_root(dataset: str, data_root: str | None) -> Path:
     return Path(os.environ.get("SMD_DATA_DIR", "data")).expanduser() / dataset
 
 
+# Caption-metric assets from the task metadata (bertscore_model, evaluator_dir, motions_dir): the
+# corpus-level aggregations read them here, which is why these functions live in one shared module.
+_CAPTION_ASSETS: dict[str, str | None] = {}
+
+
 def load_docs(dataset: str, *, data_root: str | None = None, smd_variant: str = DEFAULT_VARIANT, **_):
     """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn added.
 
@@ -61,6 +66,8 @@ def humman_qa_docs(**metadata):
 
 
 def humanml3d_docs(**metadata):
+    _CAPTION_ASSETS.clear()
+    _CAPTION_ASSETS.update({k: metadata.get(k) for k in ("bertscore_model", "evaluator_dir", "motions_dir")})
     return load_docs("humanml3d", **metadata)
 
 
@@ -122,3 +129,67 @@ def qa_process_results(doc: dict, results: list[str]) -> dict[str, int]:
     """Generation QA: accuracy by exact option match; an answer naming no option is wrong and invalid."""
     idx = extract_option(results[0], doc["options"])
     return {"acc": int(idx == doc["answer_idx"]), "invalid_rate": int(idx is None)}
+
+
+CAPTION_TEXT_METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "sacrebleu")
+CAPTION_ASSET_METRICS = (
+    "bertscore_f1",
+    "r_precision_top1",
+    "r_precision_top2",
+    "r_precision_top3",
+    "mm_dist",
+)
+
+
+def _caption_item(doc: dict, results: list[str]) -> tuple:
+    return (doc["doc_id"], results[0].strip(), tuple(doc["references"]), doc["motion_id"])
+
+
+def caption_process_results(doc: dict, results: list[str]) -> dict[str, tuple]:
+    """One item per text metric; the corpus is scored once, in the aggregation (sorted by id there)."""
+    return dict.fromkeys(CAPTION_TEXT_METRICS, _caption_item(doc, results))
+
+
+def caption_full_process_results(doc: dict, results: list[str]) -> dict[str, tuple]:
+    """The same for the text metrics, BERTScore and the T2M evaluator's."""
+    return dict.fromkeys(CAPTION_TEXT_METRICS + CAPTION_ASSET_METRICS, _caption_item(doc, results))
+
+
+def _aggregate(metric: str):
+    def aggregate(items: list) -> float:
+        from .metrics import corpus_metric
+
+        assets = dict(_CAPTION_ASSETS)
+        if metric == "bertscore_f1" and not assets.get("bertscore_model"):
+            raise ValueError(
+                "bertscore_f1 needs --metadata '{\"bertscore_model\": PATH}' (a local roberta-large)"
+            )
+        if metric in CAPTION_ASSET_METRICS[1:] and not (
+            assets.get("evaluator_dir") and assets.get("motions_dir")
+        ):
+            raise ValueError(f'{metric} needs --metadata \'{{"evaluator_dir": DIR, "motions_dir": DIR}}\'')
+        if metric in CAPTION_TEXT_METRICS:  # text metrics never wait for the models
+            assets = {}
+        elif metric != "bertscore_f1":
+            assets.pop("bertscore_model", None)
+        else:
+            assets = {"bertscore_model": assets["bertscore_model"]}
+        return float(corpus_metric(items, metric, **{k: v for k, v in assets.items() if v}))
+
+    aggregate.__name__ = f"aggregate_{metric}"
+    return aggregate
+
+
+AGGREGATIONS = {m: _aggregate(m) for m in CAPTION_TEXT_METRICS + CAPTION_ASSET_METRICS}
+agg_bleu_1 = AGGREGATIONS["bleu_1"]
+agg_bleu_2 = AGGREGATIONS["bleu_2"]
+agg_bleu_3 = AGGREGATIONS["bleu_3"]
+agg_bleu_4 = AGGREGATIONS["bleu_4"]
+agg_rouge_l = AGGREGATIONS["rouge_l"]
+agg_cider = AGGREGATIONS["cider"]
+agg_sacrebleu = AGGREGATIONS["sacrebleu"]
+agg_bertscore_f1 = AGGREGATIONS["bertscore_f1"]
+agg_r_precision_top1 = AGGREGATIONS["r_precision_top1"]
+agg_r_precision_top2 = AGGREGATIONS["r_precision_top2"]
+agg_r_precision_top3 = AGGREGATIONS["r_precision_top3"]
+agg_mm_dist = AGGREGATIONS["mm_dist"]

@@ -1,8 +1,22 @@
 # lm-eval loads this file by path (`!function utils.name`); the functions live in the installed
 # `harness` package so that every task shares one module state.
-from harness.lm_eval_tasks import (  # noqa: F401
+from harness.lm_eval_tasks import (  # noqa: F401  # noqa: F401, E402
+    agg_bertscore_f1,
+    agg_bleu_1,
+    agg_bleu_2,
+    agg_bleu_3,
+    agg_bleu_4,
+    agg_cider,
+    agg_mm_dist,
+    agg_r_precision_top1,
+    agg_r_precision_top2,
+    agg_r_precision_top3,
+    agg_rouge_l,
+    agg_sacrebleu,
     babel_qa_docs,
     caption_doc_to_text,
+    caption_full_process_results,
+    caption_process_results,
     doc_to_choice,
     doc_to_target,
     humanml3d_docs,

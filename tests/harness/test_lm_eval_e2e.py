@@ -31,10 +31,13 @@ def demo(tmp_path_factory):
     assert build_smd([str(qa), "--presets", "v5_top3", "--workers", "2"]) == 0
     assert make_options([str(qa)]) == 0
     assert make_docs([str(qa), "--preset", "v5_top3"]) == 0
+    hml = root / "humanml3d"
+    assert build_smd([str(hml), "--presets", "v5_top3", "--workers", "2"]) == 0
+    assert make_docs([str(hml), "--preset", "v5_top3"]) == 0
     model = build_tiny_backbone(
         root / "tiny", corpus_from_docs([qa / "docs" / "v5_top3" / "train.jsonl"]), TinyConfig(vocab_size=512)
     )
-    return {"qa": qa, "model": model, "root": root}
+    return {"qa": qa, "hml": hml, "model": model, "root": root}
 
 
 def _env():
@@ -59,6 +62,30 @@ def test_lm_eval_cli_runs_the_qa_tasks(demo, tmp_path):
     results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
     assert 0.0 <= results["smd_babel_qa_mc"]["acc,none"] <= 1.0
     assert 0.0 <= results["smd_babel_qa"]["invalid_rate,none"] <= 1.0
+
+
+def test_lm_eval_cli_runs_the_caption_task_and_its_samples_score_offline(demo, tmp_path, capsys):
+    from harness.metrics.score import main as score_captions
+
+    metadata = json.dumps({"smd_variant": "v5_top3", "data_root": str(demo["hml"])})
+    out = tmp_path / "results"
+    cmd = [
+        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={demo['model']}",
+        "--tasks", "smd_humanml3d_caption", "--include_path", str(TASKS_DIR), "--metadata", metadata,
+        "--apply_chat_template", "--limit", "5", "--device", "cpu", "--output_path", str(out),
+        "--log_samples",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]["smd_humanml3d_caption"]
+    metrics = ("bleu_1", "bleu_4", "rouge_l", "cider", "sacrebleu")
+    assert all(0.0 <= results[f"{m},none"] <= 100.0 for m in metrics)
+    samples = next(out.rglob("samples_smd_humanml3d_caption_*.jsonl"))
+    assert score_captions([str(samples)]) == 0
+    offline = json.loads(capsys.readouterr().out)
+    assert offline["n_samples"] == len(samples.read_text().splitlines()) > 0
+    for m in ("bleu_4", "cider", "rouge_l"):  # the offline scorer agrees with the lm-eval aggregation
+        assert abs(offline[m] - results[f"{m},none"]) < 1e-9
 
 
 def test_simple_evaluate_with_a_lora_adapter(demo, tmp_path):

@@ -1,0 +1,57 @@
+"""Caption metrics (DESIGN.md, "Caption metrics"): COCO BLEU/ROUGE-L/CIDEr with TM2T's reference policy,
+sacreBLEU, BERTScore, and the T2M evaluator's R-Precision / MM-Dist.
+
+Heavy dependencies (pycocoevalcap, sacrebleu, bert-score, torch) are imported by the functions that need
+them, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .coco import coco_scores, normalise, sacrebleu_score, three_references
+from .retrieval import euclidean_distance_matrix, r_precision, top_k_hits
+from .score import caption_scores, corpus_metric, load_motion_features, main, read_predictions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .bertscore import bertscore_f1, rescale_f1
+    from .t2m_evaluator import T2MEvaluator, WordVectorizer, load_plain_pickle, spacy_tagger
+
+__all__ = [
+    "T2MEvaluator",
+    "WordVectorizer",
+    "bertscore_f1",
+    "caption_scores",
+    "coco_scores",
+    "corpus_metric",
+    "euclidean_distance_matrix",
+    "load_motion_features",
+    "load_plain_pickle",
+    "main",
+    "normalise",
+    "r_precision",
+    "read_predictions",
+    "rescale_f1",
+    "sacrebleu_score",
+    "spacy_tagger",
+    "three_references",
+    "top_k_hits",
+]
+
+_LAZY = {
+    "bertscore_f1": "bertscore",
+    "rescale_f1": "bertscore",
+    "T2MEvaluator": "t2m_evaluator",
+    "WordVectorizer": "t2m_evaluator",
+    "load_plain_pickle": "t2m_evaluator",
+    "spacy_tagger": "t2m_evaluator",
+}
+
+
+def __getattr__(name: str):
+    """Torch-backed names are imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -128,3 +128,44 @@ def test_bare_task_names_resolve_after_a_regular_install():
 
     names = TaskManager().all_tasks
     assert {"smd", "smd_babel_qa", "smd_humman_qa", "smd_babel_qa_mc", "smd_humman_qa_mc"} <= set(names)
+
+
+def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
+    """The MC plumbing (choices, target index, context) is right: a gold-picking model gets acc 1.0."""
+    from lm_eval import simple_evaluate
+    from lm_eval.api.model import LM
+    from lm_eval.tasks import TaskManager
+
+    from harness.io import read_jsonl
+    from harness.prompt_docs import docs_path
+    from harness.prompts import qa_user
+    from harness.qa_options import LETTERS
+
+    gold = {
+        qa_user(d): LETTERS[d["answer_idx"]] for d in read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
+    }
+
+    class Oracle(LM):
+        def loglikelihood(self, requests):
+            out = []
+            for req in requests:
+                context, continuation = req.args
+                letter = next(g for user, g in gold.items() if user in context)
+                out.append((0.0 if continuation == letter else -10.0, continuation == letter))
+            return out
+
+        def loglikelihood_rolling(self, requests):
+            raise NotImplementedError
+
+        def generate_until(self, requests):
+            return [next(g for user, g in gold.items() if user in req.args[0]) for req in requests]
+
+    metadata = {"smd_variant": "v5_top3", "data_root": str(demo["qa"])}
+    res = simple_evaluate(
+        model=Oracle(),
+        tasks=["smd_babel_qa_mc", "smd_babel_qa"],
+        task_manager=TaskManager(include_path=str(TASKS_DIR), metadata=metadata),
+    )
+    assert res["results"]["smd_babel_qa_mc"]["acc,none"] == 1.0
+    assert res["results"]["smd_babel_qa"]["acc,none"] == 1.0
+    assert res["results"]["smd_babel_qa"]["invalid_rate,none"] == 0.0

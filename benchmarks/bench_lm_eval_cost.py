@@ -1,0 +1,90 @@
+"""Tokens the model actually runs per question, against the prompt's own tokens, per lm-eval task.
+
+    python benchmarks/bench_lm_eval_cost.py [--data data/demo] [--limit 40]
+
+Builds the tiny backbone from the demo's prompt docs (run `smd make-demo`, `smd build-smd`,
+`smd make-options`, `smd make-docs --preset v5_top3` first), counts every token that goes through
+the model's forward pass while lm-eval (HF backend, batch size 1) runs each task, and prints the
+ratio to the chat-templated prompt tokens. Target for the multiple-choice tasks: <= 1.05 (the ten
+single-token letters share one context: one forward pass per question).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=Path("data/demo"))
+    parser.add_argument("--preset", default="v5_top3")
+    parser.add_argument("--limit", type=int, default=40)
+    args = parser.parse_args()
+
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from harness.io import read_jsonl
+    from harness.prompt_docs import docs_path
+    from harness.prompts import build_messages
+    from harness.tiny_backbone import build_tiny_backbone, corpus_from_docs
+
+    qa, hml = args.data / "babel_qa", args.data / "humanml3d"
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = build_tiny_backbone(
+            Path(tmp) / "tiny", corpus_from_docs([docs_path(qa, args.preset, "train")])
+        )
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir)
+        counted = {"tokens": 0, "calls": 0}
+
+        def count(_module, _args, kwargs):
+            ids = kwargs.get("input_ids") if kwargs.get("input_ids") is not None else _args[0]
+            counted["tokens"] += int(ids.numel())
+            counted["calls"] += 1
+
+        model.register_forward_pre_hook(count, with_kwargs=True)
+        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=1, device="cpu")
+        tasks_dir = Path(__file__).resolve().parents[1] / "tasks"
+        print(
+            f"tiny backbone, preset {args.preset}, {args.limit} test docs per task, HF backend, batch size 1"
+        )
+        print(f"{'task':24s} {'prompt tok/q':>13s} {'run tok/q':>10s} {'forwards/q':>11s} {'ratio':>7s}")
+        for task, root in (
+            ("smd_babel_qa_mc", qa),
+            ("smd_babel_qa", qa),
+            ("smd_humanml3d_caption", hml),
+        ):
+            docs = read_jsonl(docs_path(root, args.preset, "test"))[: args.limit]
+            prompt = 0
+            for d in docs:
+                messages = build_messages(d, with_target=False)
+                text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+                prompt += len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            counted.update(tokens=0, calls=0)
+            manager = TaskManager(
+                include_path=str(tasks_dir), metadata={"smd_variant": args.preset, "data_root": str(root)}
+            )
+            simple_evaluate(
+                model=lm, tasks=[task], task_manager=manager, apply_chat_template=True, limit=args.limit
+            )
+            n = len(docs)
+            print(
+                f"{task:24s} {prompt / n:13.1f} {counted['tokens'] / n:10.1f} {counted['calls'] / n:11.2f} "
+                f"{counted['tokens'] / prompt:7.3f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ messages training uses.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -19,6 +20,9 @@ from .prompts import SYSTEM_CAPTION, SYSTEM_QA, caption_user, qa_user, target
 from .qa_options import LETTERS
 
 DEFAULT_VARIANT = "v5"
+_LOG = logging.getLogger("smd.lm_eval")
+# Tokens kept free for the answer: generation tasks' max_gen_toks (tasks/*.yaml), 1 for a letter.
+QA_GEN_TOKENS, CAPTION_GEN_TOKENS = 32, 64
 SPLITS = ("train", "val", "test")
 
 
@@ -33,8 +37,71 @@ def _data_root(dataset: str, data_root: str | None) -> Path:
 _CAPTION_ASSETS: dict[str, str | None] = {}
 
 
-def load_docs(dataset: str, *, data_root: str | None = None, smd_variant: str = DEFAULT_VARIANT, **_):
+def _context_limit(metadata: dict):
+    """(tokenizer, max_length) of the model under evaluation, from the model_args lm-eval merges into
+    the task metadata (`pretrained`, optional `max_length`), resolved like lm-eval's HF backend."""
+    pretrained = metadata.get("pretrained")
+    if not isinstance(pretrained, str):
+        return None, None
+    from transformers import AutoConfig, AutoTokenizer
+
+    trust = str(metadata.get("trust_remote_code", False)).lower() == "true"
+    tokenizer = AutoTokenizer.from_pretrained(
+        metadata.get("tokenizer") or pretrained, trust_remote_code=trust
+    )
+    if metadata.get("max_length"):
+        return tokenizer, int(metadata["max_length"])
+    config = AutoConfig.from_pretrained(pretrained, trust_remote_code=trust)
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        if getattr(config, attr, None):
+            return tokenizer, int(getattr(config, attr))
+    limit = getattr(tokenizer, "model_max_length", None)
+    return tokenizer, int(limit) if limit and limit < 10**9 else 2048
+
+
+def prompt_tokens(tokenizer, doc: dict) -> int:
+    """Tokens of a doc's prompt, chat-templated when the tokenizer has a template (as lm-eval's
+    --apply_chat_template renders it), otherwise the plain system + user text."""
+    from .prompts import build_messages
+
+    messages = build_messages(doc, with_target=False)
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    else:
+        text = messages[0]["content"] + " " + messages[1]["content"]
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _drop_too_long(rows: list[dict], split: str, metadata: dict, reserve: int) -> list[dict]:
+    """Leave out (and report) docs whose prompt does not fit the model's context: lm-eval's HF
+    backend would otherwise cut them from the left, silently for log-likelihood."""
+    tokenizer, max_length = _context_limit(metadata)
+    if tokenizer is None:
+        return rows
+    budget = max_length - reserve
+    keep = [r for r in rows if prompt_tokens(tokenizer, r) <= budget]
+    if len(keep) < len(rows):
+        too_long = [r["doc_id"] for r in rows if r not in keep]
+        _LOG.warning(
+            "%s: %d of %d docs left out, prompt longer than %d tokens (context %d - %d for the answer): %s%s",
+            split, len(too_long), len(rows), budget, max_length, reserve,
+            ", ".join(too_long[:10]), " ..." if len(too_long) > 10 else "",
+        )  # fmt: skip
+    return keep
+
+
+def load_docs(
+    dataset: str,
+    *,
+    data_root: str | None = None,
+    smd_variant: str = DEFAULT_VARIANT,
+    answer_tokens: int = 0,
+    **metadata,
+):
     """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn added.
+
+    With the model in the metadata (lm-eval merges `--model_args` into it), docs whose prompt plus
+    `answer_tokens` exceed the model's context are left out and counted in a warning.
 
     Raises:
         FileNotFoundError: no prompt docs for this dataset and variant (says how to make them).
@@ -46,7 +113,7 @@ def load_docs(dataset: str, *, data_root: str | None = None, smd_variant: str = 
     for split in SPLITS:
         path = docs_path(root, smd_variant, split)
         if path.is_file():
-            rows = read_jsonl(path)
+            rows = _drop_too_long(read_jsonl(path), split, metadata, answer_tokens)
             system = SYSTEM_QA if rows and "options" in rows[0] else SYSTEM_CAPTION
             splits[split] = datasets.Dataset.from_list([{**r, "system": system} for r in rows])
     if not splits:
@@ -58,17 +125,25 @@ def load_docs(dataset: str, *, data_root: str | None = None, smd_variant: str = 
 
 
 def babel_qa_docs(**metadata):
-    return load_docs("babel_qa", **metadata)
+    return load_docs("babel_qa", answer_tokens=1, **metadata)
 
 
 def humman_qa_docs(**metadata):
-    return load_docs("humman_qa", **metadata)
+    return load_docs("humman_qa", answer_tokens=1, **metadata)
+
+
+def babel_qa_gen_docs(**metadata):
+    return load_docs("babel_qa", answer_tokens=QA_GEN_TOKENS, **metadata)
+
+
+def humman_qa_gen_docs(**metadata):
+    return load_docs("humman_qa", answer_tokens=QA_GEN_TOKENS, **metadata)
 
 
 def humanml3d_docs(**metadata):
     _CAPTION_ASSETS.clear()
     _CAPTION_ASSETS.update({k: metadata.get(k) for k in ("bertscore_model", "evaluator_dir", "motions_dir")})
-    return load_docs("humanml3d", **metadata)
+    return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, **metadata)
 
 
 def qa_doc_to_text(doc: dict) -> str:

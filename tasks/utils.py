@@ -14,6 +14,7 @@ from harness.lm_eval_tasks import (  # noqa: F401  # noqa: F401, E402
     agg_rouge_l,
     agg_sacrebleu,
     babel_qa_docs,
+    babel_qa_gen_docs,
     caption_doc_to_text,
     caption_full_process_results,
     caption_process_results,
@@ -21,6 +22,7 @@ from harness.lm_eval_tasks import (  # noqa: F401  # noqa: F401, E402
     doc_to_target,
     humanml3d_docs,
     humman_qa_docs,
+    humman_qa_gen_docs,
     qa_doc_to_text,
     qa_process_results,
 )

@@ -169,3 +169,30 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
     assert res["results"]["smd_babel_qa_mc"]["acc,none"] == 1.0
     assert res["results"]["smd_babel_qa"]["acc,none"] == 1.0
     assert res["results"]["smd_babel_qa"]["invalid_rate,none"] == 0.0
+
+
+def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog):
+    from transformers import AutoTokenizer
+
+    from harness.lm_eval_tasks import babel_qa_docs, babel_qa_gen_docs, prompt_tokens
+
+    tokenizer = AutoTokenizer.from_pretrained(demo["model"])
+    full = babel_qa_docs(data_root=str(demo["qa"]), smd_variant="v5_top3")["test"]
+    lengths = sorted(prompt_tokens(tokenizer, d) for d in full)
+    limit = lengths[len(lengths) // 2]  # half the prompts fit
+    meta = {"data_root": str(demo["qa"]), "smd_variant": "v5_top3", "pretrained": str(demo["model"])}
+    with caplog.at_level("WARNING", logger="smd.lm_eval"):
+        kept = babel_qa_docs(**meta, max_length=str(limit))["test"]
+    expected = sum(n <= limit - 1 for n in lengths)
+    assert len(kept) == expected < len(full)
+    assert f"{len(full) - expected} of {len(full)} docs left out" in caplog.text
+    gen = babel_qa_gen_docs(**meta, max_length=str(limit))["test"]  # keeps room for 32 answer tokens
+    assert len(gen) == sum(n <= limit - 32 for n in lengths)
+    assert len(babel_qa_docs(**{**meta, "max_length": None})["test"]) == len(full)  # 8192-token model
+
+
+def test_answer_budgets_match_the_task_files():
+    from harness.lm_eval_tasks import CAPTION_GEN_TOKENS, QA_GEN_TOKENS
+
+    assert f"max_gen_toks: {QA_GEN_TOKENS}" in (TASKS_DIR / "smd_babel_qa.yaml").read_text()
+    assert f"max_gen_toks: {CAPTION_GEN_TOKENS}" in (TASKS_DIR / "smd_humanml3d_caption.yaml").read_text()

@@ -26,9 +26,15 @@ QA_GEN_TOKENS, CAPTION_GEN_TOKENS = 32, 64
 SPLITS = ("train", "val", "test")
 
 
-def _data_root(dataset: str, data_root: str | None) -> Path:
-    if data_root:
-        return Path(data_root).expanduser()
+def _data_root(dataset: str, data_root: str | None, metadata: dict) -> Path:
+    """`<dataset>_root` metadata, else `data_root` (one task at a time), else `$SMD_DATA_DIR/<dataset>`.
+
+    `--metadata` reaches every task of a run, so a run of several datasets (the group `smd`) names each
+    root: `{"babel_qa_root": ..., "humman_qa_root": ..., "humanml3d_root": ...}`.
+    """
+    chosen = metadata.get(f"{dataset}_root") or data_root
+    if chosen:
+        return Path(chosen).expanduser()
     return Path(os.environ.get("SMD_DATA_DIR", "data")).expanduser() / dataset
 
 
@@ -108,7 +114,7 @@ def load_docs(
     """
     import datasets
 
-    root = _data_root(dataset, data_root)
+    root = _data_root(dataset, data_root, metadata)
     splits = {}
     for split in SPLITS:
         path = docs_path(root, smd_variant, split)

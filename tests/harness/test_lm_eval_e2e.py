@@ -1,6 +1,7 @@
 """Every task end to end, offline, on a tiny backbone the test builds: lm_eval CLI and simple_evaluate."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -88,7 +89,7 @@ def test_lm_eval_cli_runs_the_caption_task_and_its_samples_score_offline(demo, t
         assert abs(offline[m] - results[f"{m},none"]) < 1e-9
 
 
-def test_simple_evaluate_with_a_lora_adapter(demo, tmp_path):
+def test_simple_evaluate_runs_every_task_of_the_group_with_a_lora_adapter(demo, tmp_path):
     import torch
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
@@ -100,20 +101,28 @@ def test_simple_evaluate_with_a_lora_adapter(demo, tmp_path):
     config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     adapter = tmp_path / "adapter"
     get_peft_model(base, config).save_pretrained(adapter)
-    manager = TaskManager(
-        include_path=str(TASKS_DIR), metadata={"smd_variant": "v5_top3", "data_root": str(demo["qa"])}
-    )
+    # the demo's QA docs stand in for HuMMan-QA: same layout, one root per dataset
+    metadata = {
+        "smd_variant": "v5_top3",
+        "babel_qa_root": str(demo["qa"]),
+        "humman_qa_root": str(demo["qa"]),
+        "humanml3d_root": str(demo["hml"]),
+    }
     res = simple_evaluate(
         model="hf",
         model_args=f"pretrained={demo['model']},peft={adapter}",
-        tasks=["smd_babel_qa_mc"],
-        task_manager=manager,
+        tasks=["smd"],
+        task_manager=TaskManager(include_path=str(TASKS_DIR), metadata=metadata),
         apply_chat_template=True,
-        limit=6,
+        limit=3,
         device="cpu",
     )
-    acc = res["results"]["smd_babel_qa_mc"]["acc,none"]
-    assert 0.0 <= acc <= 1.0
+    results = res["results"]
+    for task in ("smd_babel_qa", "smd_humman_qa", "smd_babel_qa_mc", "smd_humman_qa_mc"):
+        assert 0.0 <= results[task]["acc,none"] <= 1.0, task
+    assert all(
+        math.isfinite(results["smd_humanml3d_caption"][f"{m},none"]) for m in ("bleu_4", "rouge_l", "cider")
+    )
 
 
 def test_bare_task_names_resolve_after_a_regular_install():

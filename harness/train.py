@@ -1,0 +1,122 @@
+"""`smd train`: LoRA fine-tuning of any causal LM on SMD prompt docs, through its chat template.
+
+QA trains jointly on several QA datasets' docs (e.g. BABEL-QA + HuMMan-QA) and validates by greedy
+generation + the lm-eval tasks' answer extraction; captioning trains one sample per reference caption
+and validates by loss. Prompts come from `harness.prompts.build_messages`, the builder lm-eval uses,
+and the loss is on the assistant answer only. Settings: `params.yaml` `train:` (typed, see
+`harness.training.config.TrainConfig`), backbones by name from `params.yaml` `backbones:`.
+
+One machine, one GPU or CPU:
+
+    python -m harness.train --task qa --backbone qwen2.5-7b --out runs/qa-qwen7b \\
+        --docs data/babel_qa/docs/v5_top3/train.jsonl data/humman_qa/docs/v5_top3/train.jsonl \\
+        --val-docs data/babel_qa/docs/v5_top3/val.jsonl data/humman_qa/docs/v5_top3/val.jsonl
+    python -m harness.train --task caption --backbone qwen2.5-7b --out runs/cap-qwen7b \\
+        --docs data/humanml3d/docs/v5/train.jsonl --val-docs data/humanml3d/docs/v5/val.jsonl
+
+Several GPUs (the same command under accelerate: DDP; each process takes every n-th batch, the batch
+size is per process, so the effective batch is batch_size x grad_accum x processes):
+
+    accelerate launch --multi_gpu --num_processes 4 -m harness.train --task qa ... [--set grad_accum=1]
+    accelerate launch --config_file fsdp.yaml -m harness.train ...     # FSDP / DeepSpeed configs as usual
+
+(Checkpoints gather the LoRA weights on the main process: DDP and ZeRO-1/2 resume exactly; under FSDP
+with sharded state, use `accelerate`'s own state saving.) A killed run resumes from `OUT/checkpoints`
+when started again with the same arguments; a finished run (`OUT/run.json` status success) is not
+redone. Outputs: `OUT/best/` and `OUT/last/` (adapter + tokenizer; `lm_eval --model_args
+pretrained=BASE,peft=OUT/best`), `OUT/run.json`. Exit status: 0 done, 1 error, 130 canceled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .backbones import DEFAULT_PARAMS, Backbone, get_backbone
+from .training.config import TrainConfig, load_train_config, parse_overrides
+
+__all__ = ["Backbone", "TrainConfig", "main", "run_training"]
+
+
+def run_training(
+    task: str,
+    docs: list[Path],
+    val_docs: list[Path],
+    backbone: str,
+    out: Path,
+    *,
+    params: Path | None = None,
+    overrides: dict | None = None,
+) -> dict:
+    """Train one adapter; returns the run record (also `out/run.json`).
+
+    Args:
+        task: `qa` or `caption`.
+        docs / val_docs: prompt-doc JSONL files (several QA datasets are trained jointly).
+        backbone: a name of `params.yaml` `backbones:`, a model folder or a hub id.
+        out: output folder (resumes from its checkpoints; returns at once if its run finished).
+        params: params file (default: the repository's `params.yaml` when present, else paper defaults).
+        overrides: `TrainConfig` fields to override (`--set`).
+
+    Raises:
+        ValueError: bad config key/value or docs of the wrong task.
+        FileNotFoundError: missing docs, backbone folder or params file.
+        harness.training.loop.TrainingError: the backbone cannot load, no example fits, or `out` holds
+            another run's checkpoint.
+    """
+    from .training.loop import train
+
+    if params is None and DEFAULT_PARAMS.is_file():
+        params = DEFAULT_PARAMS
+    cfg = load_train_config(params, task, overrides)
+    resolved: Backbone = get_backbone(backbone, params)
+    return train(cfg, docs=list(docs), val_docs=list(val_docs), backbone=resolved, out=Path(out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME --out DIR`."""
+    parser = argparse.ArgumentParser(prog="smd train", description=main.__doc__)
+    parser.add_argument("--task", choices=("qa", "caption"), required=True)
+    parser.add_argument("--docs", type=Path, nargs="+", required=True, help="training prompt-doc JSONL files")
+    parser.add_argument("--val-docs", type=Path, nargs="+", required=True, help="validation prompt-doc files")
+    parser.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
+    parser.add_argument("--out", type=Path, required=True, help="output folder (resumed if it holds a run)")
+    parser.add_argument("--params", type=Path, help="params file (default: the repository's params.yaml)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a train: setting, e.g. --set lr=2e-4 --set epochs=1",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    from .training.loop import TrainingError
+
+    try:
+        record = run_training(
+            args.task,
+            args.docs,
+            args.val_docs,
+            args.backbone,
+            args.out,
+            params=args.params,
+            overrides=parse_overrides(args.overrides),
+        )
+    except KeyboardInterrupt:
+        print("training canceled; start it again with the same arguments to resume", file=sys.stderr)
+        return 130
+    except (TrainingError, ValueError, FileNotFoundError) as e:
+        print(f"smd train: error: {e}", file=sys.stderr)
+        return 1
+    best = record.get("best") or {}
+    metric = {k: v for k, v in best.items() if k.startswith("val_")}
+    print(f"{args.out}: {record['status']}; best epoch {best.get('epoch')}: {metric}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""LoRA training: config and registry, token identity with lm-eval, learning, resume, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("accelerate")
+pytest.importorskip("transformers")
+
+from tests.builders import REPO  # noqa: E402
+
+TASKS_DIR = REPO / "tasks"
+PRESET = "v5_top3"
+# the tiny backbone is random: its final norm and head train in full (see params.yaml backbones.tiny)
+TINY_FULL = ["norm", "lm_head"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A 24-motion demo with v5_top3 docs (QA and captions) and a tiny backbone with a 512-token vocab."""
+    from harness.build_smd import main as build_smd
+    from harness.demo.generate import generate_demo
+    from harness.prompt_docs import docs_path
+    from harness.prompt_docs import main as make_docs
+    from harness.qa_options import main as make_options
+    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+
+    root = tmp_path_factory.mktemp("train_demo")
+    generate_demo(root, n_motions=24, seed=3)
+    qa, hml = root / "babel_qa", root / "humanml3d"
+    assert build_smd([str(qa), "--presets", PRESET, "--workers", "2"]) == 0
+    assert make_options([str(qa)]) == 0
+    assert make_docs([str(qa), "--preset", PRESET]) == 0
+    assert build_smd([str(hml), "--presets", PRESET, "--workers", "2"]) == 0
+    assert make_docs([str(hml), "--preset", PRESET]) == 0
+    model = build_tiny_backbone(
+        root / "tiny", corpus_from_docs([docs_path(qa, PRESET, "train")]), TinyConfig(vocab_size=512)
+    )
+    return {
+        "root": root,
+        "qa": qa,
+        "hml": hml,
+        "model": model,
+        "qa_docs": {s: docs_path(qa, PRESET, s) for s in ("train", "val", "test")},
+        "cap_docs": {s: docs_path(hml, PRESET, s) for s in ("train", "val", "test")},
+    }
+
+
+@pytest.fixture(scope="module")
+def tokenizer(demo):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(demo["model"])
+
+
+def _subset(src: Path, dst: Path, n: int) -> Path:
+    dst.write_text("".join(src.read_text().splitlines(keepends=True)[:n]))
+    return dst
+
+
+# ---------------------------------------------------------------------------------------------- config
+
+
+def test_params_yaml_gives_the_paper_defaults_per_task():
+    from harness.training.config import LORA_TARGETS, load_train_config
+
+    qa = load_train_config(REPO / "params.yaml", "qa")
+    cap = load_train_config(REPO / "params.yaml", "caption")
+    assert (qa.lora_r, qa.lora_alpha, qa.lora_dropout, qa.epochs, qa.lr) == (16, 32, 0.05, 5, 1e-4)
+    assert qa.target_modules == LORA_TARGETS
+    assert (qa.batch_size, qa.grad_accum) == (2, 4)
+    assert (cap.batch_size, cap.grad_accum) == (1, 8)
+    assert qa.attn_implementation == "sdpa" and qa.grouping == "length"
+    assert load_train_config(None, "caption").grad_accum == 8  # defaults without a params file
+
+
+def test_config_rejects_unknown_keys_and_bad_values():
+    from harness.training.config import load_train_config, parse_overrides
+
+    with pytest.raises(ValueError, match="unknown key.*learning_rate"):
+        load_train_config({"train": {"learning_rate": 1e-4}}, "qa")
+    with pytest.raises(ValueError, match="train.grouping.*'sorted' is not one of"):
+        load_train_config({"train": {"grouping": "sorted"}}, "qa")
+    with pytest.raises(ValueError, match="train.epochs: expected an integer"):
+        load_train_config({"train": {"epochs": "five"}}, "qa")
+    with pytest.raises(ValueError, match="unknown key.*bogus"):
+        load_train_config({"train": {"qa": {"bogus": 1}}}, "qa")
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides(["lr"])
+    cfg = load_train_config({"train": {"lr": "1e-4"}}, "qa", parse_overrides(["lr=2e-4", "epochs=1"]))
+    assert cfg.lr == 2e-4 and cfg.epochs == 1  # YAML 1.1 reads 2e-4 as text: coerced to a float
+
+
+def test_backbone_registry_names_the_papers_six_and_tiny():
+    from harness.backbones import get_backbone, load_registry, resolve
+
+    reg = load_registry(REPO / "params.yaml")
+    six = {"qwen2.5-3b", "qwen2.5-7b", "qwen3-8b", "gemma-3-4b", "llama-3.1-8b", "glm-4-9b"}
+    assert set(reg) == six | {"tiny"}
+    assert reg["qwen2.5-7b"].path == "Qwen/Qwen2.5-7B-Instruct"
+    assert reg["qwen3-8b"].chat_template_kwargs == {"enable_thinking": False}
+    assert [n for n, b in reg.items() if b.trust_remote_code] == ["glm-4-9b"]
+    assert Path(reg["tiny"].path) == REPO / "models" / "tiny"
+    path, kwargs = resolve("llama-3.1-8b")
+    assert path == "meta-llama/Llama-3.1-8B-Instruct" and kwargs["dtype"] == "bfloat16"
+    assert get_backbone("someone/some-model").path == "someone/some-model"  # an unregistered hub id
+
+
+def test_backbone_registry_rejects_unknown_keys_and_missing_folders(tmp_path):
+    from harness.backbones import get_backbone, load_registry
+
+    with pytest.raises(ValueError, match="backbones.x: unknown key.*trust_remote"):
+        load_registry({"backbones": {"x": {"path": "a/b", "trust_remote": True}}})
+    with pytest.raises(ValueError, match="backbones.x.dtype"):
+        load_registry({"backbones": {"x": {"path": "a/b", "dtype": "fp8"}}})
+    with pytest.raises(FileNotFoundError, match="neither a registered name"):
+        get_backbone(str(tmp_path / "no-such-model"))
+    params = tmp_path / "params.yaml"
+    params.write_text("backbones:\n  tiny: {path: ./models/tiny}\n")
+    with pytest.raises(FileNotFoundError, match="tiny.*does not exist.*smd tiny-backbone"):
+        get_backbone("tiny", params)
+
+
+# ---------------------------------------------------------------------------------------------- tokens
+
+
+@pytest.fixture(scope="module")
+def lm(demo):
+    from lm_eval.models.huggingface import HFLM
+
+    return HFLM(pretrained=str(demo["model"]), device="cpu", batch_size=1)
+
+
+def _task(demo, name, root):
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    tm = TaskManager(include_path=str(TASKS_DIR), metadata={"smd_variant": PRESET, "data_root": str(root)})
+    return get_task_dict([name], tm)[name]
+
+
+def _context(task, lm, doc):
+    return task.fewshot_context(
+        doc, 0, apply_chat_template=True, chat_template=lm.apply_chat_template, system_instruction=None
+    )
+
+
+def test_training_tokens_are_the_tokens_lm_eval_scores_for_multiple_choice_qa(demo, lm, tokenizer):
+    from harness.io import read_jsonl
+    from harness.training.data import IGNORE, encode_example
+
+    task = _task(demo, "smd_babel_qa_mc", demo["qa"])
+    docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs"]["test"])}
+    checked = 0
+    for doc in task.test_docs():
+        ex = encode_example(tokenizer, docs[doc["doc_id"]])
+        context = _context(task, lm, doc)
+        gold = task.doc_to_choice(doc)[task.doc_to_target(doc)]
+        context_enc, continuation_enc = lm._encode_pair(context, gold)  # exactly what HFLM scores
+        whole = context_enc + continuation_enc
+        answer = lm.tok_encode(gold, add_special_tokens=False)
+        # the model sees the same tokens; lm-eval scores the gold letter where training's loss starts
+        assert list(ex.input_ids[: len(whole)]) == whole
+        assert len(whole) == ex.n_prompt + len(answer)
+        assert list(ex.input_ids[: ex.n_prompt]) == lm.tok_encode(context)
+        assert all(t == IGNORE for t in ex.labels[: ex.n_prompt])
+        assert list(ex.labels[ex.n_prompt : ex.n_prompt + len(answer)]) == answer
+        # the rest of the labelled tokens close the turn (what teaches the model to stop)
+        assert tokenizer.decode(ex.labels[ex.n_prompt + len(answer) :]) == "<|im_end|>\n"
+        checked += 1
+    assert checked == len(docs) > 0
+
+
+@pytest.mark.parametrize("name", ["smd_babel_qa", "smd_humanml3d_caption"])
+def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, tokenizer, name):
+    from harness.io import read_jsonl
+    from harness.training.data import encode_example
+
+    qa = name == "smd_babel_qa"
+    task = _task(demo, name, demo["qa"] if qa else demo["hml"])
+    docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs" if qa else "cap_docs"]["test"])}
+    for doc in task.test_docs():
+        ex = encode_example(tokenizer, docs[doc["doc_id"]])
+        context_ids, _ = lm.tok_batch_encode([_context(task, lm, doc)])  # generate_until's input
+        assert context_ids[0].tolist() == list(ex.input_ids[: ex.n_prompt])
+        target = lm.tok_encode(task.doc_to_target(doc), add_special_tokens=False)
+        assert list(ex.labels[ex.n_prompt : ex.n_prompt + len(target)]) == target
+        assert tokenizer.decode(ex.labels[ex.n_prompt + len(target) :]) == "<|im_end|>\n"
+
+
+def test_captions_give_one_example_per_reference(demo, tokenizer):
+    from harness.io import read_jsonl
+    from harness.training.data import build_examples
+
+    docs = read_jsonl(demo["cap_docs"]["train"])
+    examples, skipped = build_examples(tokenizer, docs, max_length=100_000)
+    assert not skipped and len(examples) == sum(len(d["references"]) for d in docs)
+    refs = [r for d in docs for r in d["references"]]
+    for ex, ref in zip(examples, refs):
+        assert tokenizer.decode(ex.input_ids[ex.n_prompt :]) == ref.strip() + "<|im_end|>\n"
+
+
+def test_a_chat_template_that_rewrites_the_prompt_is_a_clear_error(demo):
+    from harness.training.data import encode_example
+
+    class Rewriting:  # e.g. a template that drops the generation prompt's marker once an answer follows
+        def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kw):
+            text = "".join(m["content"] for m in messages)
+            return text + "<gen>" if add_generation_prompt else text
+
+    doc = json.loads(demo["qa_docs"]["test"].read_text().splitlines()[0])
+    with pytest.raises(ValueError, match="backbone weird: the chat template renders"):
+        encode_example(Rewriting(), doc, backbone="weird")
+
+
+def test_epoch_batches_are_a_pure_function_of_the_epoch_and_group_lengths():
+    import random
+
+    from harness.training.data import epoch_batches
+
+    lengths = [random.Random(i).randint(100, 2000) for i in range(300)]
+    a = epoch_batches(lengths, 4, seed=1, epoch=2)
+    assert a == epoch_batches(lengths, 4, seed=1, epoch=2) != epoch_batches(lengths, 4, seed=1, epoch=3)
+    assert sorted(i for b in a for i in b) == list(range(300))
+
+    def padding(batches):
+        return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
+
+    plain = epoch_batches(lengths, 4, seed=1, epoch=2, group_by_length=False)
+    assert padding(a) < 0.2 * padding(plain)
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+def _run(demo, out, *, docs=None, val=None, task="qa", **overrides):
+    from harness.train import run_training
+
+    kind = "qa_docs" if task == "qa" else "cap_docs"
+    return run_training(
+        task,
+        docs or [demo[kind]["train"]],
+        val or [demo[kind]["val"]],
+        str(demo["model"]),
+        out,
+        overrides={"epochs": 1, "save_every": 1000, **overrides},
+    )
+
+
+def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
+    from harness.training.data import sha256_file
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 16)
+    out = tmp_path / "run"
+    record = _run(demo, out, docs=[sub], epochs=6, lr=1e-2, grad_accum=1, modules_to_save=TINY_FULL)
+    losses = record["step_losses"]
+    assert len(losses) == 6 * 8
+    assert sum(losses[-8:]) / 8 < 0.5 * sum(losses[:8]) / 8
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["status"] == "success"
+    assert saved["data"]["train"] == [{"path": str(sub), "sha256": sha256_file(sub), "docs": 16}]
+    assert {"torch", "transformers", "peft", "accelerate"} <= set(saved["versions"])
+    assert "cpu_count" in saved["hardware"] and saved["wall_s"] > 0
+    assert [h["epoch"] for h in saved["history"]] == [1, 2, 3, 4, 5, 6]
+    assert all(0.0 <= h["val_acc"] <= 1.0 for h in saved["history"])
+    for name in ("best", "last"):
+        assert (out / name / "adapter_model.safetensors").is_file()
+        assert (out / name / "tokenizer.json").is_file()
+    # a finished run is not redone
+    stamp = (out / "last" / "adapter_model.safetensors").stat().st_mtime_ns
+    again = _run(demo, out, docs=[sub], epochs=6, lr=1e-2, grad_accum=1, modules_to_save=TINY_FULL)
+    assert again["finished"] == saved["finished"]
+    assert (out / "last" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_the_adapter_loads_in_lm_eval(demo, tmp_path):
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+    out = tmp_path / "run"
+    _run(demo, out, docs=[sub])
+    res = simple_evaluate(
+        model="hf",
+        model_args=f"pretrained={demo['model']},peft={out / 'best'}",
+        tasks=["smd_babel_qa_mc"],
+        task_manager=TaskManager(
+            include_path=str(TASKS_DIR), metadata={"smd_variant": PRESET, "data_root": str(demo["qa"])}
+        ),
+        apply_chat_template=True,
+        limit=2,
+        device="cpu",
+    )
+    assert 0.0 <= res["results"]["smd_babel_qa_mc"]["acc,none"] <= 1.0
+
+
+def test_caption_training_validates_by_loss(demo, tmp_path):
+    record = _run(
+        demo,
+        tmp_path / "cap",
+        task="caption",
+        epochs=2,
+        batch_size=2,
+        grad_accum=2,
+        lr=3e-3,
+        modules_to_save=TINY_FULL,
+    )
+    assert record["status"] == "success"
+    refs = sum(len(json.loads(line)["references"]) for line in demo["cap_docs"]["train"].open())
+    assert record["examples"]["train"] == refs
+    losses = [h["val_loss"] for h in record["history"]]
+    assert all(v > 0 for v in losses) and losses[1] < losses[0]
+
+
+def test_qa_trains_jointly_on_several_datasets(demo, tmp_path):
+    a = _subset(demo["qa_docs"]["train"], tmp_path / "a.jsonl", 6)
+    b = _subset(demo["qa_docs"]["val"], tmp_path / "b.jsonl", 4)  # stands in for HuMMan-QA
+    record = _run(demo, tmp_path / "joint", docs=[a, b], val=[demo["qa_docs"]["val"]], val_limit=4)
+    assert record["examples"]["train"] == 10 and [f["docs"] for f in record["data"]["train"]] == [6, 4]
+
+
+# ---------------------------------------------------------------------------------------------- resume
+
+
+_CHILD = """
+import os, signal, sys, torch
+from pathlib import Path
+calls = 0
+step = torch.optim.AdamW.step
+def killing_step(self, *a, **k):
+    global calls
+    calls += 1
+    if calls == int(os.environ["KILL_AT_STEP"]):  # mid-epoch, after the step-4 checkpoint
+        os.kill(os.getpid(), signal.SIGKILL)
+    return step(self, *a, **k)
+torch.optim.AdamW.step = killing_step
+from harness.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
+    from safetensors.torch import load_file
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 24)
+    # 24 examples, batch 2 x 2 -> 6 steps per epoch, 2 epochs; checkpoints every 4 steps
+    sets = {"epochs": 2, "batch_size": 2, "grad_accum": 2, "save_every": 4, "lr": 2e-3, "val_limit": 4}
+    args = ["--task", "qa", "--docs", str(sub), "--val-docs", str(demo["qa_docs"]["val"])]
+    args += ["--backbone", str(demo["model"])] + [x for k, v in sets.items() for x in ("--set", f"{k}={v}")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "KILL_AT_STEP": "10"}
+    killed = tmp_path / "killed"
+    run = subprocess.run(
+        [sys.executable, "-c", _CHILD, *args, "--out", str(killed)], env=env, cwd=REPO, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
+    # last checkpoint: step 8 (epoch 1, 4 micro-batches in); the kill came in step 10
+    assert (killed / "checkpoints" / "latest").read_text().strip() == "e001-b000004"
+    assert json.loads((killed / "run.json").read_text())["status"] == "running"
+    assert not (killed / "last").exists()
+
+    from harness.train import main
+
+    assert main([*args, "--out", str(killed)]) == 0  # resumes
+    whole = tmp_path / "whole"
+    assert main([*args, "--out", str(whole)]) == 0
+    resumed, straight = (json.loads((d / "run.json").read_text()) for d in (killed, whole))
+    assert resumed["resumed_from"] == {"epoch": 1, "batch": 4, "step": 8}
+    assert len(resumed["step_losses"]) == len(straight["step_losses"]) == 12
+    assert max(abs(a - b) for a, b in zip(resumed["step_losses"], straight["step_losses"])) <= 1e-6
+    a, b = (load_file(d / "last" / "adapter_model.safetensors") for d in (killed, whole))
+    assert a.keys() == b.keys() and len(a) > 0
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6
+    assert [h["val_acc"] for h in resumed["history"]] == [h["val_acc"] for h in straight["history"]]
+
+
+def test_resuming_with_other_settings_is_refused(demo, tmp_path):
+    from harness.training.loop import TrainingError
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+    out = tmp_path / "run"
+    _run(demo, out, docs=[sub], epochs=1)
+    (out / "run.json").unlink()  # as if it had been killed after its last checkpoint
+    with pytest.raises(TrainingError, match="checkpoint of a different run"):
+        _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+
+
+def test_a_backbone_that_does_not_exist_is_a_clear_error(demo, tmp_path, capsys):
+    from harness.train import main
+
+    docs = demo["qa_docs"]
+    args = ["--task", "qa", "--docs", str(docs["train"]), "--val-docs", str(docs["val"])]
+    assert main([*args, "--backbone", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    assert "neither a registered name" in capsys.readouterr().err
+    assert main([*args, "--backbone", str(tmp_path), "--out", str(tmp_path / "o")]) == 1  # a folder, no model
+    assert "cannot load backbone" in capsys.readouterr().err
+
+
+def test_docs_longer_than_the_context_are_skipped_and_counted(demo, tmp_path, tokenizer):
+    from harness.io import read_jsonl
+    from harness.training.data import encode_example
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 12)
+    lengths = sorted(len(encode_example(tokenizer, d)) for d in read_jsonl(sub))
+    limit = lengths[len(lengths) // 2]
+    record = _run(demo, tmp_path / "run", docs=[sub], max_length=limit, val_limit=2)
+    too_long = sum(n > limit for n in lengths)
+    assert 0 < too_long < 12
+    assert record["examples"]["skipped_too_long"]["train"] == too_long
+    assert record["examples"]["train"] == 12 - too_long
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["examples"]["train"] == 12 - too_long
+
+
+def test_empty_or_unusable_data_is_a_clear_error(demo, tmp_path, capsys):
+    from harness.train import main
+    from harness.training.loop import TrainingError
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(TrainingError, match="empty training set: no docs"):
+        _run(demo, tmp_path / "a", docs=[empty])
+    assert json.loads((tmp_path / "a" / "run.json").read_text())["status"] == "failed"
+    with pytest.raises(TrainingError, match="all 54 examples exceed the context \\(50 tokens\\)"):
+        _run(demo, tmp_path / "b", max_length=50)
+    with pytest.raises(ValueError, match="not qa docs"):
+        _run(demo, tmp_path / "c", docs=[demo["cap_docs"]["train"]])
+    args = ["--task", "qa", "--docs", str(tmp_path / "missing.jsonl"), "--val-docs", str(empty)]
+    assert main([*args, "--backbone", str(demo["model"]), "--out", str(tmp_path / "d")]) == 1
+    assert "docs file not found" in capsys.readouterr().err

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .angles import ANGLES, joint_angles
 from .canonical import canonicalize
-from .segments import Extrema, Segment, find_extrema_columns, segment, smooth
+from .segments import Cuts, Segment, SegmentTable, find_cuts, segment_table, smooth
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
 
 SMOOTH_S = 0.25  # moving-average window, seconds
 # Peaks are searched once at this prominence and filtered for each variant's (larger) delta.
 MIN_DELTA = 3.0
+_N_ANGLES, _N_TRAJECTORY = len(ANGLES), len(TRAJECTORY_CURVES)
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,11 @@ class MotionAnalysis:
     activity: np.ndarray
     trajectory: np.ndarray
     summary: TrajectorySummary
-    _extrema: tuple[Extrema, ...] = field(repr=False, compare=False)
+    # the smoothed angle then trajectory curves, one per row (30, T), and their cut points: the
+    # angles' at MIN_DELTA, the trajectory's at each curve's own threshold
+    _curves: np.ndarray = field(repr=False, compare=False)
+    _cuts: Cuts = field(repr=False, compare=False)
+    _trajectory_cuts: Cuts = field(repr=False, compare=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -50,27 +56,59 @@ class MotionAnalysis:
         """Segments of every angle at threshold `delta` (memoised per delta)."""
         key = ("angles", float(delta))
         if key not in self._cache:
-            if delta < MIN_DELTA:
-                extrema = find_extrema_columns(self.smoothed, delta)
-            else:
-                extrema = self._extrema
-            self._cache[key] = tuple(
-                segment(self.smoothed[:, i], self.fps, delta, extrema=extrema[i])
-                if self.determined[i]
-                else ()
-                for i in range(len(ANGLES))
-            )
+            segs = self.angle_table(delta).segments(_N_ANGLES)
+            self._cache[key] = tuple(s if ok else () for s, ok in zip(segs, self.determined.tolist()))
+        return self._cache[key]
+
+    def angle_table(self, delta: float) -> SegmentTable:
+        """`angle_segments(delta)` as one table (memoised), undetermined angles included."""
+        key = ("angle_table", float(delta))
+        if key not in self._cache:
+            self.prepare([delta], trajectory=False)
         return self._cache[key]
 
     def trajectory_segments(self) -> tuple[tuple[Segment, ...], ...]:
         """Segments of the four trajectory curves at their own thresholds."""
         key = ("trajectory",)
         if key not in self._cache:
-            smoothed = _settle(smooth(self.trajectory, self.fps, SMOOTH_S))
-            self._cache[key] = tuple(
-                segment(smoothed[:, i], self.fps, c.delta) for i, c in enumerate(TRAJECTORY_CURVES)
-            )
+            self.prepare([], trajectory=True)
+            self._cache[key] = tuple(self._cache[("trajectory_table",)].segments(_N_TRAJECTORY))
         return self._cache[key]
+
+    def prepare(self, deltas: Iterable[float], *, trajectory: bool = True) -> None:
+        """Segment the angles at the thresholds `deltas` and (if `trajectory`) the trajectory,
+        whatever is not memoised yet, in one pass.
+
+        The angle curves are laid end to end once per threshold, the trajectory's after them, and
+        all are segmented together: most of the work is a fixed number of array operations per
+        pass, so one pass for every threshold costs far less than one per threshold.
+        """
+        cache = self._cache
+        todo = sorted({float(d) for d in deltas if ("angle_table", float(d)) not in cache})
+        trajectory = trajectory and ("trajectory_table",) not in cache
+        if not (todo or trajectory):
+            return
+        angles, traj = self._curves[:_N_ANGLES], self._curves[_N_ANGLES:]
+        if "flat" not in cache:  # the angle curves as a Python list, for every pass
+            cache["flat"] = angles.ravel().tolist()
+        parts = [(angles, find_cuts(angles, d) if d < MIN_DELTA else self._cuts) for d in todo]
+        deltas, flat = np.repeat(todo, _N_ANGLES), cache["flat"] * len(todo)
+        if trajectory:
+            parts.append((traj, self._trajectory_cuts))
+            deltas = np.concatenate([deltas, [c.delta for c in TRAJECTORY_CURVES]])
+            flat = flat + traj.ravel().tolist()
+        table = segment_table(
+            np.concatenate([x for x, _ in parts]),
+            self.fps,
+            deltas,
+            Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
+            flat=flat,
+        )
+        for k, delta in enumerate(todo):
+            cache[("angle_table", delta)] = table.columns(k * _N_ANGLES, (k + 1) * _N_ANGLES)
+        if trajectory:
+            first = len(todo) * _N_ANGLES
+            cache[("trajectory_table",)] = table.columns(first, first + _N_TRAJECTORY)
 
 
 def _settle(x: np.ndarray) -> np.ndarray:
@@ -92,9 +130,14 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
     """
     canon = canonicalize(joints, fps, up_axis)
     ja = joint_angles(canon)
-    smoothed = _settle(smooth(ja.values, fps, SMOOTH_S))
-    activity = np.where(ja.determined, np.abs(np.diff(smoothed, axis=0)).sum(axis=0), 0.0)
     traj = trajectory_curves(canon)
+    # The angle and trajectory curves are smoothed and searched for peaks together: both work
+    # curve by curve, and one call costs less than two.
+    curves = np.ascontiguousarray(_settle(smooth(np.concatenate([ja.values, traj], axis=1), fps, SMOOTH_S)).T)
+    floor = np.array([MIN_DELTA] * _N_ANGLES + [c.delta for c in TRAJECTORY_CURVES])
+    angle_cuts, trajectory_cuts = find_cuts(curves, floor).split(_N_ANGLES * curves.shape[1])
+    smoothed = np.ascontiguousarray(curves[:_N_ANGLES].T)
+    activity = np.where(ja.determined, np.abs(np.diff(smoothed, axis=0)).sum(axis=0), 0.0)
     return MotionAnalysis(
         fps=float(fps),
         n_frames=canon.shape[0],
@@ -104,5 +147,7 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
         activity=activity,
         trajectory=traj,
         summary=summarize(traj),
-        _extrema=tuple(find_extrema_columns(smoothed, MIN_DELTA)),
+        _curves=curves,
+        _cuts=angle_cuts,
+        _trajectory_cuts=trajectory_cuts,
     )

@@ -27,6 +27,7 @@ from .rotation import (
     normalize,
     relative,
     rot_x,
+    stack_last,
     to_local,
 )
 from .skeleton import J
@@ -107,6 +108,18 @@ _MIN_COS_MIDDLE = np.cos(np.radians(75.0))
 _POLE_JUMP = np.radians(135.0)
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
+# Turns the hip-and-spine frame into the pelvis frame (a constant: built once).
+_UNTILT_PELVIS = rot_x(-PELVIS_NEUTRAL_TILT)
+
+# The columns of the 3-DoF joints that are limbs (hips, shoulders), after the pelvis and lumbar.
+_LIMB_COLUMNS = np.array([False, False, True, True, True, True])
+
+# The joints of a leg and of an arm, proximal to distal, left then right.
+_LEG, _ARM = (
+    np.array([[J[f"{side}_{name}"] for name in names] for side in ("left", "right")])
+    for names in (("hip", "knee", "ankle", "foot"), ("shoulder", "elbow", "wrist"))
+)
+
 # Multiplies (T, side, bone, xyz) local vectors: the right side is computed as a mirrored left.
 _SIDE_MIRROR = np.array([[[1.0, 1.0, 1.0]], [[-1.0, 1.0, 1.0]]])
 
@@ -123,9 +136,9 @@ def _wrapped_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.abs((x - y + np.pi) % (2 * np.pi) - np.pi)
 
 
-def _continuous_branch(a, b, c):
+def _continuous_branch(a, b, c, branch):
     """Pick, per frame and column (T, k), between the two Euler solutions (a, b, c) and
-    (a+pi, +-pi-b, c+pi).
+    (a+pi, +-pi-b, c+pi), in the columns where `branch` (k,) allows it.
 
     Passing over the gimbal pole (|b| = 90, e.g. an arm raised sideways above the horizontal)
     makes the canonical solution's `a` jump by ~180 degrees between two frames; each such jump
@@ -134,7 +147,7 @@ def _continuous_branch(a, b, c):
     plane and below the horizontal) anchor the choice, so noise at the pole cannot leave a limb
     stuck in the odd solution.
     """
-    n = a.shape[0]
+    n, k = a.shape
     jumps = _wrapped_distance(a[1:], a[:-1]) > _POLE_JUMP
     parity = np.concatenate([np.zeros((1, a.shape[1]), dtype=np.int64), np.cumsum(jumps, axis=0)])
     anchor = (np.abs(b) < _ANCHOR_B) & (np.abs(a) < _ANCHOR_A)
@@ -142,8 +155,8 @@ def _continuous_branch(a, b, c):
     anchor[:, none] = np.abs(np.cos(b[:, none])) >= 0.5  # no clear frame: any frame off the pole
     first = np.argmax(anchor, axis=0)  # 0 where a column has no anchor at all: parity[0] = 0
     last = np.maximum.accumulate(np.where(anchor, np.arange(n)[:, None], -1), axis=0)
-    base = np.take_along_axis(parity, np.where(last < 0, first, last), axis=0)
-    flip = (parity - base) % 2 == 1
+    base = parity[np.where(last < 0, first, last), np.arange(k)]
+    flip = ((parity - base) % 2 == 1) & branch
     a = np.where(flip, a + np.pi, a)
     b = np.where(flip, np.where(b >= 0, np.pi - b, -np.pi - b), b)
     c = np.where(flip, c + np.pi, c)
@@ -151,9 +164,10 @@ def _continuous_branch(a, b, c):
 
 
 def _unwrap(x: np.ndarray) -> np.ndarray:
-    """np.unwrap along axis 0 (period 2 pi) in three array operations."""
-    turns = np.round(np.diff(x, axis=0) / (2 * np.pi))
-    return x - 2 * np.pi * np.concatenate([np.zeros_like(x[:1]), np.cumsum(turns, axis=0)])
+    """np.unwrap along axis 0 (period 2 pi) in a few array operations."""
+    out = x.copy()
+    out[1:] -= 2 * np.pi * np.cumsum(np.round((x[1:] - x[:-1]) / (2 * np.pi)), axis=0)
+    return out
 
 
 def _fill(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,60 +189,67 @@ def _centre(x: np.ndarray) -> np.ndarray:
     return x - 2 * np.pi * np.round(x[:1] / (2 * np.pi) - 1e-12)
 
 
-def _three_dof(a, b, c, c_ok=None, *, branch: bool):
-    """Continuous, gap-filled Euler angles (T, k) and, per column, whether `c` is determined."""
+def _three_dof(a, b, c, c_ok, branch):
+    """Continuous, gap-filled Euler angles (T, k) and, per column, whether `c` is determined.
+
+    `c_ok` (T, k) says where `c` is defined at all; `branch` (k,) where the second Euler solution
+    may be taken (limbs, not the trunk). Every step works column by column, so all the 3-DoF
+    joints go through in one call.
+    """
     middle_ok = np.abs(np.cos(b)) >= _MIN_COS_MIDDLE
-    if branch:
-        a, b, c = _continuous_branch(a, b, c)
+    a, b, c = _continuous_branch(a, b, c, branch)
     a, _ = _fill(a, middle_ok)  # flexion is never lost for good: 0 when the limb sits on the pole
-    c, c_det = _fill(c, middle_ok if c_ok is None else middle_ok & c_ok)
+    c, c_det = _fill(c, middle_ok & c_ok)
     return _centre(a), _unwrap(b), _centre(c), c_det
 
 
-def _pairs(joints: np.ndarray, side_names: tuple[str, ...], frame: np.ndarray) -> list[np.ndarray]:
+def _pairs(joints: np.ndarray, limb: np.ndarray, frame: np.ndarray) -> list[np.ndarray]:
     """Bone vectors (T, 2, 3) of the left and right limb in `frame`, right side mirrored to left.
 
-    `side_names` lists the limb's joints proximal to distal; returns one vector per bone.
+    `limb` (2, n) holds the limb's joints proximal to distal, left then right (_LEG, _ARM);
+    returns one vector per bone.
     """
-    left = [J[f"left_{n}"] for n in side_names]
-    right = [J[f"right_{n}"] for n in side_names]
-    pts = joints[:, np.array([left, right])]  # (T, 2, n, 3)
+    pts = joints[:, limb]  # (T, 2, n, 3)
     bones = to_local(frame[:, None, None], pts[:, :, 1:] - pts[:, :, :-1]) * _SIDE_MIRROR
-    return [bones[:, :, i] for i in range(len(side_names) - 1)]
+    return [bones[:, :, i] for i in range(limb.shape[1] - 1)]
 
 
 def _legs(pelvis_frame, joints):
-    thigh, shank, toe = _pairs(joints, ("hip", "knee", "ankle", "foot"), pelvis_frame)
+    """Raw hip Euler angles and where the hip rotation is defined, then knee flexion and ankle
+    dorsiflexion; (T, 2) each (left, right)."""
+    thigh, shank, toe = _pairs(joints, _LEG, pelvis_frame)
     t_hat, s_hat, f_hat = normalize(thigh)[0], normalize(shank)[0], normalize(toe)[0]
     # The knee's hinge axis seen from the bent knee and from the foot: together they stay
     # well-defined whether the knee is bent or straight.
     thigh_frame, strength = frame_y_first(-thigh, cross(t_hat, s_hat) + cross(f_hat, s_hat))
-    a, b, c = euler_xzy(thigh_frame)
-    a, b, c, c_det = _three_dof(a, b, c, strength >= _MIN_HINGE, branch=True)
     s_local = to_local(thigh_frame, shank)
     knee_flex = np.arctan2(-s_local[..., 2], -s_local[..., 1])
     shank_frame, _ = frame_y_first(-shank, thigh_frame[..., 0])
     f_local = to_local(shank_frame, toe)
     dorsi = np.arctan2(f_local[..., 1], f_local[..., 2]) - FOOT_NEUTRAL_PITCH
-    return np.stack([-a, -b, -c, knee_flex, dorsi], axis=-1), c_det  # (T, side, 5), (side,)
+    return euler_xzy(thigh_frame), strength >= _MIN_HINGE, knee_flex, dorsi
 
 
 def _arms(thorax_frame, joints):
-    upper, fore = _pairs(joints, ("shoulder", "elbow", "wrist"), thorax_frame)
+    """Raw shoulder Euler angles and where the shoulder rotation is defined, then elbow flexion;
+    (T, 2) each (left, right)."""
+    upper, fore = _pairs(joints, _ARM, thorax_frame)
     u_hat, f_hat = normalize(upper)[0], normalize(fore)[0]
     upper_frame, strength = frame_y_first(-upper, cross(f_hat, u_hat))
-    a, b, c = euler_xzy(upper_frame)
-    a, b, c, c_det = _three_dof(a, b, c, strength >= _MIN_HINGE, branch=True)
     f_local = to_local(upper_frame, fore)
     elbow_flex = np.arctan2(f_local[..., 2], -f_local[..., 1])
-    return np.stack([-a, -b, -c, elbow_flex], axis=-1), c_det  # (T, side, 4), (side,)
+    return euler_xzy(upper_frame), strength >= _MIN_HINGE, elbow_flex
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pelvis and thorax frames (T, 3, 3) of canonical joints."""
-    pelvis = frame_x_first(
-        joints[:, J["left_hip"]] - joints[:, J["right_hip"]], joints[:, J["spine1"]] - joints[:, J["pelvis"]]
-    ) @ rot_x(-PELVIS_NEUTRAL_TILT)
+    pelvis = (
+        frame_x_first(
+            joints[:, J["left_hip"]] - joints[:, J["right_hip"]],
+            joints[:, J["spine1"]] - joints[:, J["pelvis"]],
+        )
+        @ _UNTILT_PELVIS
+    )
     thorax = frame_x_first(
         joints[:, J["left_collar"]] - joints[:, J["right_collar"]],
         joints[:, J["neck"]] - joints[:, J["spine1"]],
@@ -241,19 +262,36 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     pelvis, thorax = body_frames(joints)
     n = joints.shape[0]
 
-    yaw, tilt, lst = (x[:, None] for x in euler_yxz(pelvis))
-    yaw, tilt, lst, lst_det = _three_dof(yaw, tilt, lst, branch=False)
-    a, b, c = (x[:, None] for x in euler_xzy(relative(pelvis, thorax)))
-    a, b, c, twist_det = _three_dof(a, b, c, branch=False)
+    # the 3-DoF joints, one column each: pelvis (heading, tilt, list), lumbar, hips, shoulders
+    trunk = (euler_yxz(pelvis), euler_xzy(relative(pelvis, thorax)))
+    hips, hip_ok, knee_flex, dorsi = _legs(pelvis, joints)
+    shoulders, shoulder_ok, elbow_flex = _arms(thorax, joints)
+    a, b, c = (
+        np.concatenate([trunk[0][k][:, None], trunk[1][k][:, None], hips[k], shoulders[k]], axis=1)
+        for k in range(3)
+    )
+    c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok, shoulder_ok], axis=1)
+    a, b, c, c_det = _three_dof(a, b, c, c_ok, _LIMB_COLUMNS)
+
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
     neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH
     neck = np.stack([neck_flex, np.arcsin(np.clip(head[:, 0], -1, 1))])
-    legs, leg_det = _legs(pelvis, joints)
-    arms, arm_det = _arms(thorax, joints)
-
+    legs = stack_last(-a[:, 2:4], -b[:, 2:4], -c[:, 2:4], knee_flex, dorsi)  # (T, side, 5)
+    arms = stack_last(-a[:, 4:], -b[:, 4:], -c[:, 4:], elbow_flex)  # (T, side, 4)
     values = np.concatenate(
-        [tilt, -lst, yaw, -a, -b, c, neck.T, legs.reshape(n, 10), arms.reshape(n, 8)], axis=1
+        [
+            b[:, :1],
+            -c[:, :1],
+            a[:, :1],
+            -a[:, 1:2],
+            -b[:, 1:2],
+            c[:, 1:2],
+            neck.T,
+            legs.reshape(n, 10),
+            arms.reshape(n, 8),
+        ],
+        axis=1,
     )
     determined = np.ones(len(ANGLES), dtype=bool)
-    determined[[1, 5, 10, 15, 20, 24]] = [lst_det[0], twist_det[0], *leg_det, *arm_det]
+    determined[[1, 5, 10, 15, 20, 24]] = c_det  # pelvis list, lumbar rotation, hip and shoulder rotations
     return JointAngles(values=np.degrees(values), determined=determined)

@@ -6,12 +6,15 @@ import numpy as np
 
 from .analysis import MotionAnalysis, analyze
 from .angles import ANGLES
-from .presets import Variant, resolve_variant
-from .segments import CYCLES, HOLD, Segment
+from .presets import PRESETS, Variant, resolve_variant
+from .segments import CYCLES, HOLD, KINDS, Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES
 
 # Bump on ANY change to the text: adapters are trained on one format.
 FORMAT_VERSION = "smd-text-1"
+
+_PRESET_DELTAS = tuple(sorted({p.delta for p in PRESETS.values()}))
+_HEADS = tuple(f"{spec.name} ({spec.gloss}):" for spec in ANGLES)  # each angle's first line
 
 
 def _snap(v: float) -> float:
@@ -61,18 +64,86 @@ def _segment_line(s: Segment, fmt) -> str:
     return f"{s.kind}: {fmt(s.start)} → {fmt(s.end)} {_span(s)}"
 
 
-def _angle_block(analysis: MotionAnalysis, delta: float, i: int) -> str:
-    key = ("block", float(delta), i)
+def _tenths_table(analysis: MotionAnalysis) -> list[str]:
+    """`f"{k / 10:.1f}"` for every k up to the clip's duration in tenths of a second (memoised):
+    the times of a block come from this table rather than from thousands of float formats."""
+    key = ("tenths",)
     cache = analysis._cache
     if key not in cache:
-        spec = ANGLES[i]
-        head = f"{spec.name} ({spec.gloss}):"
-        if not analysis.determined[i]:
-            cache[key] = f"{head}\nundetermined throughout (the limb stays too straight to define it)"
-        else:
-            lines = [_segment_line(s, _deg) for s in analysis.angle_segments(delta)[i]]
-            cache[key] = "\n".join([head, *lines])
+        cache[key] = [f"{k / 10:.1f}" for k in range(round(analysis.duration * 10) + 1)]
     return cache[key]
+
+
+def _angle_lines(table: SegmentTable, tenths: list[str]) -> list[str]:
+    """`_segment_line(s, _deg)` of every segment of a table, with the rounding done on the arrays
+    and the times looked up in `tenths`: the renderer's innermost loop."""
+    a = np.rint(table.t0 * 10).astype(np.int64)  # rint and round() both round half to even
+    b = np.rint(table.t1 * 10).astype(np.int64)
+    d = b - a
+    if a.size and (a.min() < 0 or d.min() < 0 or b.max() >= len(tenths)):
+        # not expected (times lie in [0, duration] and end after they start), but exact anyway
+        return [_segment_line(s, _deg) for segs in table.segments(len(ANGLES)) for s in segs]
+    a, b, d = a.tolist(), b.tolist(), d.tolist()
+    lo = np.rint(table.start).astype(np.int64).tolist()
+    hi = np.rint(table.end).astype(np.int64).tolist()
+    lines = [
+        f"holds at {v0}° [{tenths[i0]}s–{tenths[i1]}s] ({tenths[di]}s)"
+        if kind == 0
+        else f"{KINDS[kind]}: {v0}° → {v1}° [{tenths[i0]}s–{tenths[i1]}s] ({tenths[di]}s)"
+        for kind, i0, i1, di, v0, v1 in zip(table.kind.tolist(), a, b, d, lo, hi)
+    ]
+    cyc = np.flatnonzero(table.cycles)  # cycles (a few per curve at most) get their own line
+    for r, cycles, t0, t1 in zip(
+        cyc.tolist(), *(x[cyc].tolist() for x in (table.cycles, table.t0, table.t1))
+    ):
+        lines[r] = (
+            f"repeats {cycles} cycles between {lo[r]}° and {hi[r]}° [{tenths[a[r]]}s–{tenths[b[r]]}s] "
+            f"(period {_snap((t1 - t0) / cycles):.1f}s)"  # Segment.period
+        )
+    return lines
+
+
+def _angle_blocks(analysis: MotionAnalysis, delta: float) -> list[str]:
+    """The text of every angle at threshold `delta` (memoised): its name line and segment lines."""
+    key = ("blocks", float(delta))
+    cache = analysis._cache
+    if key not in cache:
+        table = analysis.angle_table(delta)
+        lines = _angle_lines(table, _tenths_table(analysis))
+        bounds = np.searchsorted(table.col, np.arange(len(ANGLES) + 1)).tolist()
+        blocks = []
+        for i, (head, ok) in enumerate(zip(_HEADS, analysis.determined.tolist())):
+            if ok:
+                blocks.append("\n".join([head, *lines[bounds[i] : bounds[i + 1]]]))
+            else:
+                blocks.append(f"{head}\nundetermined throughout (the limb stays too straight to define it)")
+        cache[key] = blocks
+    return cache[key]
+
+
+def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ...]) -> str:
+    """The joint angle section (memoised: presets share it)."""
+    key = ("angles_text", float(delta), selected)
+    cache = analysis._cache
+    if key not in cache:
+        blocks = _angle_blocks(analysis, delta)
+        lines = ["Joint Angles:"]
+        group = None
+        for i in selected:
+            if ANGLES[i].group != group:
+                group = ANGLES[i].group
+                lines.append(f"[{group}]")
+            lines.append(blocks[i])
+        cache[key] = "\n".join(lines)
+    return cache[key]
+
+
+def _trajectory_text(analysis: MotionAnalysis) -> str:
+    """The trajectory sections (memoised: every preset with a trajectory shows the same)."""
+    key = ("trajectory_text",)
+    if key not in analysis._cache:
+        analysis._cache[key] = "\n".join(_trajectory_lines(analysis))
+    return analysis._cache[key]
 
 
 def _trajectory_lines(analysis: MotionAnalysis) -> list[str]:
@@ -98,25 +169,24 @@ def selected_angles(analysis: MotionAnalysis, variant: Variant) -> list[int]:
     n = len(ANGLES)
     if variant.top_k is None or variant.top_k >= n:
         return list(range(n))
-    # stable sort: ties keep canonical order
-    ranked = np.argsort(-analysis.activity, kind="stable")[: variant.top_k]
-    return sorted(ranked.tolist())
+    key = ("ranking",)
+    if key not in analysis._cache:
+        # stable sort: ties keep canonical order
+        analysis._cache[key] = np.argsort(-analysis.activity, kind="stable").tolist()
+    return sorted(analysis._cache[key][: variant.top_k])
 
 
 def render(analysis: MotionAnalysis, variant: str | Variant = "v5") -> str:
     """The SMD text of an analysed motion for a preset name or a Variant."""
     v = resolve_variant(variant)
+    # in use every preset is rendered: segment the trajectory and the angles at every preset's
+    # threshold in one pass (a no-op once done)
+    analysis.prepare([v.delta, *_PRESET_DELTAS])
     fps = f"{analysis.fps:g}"
     lines = [f"Motion: {analysis.duration:.1f}s ({analysis.n_frames} frames at {fps} FPS)"]
     if v.trajectory == "full":
-        lines.extend(_trajectory_lines(analysis))
-    lines.append("Joint Angles:")
-    group = None
-    for i in selected_angles(analysis, v):
-        if ANGLES[i].group != group:
-            group = ANGLES[i].group
-            lines.append(f"[{group}]")
-        lines.append(_angle_block(analysis, v.delta, i))
+        lines.append(_trajectory_text(analysis))
+    lines.append(_angles_text(analysis, v.delta, tuple(selected_angles(analysis, v))))
     return "\n".join(lines) + "\n"
 
 

@@ -10,11 +10,20 @@ import numpy as np
 _EPS = 1e-9
 
 
+def stack_last(*arrays: np.ndarray) -> np.ndarray:
+    """`np.stack(arrays, axis=-1)` for a few float arrays of one shape, without np.stack's
+    overhead (it adds up: these helpers run on small arrays, many times per motion)."""
+    out = np.empty(arrays[0].shape + (len(arrays),), dtype=arrays[0].dtype)
+    for k, a in enumerate(arrays):
+        out[..., k] = a
+    return out
+
+
 def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cross product over the last axis (np.cross's axis handling costs more than the product)."""
     ax, ay, az = a[..., 0], a[..., 1], a[..., 2]
     bx, by, bz = b[..., 0], b[..., 1], b[..., 2]
-    return np.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], axis=-1)
+    return stack_last(ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx)
 
 
 def norm(v: np.ndarray) -> np.ndarray:
@@ -30,8 +39,8 @@ def normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def frame_x_first(lateral: np.ndarray, up: np.ndarray) -> np.ndarray:
     """Right-handed frame whose x axis is exactly `lateral`; y is `up` made orthogonal to it."""
     x, _ = normalize(lateral)
-    y, _ = normalize(up - np.sum(up * x, axis=-1, keepdims=True) * x)
-    return np.stack([x, y, cross(x, y)], axis=-1)
+    y, _ = normalize(up - (up * x).sum(axis=-1, keepdims=True) * x)
+    return stack_last(x, y, cross(x, y))
 
 
 def frame_y_first(up: np.ndarray, lateral: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -40,8 +49,8 @@ def frame_y_first(up: np.ndarray, lateral: np.ndarray) -> tuple[np.ndarray, np.n
     Also returns the norm of that orthogonal part, which says how well-defined x is.
     """
     y, _ = normalize(up)
-    x, strength = normalize(lateral - np.sum(lateral * y, axis=-1, keepdims=True) * y)
-    return np.stack([x, y, cross(x, y)], axis=-1), strength
+    x, strength = normalize(lateral - (lateral * y).sum(axis=-1, keepdims=True) * y)
+    return stack_last(x, y, cross(x, y)), strength
 
 
 def to_local(frame: np.ndarray, v: np.ndarray) -> np.ndarray:

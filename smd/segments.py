@@ -1,4 +1,4 @@
-"""Segmentation of one curve into holds, ramps and repeated cycles.
+"""Segmentation of smoothed curves into holds, ramps and repeated cycles.
 
 The recipe (DESIGN.md): smooth with a moving average over a window given in seconds; find peaks
 and valleys with `scipy.signal.find_peaks` at a prominence of at least `delta`; cut at those
@@ -6,19 +6,29 @@ extrema; split a still stretch off either end of a ramp; label each piece increa
 holds (|change| < delta); merge neighbouring holds; collapse runs of similar alternating pieces
 into cycles. Extremum times and values are refined to sub-frame precision with a parabola through
 the three samples around them, so the text barely depends on the sampling rate.
+
+`segment_table` runs the recipe on many curves at once (a motion's angles at every threshold and
+its trajectory), laid end to end with their pieces in flat arrays: each step is a few array
+operations for all of them, not a Python loop per piece. Python loops remain where the recipe is
+sequential and the cases few (merging holds, picking cycle runs), and for the means, which use
+Python's `sum` to be bit for bit those of a plain loop. tests/smd/test_segment_table.py checks it
+all against the plain one-curve-at-a-time implementation.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
 from scipy.ndimage import convolve1d
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, peak_prominences
 
 HOLD, UP, DOWN, CYCLES = "holds", "increases", "decreases", "repeats"
+KINDS = (HOLD, UP, DOWN, CYCLES)  # a SegmentTable's kind codes index this
+_HOLD, _UP, _DOWN, _CYCLES = range(4)
+_KIND_NAMES = np.array(KINDS, dtype=object)
 
 
 class Segment(NamedTuple):
@@ -57,185 +67,341 @@ def smooth(x: np.ndarray, fps: float, window_s: float) -> np.ndarray:
     return convolve1d(x, weights / weights.sum(), axis=0, mode="nearest")
 
 
-@dataclass(frozen=True)
-class Extrema:
-    """Candidate cut points of a smoothed curve at the smallest prominence of interest."""
+class Cuts(NamedTuple):
+    """The cut points of curves (n, T), one per row: per curve, frame 0, its extrema, frame T-1.
 
-    index: np.ndarray  # frame index of each extremum, ascending
-    time: np.ndarray  # refined time (frames, sub-frame precision)
-    value: np.ndarray  # refined value
+    Frames count across the curves laid end to end (curve c's frame i is c * T + i), so the cuts
+    are sorted and a piece between two is a slice of `curves.ravel()`. The curve ends have an
+    infinite prominence: every threshold keeps them."""
+
+    frame: np.ndarray
+    time: np.ndarray  # frames from the start of the curve, sub-frame precision
+    value: np.ndarray
     prominence: np.ndarray
 
+    def split(self, at: int) -> tuple[Cuts, Cuts]:
+        """The cuts before flat frame `at`, and those from it on (frames counted from `at`)."""
+        k = int(np.searchsorted(self.frame, at))
+        return Cuts(*(x[:k] for x in self)), Cuts(self.frame[k:] - at, *(x[k:] for x in self[1:]))
 
-def find_extrema(xs: np.ndarray, min_prominence: float) -> Extrema:
-    """Peaks and valleys of `xs` (T,) with prominence >= `min_prominence`, refined by a parabola."""
-    return find_extrema_columns(xs[:, None], min_prominence)[0]
+    @classmethod
+    def concatenate(cls, parts: list[Cuts], sizes: list[int]) -> Cuts:
+        """The cuts of several sets of curves laid end to end, of `sizes` frames each in all."""
+        offsets = np.cumsum([0, *sizes[:-1]]).tolist()
+        frame = np.concatenate([c.frame + o for c, o in zip(parts, offsets)])
+        return cls(frame, *(np.concatenate([c[f] for c in parts]) for f in (1, 2, 3)))
 
 
-def find_extrema_columns(xs: np.ndarray, min_prominence: float) -> list[Extrema]:
-    """`find_extrema` of every column of `xs` (T, n), with two `find_peaks` calls in all.
+def find_cuts(curves: np.ndarray, min_prominence: float | np.ndarray) -> Cuts:
+    """The ends of the curves (n, T) and the extrema with a prominence of at least
+    `min_prominence` (one, or one per curve): exactly those `find_peaks` finds on each curve.
 
-    The columns are laid end to end with a barrier sample between them that is higher than
-    anything else, so no peak's prominence search crosses from one curve into the next: the
-    result is exactly that of `find_peaks` on each column alone (barriers are dropped).
+    The curves are laid end to end with a barrier sample between them that is higher than
+    anything else, so no prominence search crosses from one curve into the next. A prominence does
+    not depend on the threshold: cuts found at a small one serve every larger one by filtering.
     """
-    n_frames, n_cols = xs.shape
+    n_cols, n_frames = curves.shape
     stride = n_frames + 1
-    barrier = 2.0 * float(np.abs(xs).max()) + 1e3
-    found = []
-    for sign in (1.0, -1.0):
-        laid = np.full((n_cols, stride), barrier)
-        laid[:, 1:] = sign * xs.T
-        flat = np.append(laid.ravel(), barrier)
-        pos, props = find_peaks(flat, prominence=min_prominence)
-        inside = pos % stride != 0
-        found.append((pos[inside], props["prominences"][inside]))
-    pos = np.concatenate([found[0][0], found[1][0]])
-    prominence = np.concatenate([found[0][1], found[1][1]])
-    order = np.argsort(pos, kind="stable")
-    pos, prominence = pos[order], prominence[order]
-    col, index = pos // stride, pos % stride - 1
-    left, mid, right = xs[index - 1, col], xs[index, col], xs[index + 1, col]
+    floor = np.broadcast_to(np.asarray(min_prominence, dtype=np.float64), (n_cols,))
+    barrier = 2.0 * float(np.abs(curves).max()) + 1e3
+    # the curves, then the curves upside down (their valleys become peaks), between barriers
+    flat = np.full(2 * n_cols * stride + 1, barrier)
+    laid = flat[:-1].reshape(2 * n_cols, stride)[:, 1:]
+    laid[:n_cols], laid[n_cols:] = curves, -curves
+    pos = find_peaks(flat)[0]  # every local maximum, barriers included
+    row, index = pos // stride, pos % stride - 1
+    inside = index >= 0
+    pos, row, index = pos[inside], row[inside], index[inside]
+    # A prominence is at most the peak's height above the higher of the lowest points before and
+    # after it on its curve: skipping the peaks that cannot reach the threshold saves most of the
+    # prominence searches, which find_peaks(prominence=...) runs for every local maximum. The
+    # others get exactly find_peaks's prominence (the same function computes it).
+    lowest_before = np.minimum.accumulate(laid, axis=1)[row, index]
+    lowest_after = np.minimum.accumulate(laid[:, ::-1], axis=1)[row, n_frames - 1 - index]
+    col = row % n_cols
+    maybe = flat[pos] - np.maximum(lowest_before, lowest_after) >= floor[col]
+    pos, col, index = pos[maybe], col[maybe], index[maybe]
+    prominence = peak_prominences(flat, pos)[0]
+    keep = prominence >= floor[col]
+    col, index, prominence = col[keep], index[keep], prominence[keep]
+    left, mid, right = curves[col, index - 1], curves[col, index], curves[col, index + 1]
     curvature = left - 2.0 * mid + right
     flat_top = np.abs(curvature) <= 1e-12
     offset = np.clip(
         np.where(flat_top, 0.0, 0.5 * (left - right) / np.where(flat_top, 1.0, curvature)), -0.5, 0.5
     )
     value = mid - 0.25 * (left - right) * offset
-    bounds = np.searchsorted(col, np.arange(n_cols + 1))
+    first = n_frames * np.arange(n_cols)
+    frame = np.concatenate([n_frames * col + index, first, first + n_frames - 1])
+    order = np.argsort(frame)  # all distinct: find_peaks never returns a curve's first or last frame
+    return Cuts(
+        frame[order],
+        np.concatenate([index + offset, np.zeros(n_cols), np.full(n_cols, float(n_frames))])[order],
+        np.concatenate([value, curves[:, 0], curves[:, -1]])[order],
+        np.concatenate([prominence, np.full(2 * n_cols, np.inf)])[order],
+    )
+
+
+class Extrema(NamedTuple):  # of one curve: frame (ascending), refined time and value, prominence
+    index: np.ndarray
+    time: np.ndarray
+    value: np.ndarray
+    prominence: np.ndarray
+
+
+def find_extrema_columns(xs: np.ndarray, min_prominence: float) -> list[Extrema]:
+    """The extrema of every column of `xs` (T, n) with prominence >= `min_prominence`."""
+    n, n_cols = xs.shape
+    cuts = find_cuts(np.ascontiguousarray(xs.T), min_prominence)
+    inner = np.isfinite(cuts.prominence)  # not a curve's end
+    frame, time, value, prom = (x[inner] for x in cuts)
+    bounds = np.searchsorted(frame, n * np.arange(n_cols + 1)).tolist()
     return [
-        Extrema(index=index[a:b], time=index[a:b] + offset[a:b], value=value[a:b], prominence=prominence[a:b])
+        Extrema(index=frame[a:b] % n, time=time[a:b], value=value[a:b], prominence=prom[a:b])
         for a, b in zip(bounds[:-1], bounds[1:])
     ]
 
 
 def segment(
-    xs: np.ndarray,
+    xs: np.ndarray, fps: float, delta: float, *, min_hold_s: float = 0.3, cycles: bool = True
+) -> tuple[Segment, ...]:
+    """Segments of an already smoothed curve `xs` (T,) at threshold `delta` (curve units)."""
+    curve = np.asarray(xs, dtype=np.float64)[None]
+    table = segment_table(curve, fps, delta, find_cuts(curve, delta), min_hold_s=min_hold_s, cycles=cycles)
+    return table.segments(1)[0]
+
+
+class SegmentTable(NamedTuple):
+    """The segments of several curves in flat arrays, curve after curve: the fields of `Segment`,
+    with `kind` an index into KINDS, and the curve of each segment in `col`."""
+
+    col: np.ndarray
+    kind: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    cycles: np.ndarray
+
+    def columns(self, first: int, stop: int) -> SegmentTable:
+        """The segments of curves first..stop-1, numbered from 0."""
+        a, b = np.searchsorted(self.col, [first, stop]).tolist()
+        return SegmentTable(self.col[a:b] - first, *(x[a:b] for x in self[1:]))
+
+    def segments(self, n_cols: int) -> list[tuple[Segment, ...]]:
+        """The `Segment`s of each of the `n_cols` curves."""
+        fields = (_KIND_NAMES[self.kind], self.t0, self.t1, self.start, self.end, self.cycles)
+        rows = list(map(tuple.__new__, repeat(Segment), zip(*(x.tolist() for x in fields))))
+        bounds = np.searchsorted(self.col, np.arange(n_cols + 1)).tolist()
+        return [tuple(rows[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+class _Pieces(NamedTuple):
+    """Pieces of all the curves, in order; frames as in `Cuts`, times in frames from the curve's
+    start, `v0`, `v1` the ramps' end values (holds get their means last). Pieces tile their curve:
+    a piece continues the curve of the one before it exactly when it starts on that one's end."""
+
+    kind: np.ndarray | None
+    f0: np.ndarray
+    f1: np.ndarray
+    t0: np.ndarray
+    t1: np.ndarray
+    v0: np.ndarray
+    v1: np.ndarray
+
+
+def segment_table(
+    curves: np.ndarray,
     fps: float,
-    delta: float,
+    delta: float | np.ndarray,
+    cuts: Cuts,
     *,
-    extrema: Extrema | None = None,
+    flat: list[float] | None = None,
     min_hold_s: float = 0.3,
     cycles: bool = True,
-) -> tuple[Segment, ...]:
-    """Segments of an already smoothed curve `xs` (T,) at threshold `delta` (curve units).
+) -> SegmentTable:
+    """`segment` of all the curves (n, T), one per row, at once, as a table.
 
-    `extrema` may be precomputed at a smaller prominence and is filtered to `delta` here, so one
-    peak search serves every threshold.
+    `delta` is one threshold or one per curve; `cuts` were found at a prominence no larger than
+    any of them. `flat` may pass `curves.ravel().tolist()` when the caller has it already.
     """
-    n = xs.shape[0]
-    if extrema is None:
-        extrema = find_extrema(xs, delta)
-    keep = extrema.prominence >= delta
-    idx = [0, *extrema.index[keep].tolist(), n - 1]
-    times = [0.0, *extrema.time[keep].tolist(), float(n)]
-    # plain Python floats from here on: these loops run over a handful of pieces, where
-    # list indexing is an order of magnitude cheaper than numpy calls on tiny slices
-    x = xs.tolist()
-    values = [x[0], *extrema.value[keep].tolist(), x[-1]]
-    pieces = _merge_holds(x, _pieces(x, idx, times, values, delta, min_hold_s * fps), delta)
-    segs = [Segment(k, t0 / fps, t1 / fps, v0, v1) for k, _, _, t0, t1, v0, v1 in pieces]
-    return tuple(_collapse_cycles(segs, delta) if cycles else segs)
+    n_cols, n = curves.shape
+    xf = curves.ravel()
+    flat = xf.tolist() if flat is None else flat
+    deltas = np.broadcast_to(np.asarray(delta, dtype=np.float64), (n_cols,))
+    keep = cuts.prominence >= deltas[cuts.frame // n]
+    frame, time, value = cuts.frame[keep], cuts.time[keep], cuts.value[keep]
+    # a piece from every cut to the next but from a curve's last (at time T); none of no frames
+    s = np.flatnonzero((time[:-1] < n) & (frame[1:] > frame[:-1]))
+    p = _Pieces(None, frame[s], frame[s + 1], time[s], time[s + 1], value[s], value[s + 1])
+    p = _split_still_ends(xf, n, p, deltas[p.f0 // n], min_hold_s * fps)
+    p = _merge_holds(flat, n, p, deltas)
+    hold = np.flatnonzero(p.kind == _HOLD)
+    if hold.size:  # means in Python, summed frame by frame as a plain loop over the curve would
+        means = [sum(flat[a : b + 1]) / (b + 1 - a) for a, b in zip(p.f0[hold].tolist(), p.f1[hold].tolist())]
+        p.v0[hold] = means
+        p.v1[hold] = means
+    col = p.f0 // n
+    table = SegmentTable(col, p.kind, p.t0 / fps, p.t1 / fps, p.v0, p.v1, np.zeros(col.size, dtype=np.intp))
+    return _collapse_cycles(table, p, deltas[col]) if cycles else table
 
 
-def _pieces(x, idx, times, values, delta, min_hold):
-    """(kind, i0, i1, t0, t1, v0, v1) between consecutive cuts, with still ends split off."""
+def _split_still_ends(xf: np.ndarray, n: int, p: _Pieces, delta: np.ndarray, min_hold: float) -> _Pieces:
+    """Label pieces holds (|change| < delta) or ramps, and split still stretches off the ramps' ends.
+
+    A still stretch starts at a ramp's first frame and lasts while the curve stays within delta / 2
+    of it (likewise backwards from the last frame, but not past the ramp's new first frame); it
+    becomes a hold when it lasts `min_hold` frames and the rest still changes by delta. A piece
+    becomes up to three: lead hold, itself, tail hold.
+    """
+    f0, f1, v0, v1 = p.f0, p.f1, p.v0, p.v1
     half = delta / 2.0
     min_frames = max(1, math.ceil(min_hold))
-    out = []
-    for k in range(len(idx) - 1):
-        i0, i1, t0, t1, v0, v1 = idx[k], idx[k + 1], times[k], times[k + 1], values[k], values[k + 1]
-        if i1 <= i0:
-            continue
-        if abs(v1 - v0) < delta:
-            out.append(_hold(x, i0, i1, t0, t1))
-            continue
-        lead = i0  # last frame of the still stretch at the start
-        # most ramps move at once: one look at frame i0 + min_hold settles it without a scan
-        if i0 + min_frames <= i1 and abs(x[i0 + min_frames] - x[i0]) < half:
-            while lead < i1 and abs(x[lead + 1] - x[i0]) < half:
-                lead += 1
-        # split still stretches off the ends, unless what remains would no longer be a ramp
-        if lead - i0 >= min_hold and abs(v1 - x[lead]) >= delta:
-            out.append(_hold(x, i0, lead, t0, float(lead)))
-            i0, t0, v0 = lead, float(lead), x[lead]
-        trail = i1  # first frame of the still stretch at the end
-        if i1 - min_frames >= i0 and abs(x[i1 - min_frames] - x[i1]) < half:
-            while trail > i0 and abs(x[trail - 1] - x[i1]) < half:
-                trail -= 1
-        tail = None
-        if i1 - trail >= min_hold and abs(x[trail] - v0) >= delta:
-            tail = _hold(x, trail, i1, float(trail), t1)
-            i1, t1, v1 = trail, float(trail), x[trail]
-        out.append((UP if v1 > v0 else DOWN, i0, i1, t0, t1, v0, v1))
-        if tail:
-            out.append(tail)
-    return out
+    ramp = np.abs(v1 - v0) >= delta
+    # most ramps move at once: one look min_frames into either end rules out a still stretch there
+    long = ramp & (f1 - f0 >= min_frames)
+    look_lead = np.flatnonzero(long & (np.abs(xf[np.minimum(f0 + min_frames, f1)] - xf[f0]) < half))
+    look_tail = np.flatnonzero(long & (np.abs(xf[np.maximum(f1 - min_frames, f0)] - xf[f1]) < half))
+    # how long each looked-at end stays within delta / 2: forwards from f0, backwards from f1
+    rows = np.concatenate([look_lead, look_tail])
+    step = np.repeat([1, -1], [look_lead.size, look_tail.size])[:, None]
+    start = np.concatenate([f0[look_lead], f1[look_tail]])[:, None]
+    length, h = (f1 - f0)[rows, None], half[rows, None]
+
+    def stays(r, k):
+        s, m = start[r], length[r]
+        return (np.abs(xf[s + step[r] * np.minimum(k, m)] - xf[s]) < h[r]) & (k <= m)
+
+    run = _run_lengths(stays, rows.size)
+    lead = f0.copy()
+    lead[look_lead] += run[: look_lead.size]
+    split_lead = ramp & (lead - f0 >= min_hold) & (np.abs(v1 - xf[lead]) >= delta)
+    r0 = np.where(split_lead, lead, f0)  # the ramp's own first frame and value
+    rv0 = np.where(split_lead, xf[lead], v0)
+    trail = f1.copy()
+    r0_tail = r0[look_tail]
+    back = np.minimum(run[look_lead.size :], f1[look_tail] - r0_tail)  # not past the ramp's start
+    trail[look_tail] -= np.where(f1[look_tail] - min_frames >= r0_tail, back, 0)
+    split_tail = ramp & (f1 - trail >= min_hold) & (np.abs(xf[trail] - rv0) >= delta)
+    rv1 = np.where(split_tail, xf[trail], v1)
+    piece = _Pieces(
+        np.where(ramp, np.where(rv1 > rv0, _UP, _DOWN), _HOLD),
+        r0,
+        np.where(split_tail, trail, f1),
+        np.where(split_lead, lead % n, p.t0),
+        np.where(split_tail, trail % n, p.t1),
+        rv0,
+        rv1,
+    )
+    at_lead, at_tail = np.flatnonzero(split_lead), np.flatnonzero(split_tail)
+    if not (at_lead.size or at_tail.size):
+        return piece
+    lead, trail = lead[at_lead], trail[at_tail]
+    no_value = np.full(at_lead.size + at_tail.size, np.nan)  # a hold's value is its mean, later
+    holds = _Pieces(
+        np.full(no_value.size, _HOLD),
+        np.concatenate([f0[at_lead], trail]),
+        np.concatenate([lead, f1[at_tail]]),
+        np.concatenate([p.t0[at_lead], trail % n]),
+        np.concatenate([lead % n, p.t1[at_tail]]),
+        no_value,
+        no_value,
+    )
+    # lay each lead hold before its piece and each tail hold after it
+    order = np.argsort(np.concatenate([3 * np.arange(f0.size) + 1, 3 * at_lead, 3 * at_tail + 2]))
+    return _Pieces(*(np.concatenate([a, b])[order] for a, b in zip(piece, holds)))
 
 
-def _hold(x, i0, i1, t0, t1):
-    mean = sum(x[i0 : i1 + 1]) / (i1 + 1 - i0)
-    return (HOLD, i0, i1, t0, t1, mean, mean)
+def _run_lengths(test, size: int) -> np.ndarray:
+    """Per row r < `size`, for how many k = 1, 2, ... in a row `test(rows, k)` (rows x k bools)
+    holds; `test` must fail past some k.
+
+    Tests a short window of k first, then a four times longer one for the rows still going: most
+    runs are short, and one window as long as the longest would be mostly waste.
+    """
+    run = np.zeros(size, dtype=np.intp)
+    rows, done, width = np.arange(size), 0, 16
+    while rows.size:
+        k = np.arange(done + 1, done + width + 1)
+        count = np.logical_and.accumulate(test(rows, k), axis=1).sum(axis=1)
+        run[rows] += count
+        rows, done, width = rows[count == width], done + width, 4 * width
+    return run
 
 
-def _merge_holds(x, pieces, delta):
-    merged = []
-    for p in pieces:
-        if merged and p[0] == HOLD and merged[-1][0] == HOLD:
-            q = merged[-1]
-            span = x[q[1] : p[2] + 1]
-            if max(span) - min(span) < delta:
-                mean = sum(span) / len(span)
-                merged[-1] = (HOLD, q[1], p[2], q[3], p[4], mean, mean)
-                continue
-        merged.append(p)
-    return merged
+def _merge_holds(flat: list[float], n: int, p: _Pieces, deltas: np.ndarray) -> _Pieces:
+    """Merge neighbouring holds of a curve while the curve under them spans less than delta."""
+    neighbours = (p.kind[1:] == _HOLD) & (p.kind[:-1] == _HOLD) & (p.f0[1:] == p.f1[:-1])
+    if not neighbours.any():
+        return p
+    keep = np.ones(p.kind.size, dtype=bool)
+    f0, f1, t1 = p.f0, p.f1.copy(), p.t1.copy()
+    head: dict[int, int] = {}  # a merged piece -> the first piece of its hold
+    for k in (np.flatnonzero(neighbours) + 1).tolist():
+        g = head.get(k - 1, k - 1)
+        span = flat[int(f0[g]) : int(f1[k]) + 1]
+        if max(span) - min(span) < deltas[f0[k] // n]:
+            f1[g], t1[g] = f1[k], t1[k]
+            keep[k] = False
+            head[k] = g
+    return _Pieces(*(a[keep] for a in p._replace(f1=f1, t1=t1)))
 
 
-def _collapse_cycles(segs: list[Segment], delta: float, min_cycles: int = 2) -> list[Segment]:
-    """Collapse runs of >= `min_cycles` similar up/down pairs into one `repeats` segment."""
-    n = len(segs)
-    if n < 2 * min_cycles:
-        return segs
-    ramp = [s.kind != HOLD for s in segs]
-    lows = [min(s.start, s.end) for s in segs]
-    highs = [max(s.start, s.end) for s in segs]
-    durations = [s.t1 - s.t0 for s in segs]
-    out: list[Segment] = []
-    i = 0
-    while i < n:
-        # a run needs at least 2 * min_cycles alternating ramps: check the cheap part first
-        if ramp[i] and i + 2 * min_cycles <= n and ramp[i + 1] and segs[i + 1].kind != segs[i].kind:
-            run = _similar_run(segs, ramp, lows, highs, durations, i, delta)
-        else:
-            run = 0
-        n_cycles = run // 2
-        if n_cycles >= min_cycles:
-            j = i + 2 * n_cycles
-            lo, hi = lows[i:j], highs[i:j]
-            out.append(
-                Segment(CYCLES, segs[i].t0, segs[j - 1].t1, sum(lo) / len(lo), sum(hi) / len(hi), n_cycles)
-            )
-            i = j
-        else:
-            out.append(segs[i])
-            i += 1
-    return out
+def _collapse_cycles(table: SegmentTable, p: _Pieces, delta: np.ndarray, min_cycles: int = 2) -> SegmentTable:
+    """Collapse runs of >= `min_cycles` similar up/down pairs into one `repeats` segment.
 
+    A run from segment i goes on while the segments alternate up / down and stay close to segment
+    i (low and high within tol, duration within 0.4-2.5x); runs are taken greedily from the start.
+    """
+    kind, n = table.kind, table.kind.size
+    ramp = kind != _HOLD
+    turns = np.zeros(n + 1, dtype=bool)  # segment j turns back from segment j-1 (a sentinel at n)
+    turns[1:n] = ramp[1:] & ramp[:-1] & (kind[1:] != kind[:-1]) & (p.f0[1:] == p.f1[:-1])
+    # the cheap part first: a run starts only where 2 * min_cycles - 1 turns follow
+    after = np.arange(1, n + 1)
+    stops = np.flatnonzero(~turns)
+    chain = stops[np.searchsorted(stops, after)] - after  # turns right after each segment
+    starts = np.flatnonzero(chain >= 2 * min_cycles - 1)
+    if not starts.size:
+        return table
+    low, high = np.minimum(table.start, table.end), np.maximum(table.start, table.end)
+    duration = table.t1 - table.t0
+    # per start: its low, high, duration, tolerance and turns, each a column
+    low0, high0, dur0, turns0 = (x[starts, None] for x in (low, high, duration, chain))
+    tol = np.maximum(delta[starts, None], 0.25 * (high0 - low0))
 
-def _similar_run(segs, ramp, lows, highs, durations, i, delta) -> int:
-    """Length of the run of alternating ramps from `i` that stay close to the first one."""
-    low, high, duration = lows[i], highs[i], durations[i]
-    tol = max(delta, 0.25 * (high - low))
-    j = i + 1
-    while j < len(segs):
-        if not ramp[j] or segs[j].kind == segs[j - 1].kind:
-            break
-        if (
-            abs(lows[j] - low) > tol
-            or abs(highs[j] - high) > tol
-            or not (0.4 * duration <= durations[j] <= 2.5 * duration)
-        ):
-            break
-        j += 1
-    return j - i
+    def similar(rows, k):  # segment i + k still turns and stays close to segment i
+        j = np.minimum(starts[rows, None] + k, n - 1)
+        t, d = tol[rows], dur0[rows]
+        return (
+            (k <= turns0[rows])
+            & (np.abs(low[j] - low0[rows]) <= t)
+            & (np.abs(high[j] - high0[rows]) <= t)
+            & (0.4 * d <= duration[j])
+            & (duration[j] <= 2.5 * d)
+        )
+
+    n_cycles = (1 + _run_lengths(similar, starts.size)) // 2
+    found = np.flatnonzero(n_cycles >= min_cycles)
+    if not found.size:
+        return table
+    # runs are taken from the start, so none begins inside the one before: from each run, jump
+    # to the first start at or after its end
+    first, counts = starts[found], n_cycles[found]
+    stop = first + 2 * counts
+    next_run = np.searchsorted(first, stop).tolist()
+    taken, r = [], 0
+    while r < len(next_run):
+        taken.append(r)
+        r = next_run[r]
+    first, stop, counts = first[taken], stop[taken], counts[taken]
+    lows, highs = low.tolist(), high.tolist()
+    lo_mean = [sum(lows[i:j]) / (j - i) for i, j in zip(first.tolist(), stop.tolist())]
+    hi_mean = [sum(highs[i:j]) / (j - i) for i, j in zip(first.tolist(), stop.tolist())]
+    kind[first], table.cycles[first] = _CYCLES, counts  # the arrays are this call's own
+    table.t1[first] = table.t1[stop - 1]
+    table.start[first], table.end[first] = lo_mean, hi_mean
+    inside = np.zeros(n + 1, dtype=np.intp)  # +1 after each run's first segment, -1 after its last
+    inside[first + 1], inside[stop] = 1, -1
+    keep = np.cumsum(inside[:n]) == 0
+    return SegmentTable(*(x[keep] for x in table))

@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -33,6 +32,8 @@ import numpy as np  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 # the repository's own packages first, whatever the working directory and the install's path finder
 sys.path.insert(0, str(REPO))
+
+from _common import best_time, fixtures_dir, pin_one_cpu  # noqa: E402
 
 import smd  # noqa: E402
 from harness.motion_features import FEATURE_GROUPS, features_to_joints, joints_to_features  # noqa: E402
@@ -77,27 +78,6 @@ def synth_motion(rng: np.random.Generator) -> np.ndarray:
         axis=1,
     )
     return smd.forward_kinematics(angles, root, scale=float(rng.uniform(0.85, 1.15))).astype(np.float32)
-
-
-def _pin_one_cpu() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    return "not pinned (no sched_setaffinity); single process"
-
-
-def _best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _fixtures_dir() -> Path:
-    return Path(os.environ.get("SMD_FIXTURES", REPO.parent / "shared" / "fixtures"))
 
 
 def accuracy(fixtures: Path) -> np.ndarray | None:
@@ -157,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.motions < 1 or args.repeats < 1:
         parser.error("--motions and --repeats must be at least 1")
 
-    pinned = _pin_one_cpu()
+    pinned = pin_one_cpu()
     print(f"HumanML3D features benchmark: Python {platform.python_version()}, numpy {np.__version__}")
     print(f"machine: {platform.machine()} {platform.processor() or ''}".rstrip() + f"; one process, {pinned}")
     print()
 
-    target = accuracy(_fixtures_dir())
+    target = accuracy(fixtures_dir())
     if target is None:
         target = smd.forward_kinematics({}, np.array([[0.0, 0.92, 0.0]]))[0]  # the symmetrised skeleton
 
@@ -171,12 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     frames = sum(len(m) - 1 for m in motions)
     features = [joints_to_features(m, target) for m in motions]
 
-    t_forward = _best_time(lambda: [joints_to_features(m, target) for m in motions], args.repeats)
-    t_back = _best_time(lambda: [features_to_joints(f) for f in features], args.repeats)
+    t_forward = best_time(lambda: [joints_to_features(m, target) for m in motions], args.repeats)
+    t_back = best_time(lambda: [features_to_joints(f) for f in features], args.repeats)
     lengths = np.array([len(m) for m in motions])
     per_motion = []
     for m in motions:
-        per_motion.append(_best_time(lambda m=m: joints_to_features(m, target), args.repeats))
+        per_motion.append(best_time(lambda m=m: joints_to_features(m, target), args.repeats))
     slope, intercept = np.polyfit(lengths, per_motion, 1)
     at_mean = slope * HUMANML3D_MEAN_FRAMES + intercept
 

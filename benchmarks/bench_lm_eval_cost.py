@@ -37,7 +37,7 @@ def main() -> None:
 
     from harness.io import read_jsonl
     from harness.prompt_docs import docs_path
-    from harness.prompts import build_messages
+    from harness.prompts import render_prompt
     from harness.tiny_backbone import build_tiny_backbone, corpus_from_docs
 
     qa, hml = args.data / "babel_qa", args.data / "humanml3d"
@@ -67,11 +67,10 @@ def main() -> None:
             ("smd_humanml3d_caption", hml),
         ):
             docs = read_jsonl(docs_path(root, args.preset, "test"))[: args.limit]
-            prompt = 0
-            for d in docs:
-                messages = build_messages(d, with_target=False)
-                text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-                prompt += len(tokenizer(text, add_special_tokens=False)["input_ids"])
+            prompt = sum(
+                len(tokenizer(render_prompt(tokenizer, d), add_special_tokens=False)["input_ids"])
+                for d in docs
+            )
             counted.update(tokens=0, calls=0)
             manager = TaskManager(
                 include_path=str(tasks_dir), metadata={"smd_variant": args.preset, "data_root": str(root)}

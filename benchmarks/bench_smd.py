@@ -31,6 +31,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _common import best_time, fixtures_dir, pin_one_cpu  # noqa: E402
 
 import smd  # noqa: E402
 from smd.angles import ANGLE_KEYS  # noqa: E402
@@ -143,27 +144,6 @@ def synth_motion(rng: np.random.Generator) -> np.ndarray:
     return joints.astype(np.float32)  # HumanML3D ships float32
 
 
-def _pin_one_cpu() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        cpu = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {cpu})
-        return f"pinned to CPU {cpu}"
-    return "not pinned (no sched_setaffinity); single process"
-
-
-def _best_time(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
-def _fixtures_dir() -> Path:
-    return Path(os.environ.get("SMD_FIXTURES", REPO.parent / "shared" / "fixtures"))
-
-
 def _size_table(rows: list[tuple[str, list[str]]], columns: list[str]) -> str:
     width = max(len(c) for c in columns) + 2
     head = f"{'preset':<12}" + "".join(f"{c:>{width}}" for c in columns)
@@ -182,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.motions < 1 or args.repeats < 1:
         parser.error("--motions and --repeats must be >= 1")
 
-    pinned = _pin_one_cpu()
+    pinned = pin_one_cpu()
     presets = list(smd.PRESETS)
     print(f"SMD benchmark: {smd.FORMAT_VERSION}, Python {platform.python_version()}, numpy {np.__version__}")
     print(f"machine: {platform.machine()} {platform.processor() or ''}".rstrip() + f"; one process, {pinned}")
@@ -214,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         for m in motions:
             smd.analyze(m, fps=FPS)
 
-    t_full = _best_time(full, args.repeats)
-    t_analyze = _best_time(analyze_only, args.repeats)
+    t_full = best_time(full, args.repeats)
+    t_analyze = best_time(analyze_only, args.repeats)
 
     # per-motion times of the full pipeline (to project at HumanML3D's mean length) and (c) text sizes
     n = len(motions)
@@ -258,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_size_table(rows, ["chars", "tokens", "max tok", "chars 7s", "tokens 7s"]))
 
     # real motions, when the fixtures are there
-    fixtures = _fixtures_dir()
+    fixtures = fixtures_dir()
     found = [(Path(rel).stem[:6], fixtures / rel) for rel in REAL_FIXTURES if (fixtures / rel).is_file()]
     print()
     if not found:

@@ -223,8 +223,8 @@ def letter_accuracy(model, tokenizer, docs) -> float:
     """Accuracy of the option letter with the highest log-likelihood after the prompt (one pass each)."""
     import torch
 
+    from harness.prompts import render_prompt
     from harness.qa_options import LETTERS
-    from harness.training.data import render_prompt
 
     letter_ids = [tokenizer(x, add_special_tokens=False)["input_ids"][0] for x in LETTERS]
     correct = 0

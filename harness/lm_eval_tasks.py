@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .io import read_jsonl
 from .prompt_docs import docs_path
-from .prompts import SYSTEM_CAPTION, SYSTEM_QA, caption_user, qa_user, target
+from .prompts import SYSTEM_CAPTION, SYSTEM_QA, caption_user, qa_user, render_prompt, target
 from .qa_options import LETTERS
 
 DEFAULT_VARIANT = "v5"
@@ -68,14 +68,7 @@ def _context_limit(metadata: dict):
 def prompt_tokens(tokenizer, doc: dict) -> int:
     """Tokens of a doc's prompt, chat-templated when the tokenizer has a template (as lm-eval's
     --apply_chat_template renders it), otherwise the plain system + user text."""
-    from .prompts import build_messages
-
-    messages = build_messages(doc, with_target=False)
-    if getattr(tokenizer, "chat_template", None):
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    else:
-        text = messages[0]["content"] + " " + messages[1]["content"]
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    return len(tokenizer(render_prompt(tokenizer, doc), add_special_tokens=False)["input_ids"])
 
 
 def _drop_too_long(rows: list[dict], split: str, metadata: dict, reserve: int) -> list[dict]:

@@ -48,6 +48,17 @@ def target(doc: dict, reference: int = 0) -> str:
     return doc["references"][reference].strip()
 
 
+def render_prompt(tokenizer, doc: dict, chat_template_kwargs: dict | None = None) -> str:
+    """The chat-templated prompt (system + user + generation prompt), as lm-eval's
+    `--apply_chat_template` renders it; the plain system + user text for a tokenizer without a template."""
+    messages = build_messages(doc, with_target=False)
+    if not getattr(tokenizer, "chat_template", None):
+        return messages[0]["content"] + " " + messages[1]["content"]
+    return tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=True, **(chat_template_kwargs or {})
+    )
+
+
 def build_messages(doc: dict, *, with_target: bool = True, reference: int = 0) -> list[dict[str, str]]:
     """Chat messages for a QA or caption doc, optionally ending with the assistant target."""
     if is_qa(doc):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import read_jsonl
-from ..prompts import build_messages, is_qa
+from ..prompts import build_messages, is_qa, render_prompt
 
 IGNORE = -100
 
@@ -61,16 +61,6 @@ def read_docs(paths: Iterable[Path | str], task: str) -> tuple[list[dict], list[
         docs.extend(rows)
         files.append({"path": str(path), "sha256": sha256_file(path), "docs": len(rows)})
     return docs, files
-
-
-def render_prompt(tokenizer, doc: dict, chat_template_kwargs: dict | None = None) -> str:
-    """The chat-templated prompt (system + user + generation prompt) as lm-eval renders it."""
-    return tokenizer.apply_chat_template(
-        build_messages(doc, with_target=False),
-        tokenize=False,
-        add_generation_prompt=True,
-        **(chat_template_kwargs or {}),
-    )
 
 
 def encode_example(

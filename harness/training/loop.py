@@ -31,8 +31,9 @@ from pathlib import Path
 from ..backbones import Backbone
 from ..io import atomic_write_json, atomic_write_text, read_json
 from ..lm_eval_tasks import extract_option
+from ..prompts import render_prompt
 from .config import TrainConfig
-from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs, render_prompt
+from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs
 
 LOG = logging.getLogger("smd.train")
 # Fields that cannot change the result: a resumed run may differ in them.

@@ -132,6 +132,8 @@ STAGES = {
     "score-captions": ("harness.metrics.score", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
     "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
+    "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
+    "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
 }
 
 

@@ -18,12 +18,21 @@ import numpy as np
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
     """Write `text` to `path` atomically (UTF-8); creates parent folders."""
+    return _atomic_write(path, text, mode="w", encoding="utf-8")
+
+
+def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
+    """Write `data` to `path` atomically (images, archives); creates parent folders."""
+    return _atomic_write(path, data, mode="wb")
+
+
+def _atomic_write(path: Path | str, data: str | bytes, **open_args: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, **open_args) as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -132,6 +132,7 @@ STAGES = {
     "score-captions": ("harness.metrics.score", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
     "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
+    "evaluate": ("harness.evaluate", "score a backbone (+ adapter) on one lm-eval task: one results cell"),
     "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
     "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
 }

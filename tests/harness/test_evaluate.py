@@ -1,0 +1,278 @@
+"""`smd evaluate` on the 24-motion demo and the tiny backbone, offline: cells, provenance, samples, skips."""
+
+import hashlib
+import math
+
+import pytest
+import yaml
+
+pytest.importorskip("lm_eval")
+pytest.importorskip("peft")
+
+from harness.backbones import Backbone  # noqa: E402
+from harness.evaluate import (  # noqa: E402
+    cell_backbone_name,
+    cell_metrics,
+    main,
+    model_args,
+    sample_rows,
+    task_version,
+)
+from harness.io import read_json, read_jsonl  # noqa: E402
+from harness.prompt_docs import docs_path  # noqa: E402
+from harness.results import provenance_path  # noqa: E402
+
+LIMIT = 4
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_params(folder, model, **extra_entries):
+    params = folder / "params.yaml"
+    entries = {"tiny": {"path": str(model), "dtype": "float32"}, **extra_entries}
+    params.write_text(yaml.safe_dump({"backbones": entries}))
+    return params
+
+
+def _argv(demo, out, params, *, task="smd_babel_qa", dataset="demo_babel_qa", root=None, extra=()):
+    return [
+        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--preset", "v5_top3",
+        "--backbone", "tiny", "--params", str(params), "--results", str(out / "results"),
+        "--samples-dir", str(out / "samples"), "--limit", str(LIMIT), *extra,
+    ]  # fmt: skip
+
+
+def _run_spied(argv):
+    """main(argv) with lm_eval.simple_evaluate wrapped: (exit status, what simple_evaluate returned)."""
+    import lm_eval
+
+    original, seen = lm_eval.simple_evaluate, {}
+
+    def spy(*args, **kwargs):
+        seen["res"] = original(*args, **kwargs)
+        return seen["res"]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lm_eval, "simple_evaluate", spy)
+        rc = main(argv)
+    return rc, seen.get("res")
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """lm_eval.simple_evaluate that fails the test if called: proves a call ran nothing."""
+    import lm_eval
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("simple_evaluate was called")
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", refuse)
+
+
+@pytest.fixture(scope="module")
+def zero_shot(demo, tmp_path_factory):
+    out = tmp_path_factory.mktemp("zero_shot")
+    params = _write_params(out, demo["model"])
+    rc, res = _run_spied(_argv(demo, out, params))
+    cell = out / "results" / "demo_babel_qa" / "v5_top3" / "tiny.json"
+    return {"rc": rc, "res": res, "out": out, "params": params, "cell": cell}
+
+
+def test_zero_shot_cell_holds_lm_evals_numbers_and_the_doc_counts(zero_shot):
+    assert zero_shot["rc"] == 0
+    cell = read_json(zero_shot["cell"])
+    lm_eval_results = zero_shot["res"]["results"]["smd_babel_qa"]
+    assert cell["acc"] == lm_eval_results["acc,none"]
+    assert cell["invalid_rate"] == lm_eval_results["invalid_rate,none"]
+    assert cell["n"] == LIMIT and cell["skipped"] == 0
+    assert all(isinstance(v, (int, float)) and "," not in k for k, v in cell.items())
+
+
+def test_provenance_records_inputs_versions_and_the_limit(zero_shot, demo):
+    prov = read_json(provenance_path(zero_shot["cell"]))
+    docs = docs_path(demo["qa"], "v5_top3", "test")
+    assert prov["limit"] == LIMIT and prov["inputs"]["limit"] == LIMIT
+    assert prov["data"]["docs"]["sha256"] == prov["inputs"]["docs_sha256"] == _sha256(docs)
+    assert prov["task"] == "smd_babel_qa" and prov["task_version"] == prov["inputs"]["task_version"] == 1.0
+    assert prov["adapter"] is None and "peft" not in prov["model_args"]
+    assert prov["model_args"] == {"pretrained": str(demo["model"]), "dtype": "float32"}
+    assert prov["task_metadata"] == {"smd_variant": "v5_top3", "babel_qa_root": str(demo["qa"])}
+    assert {"torch", "transformers", "peft", "lm_eval"} <= set(prov["versions"])
+    assert prov["hardware"]["cpu_count"] >= 1
+    assert prov["lm_eval_config"]["random_seed"] == 0 and prov["lm_eval_config"]["limit"] == LIMIT
+    assert prov["wall_seconds"] > 0 and prov["started_at"] <= prov["finished_at"]
+
+
+def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
+    prov = read_json(provenance_path(zero_shot["cell"]))
+    samples = zero_shot["out"] / "samples" / "demo_babel_qa" / "v5_top3" / "tiny.jsonl"
+    assert prov["samples"] == {"path": str(samples), "sha256": _sha256(samples), "rows": LIMIT}
+    rows = read_jsonl(samples)
+    lm_eval_samples = zero_shot["res"]["samples"]["smd_babel_qa"]
+    expected = {s["doc"]["doc_id"]: (s["filtered_resps"][0], s["acc"]) for s in lm_eval_samples}
+    assert {r["id"]: (r["prediction"], r["acc"]) for r in rows} == expected
+
+
+def test_a_second_call_with_the_same_inputs_is_up_to_date(zero_shot, demo, no_run, capsys):
+    before = zero_shot["cell"].read_bytes(), provenance_path(zero_shot["cell"]).read_bytes()
+    assert main(_argv(demo, zero_shot["out"], zero_shot["params"])) == 0
+    assert "up to date" in capsys.readouterr().out
+    assert (zero_shot["cell"].read_bytes(), provenance_path(zero_shot["cell"]).read_bytes()) == before
+
+
+@pytest.mark.parametrize("extra", [["--force"], ["--limit", "3"]], ids=["force", "changed-limit"])
+def test_force_or_changed_inputs_run_again(zero_shot, demo, no_run, extra):
+    with pytest.raises(AssertionError, match="simple_evaluate was called"):
+        main(_argv(demo, zero_shot["out"], zero_shot["params"], extra=extra))
+
+
+def test_another_task_may_not_replace_a_cell(zero_shot, demo, no_run, capsys):
+    before = zero_shot["cell"].read_bytes()
+    assert main(_argv(demo, zero_shot["out"], zero_shot["params"], task="smd_babel_qa_mc")) == 2
+    assert "holds smd_babel_qa results" in capsys.readouterr().err
+    assert zero_shot["cell"].read_bytes() == before
+
+
+def test_a_lora_adapter_gets_its_own_cell_with_the_adapter_hash(demo, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    adapter = tmp_path / "adapter"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(demo["model"]), config).save_pretrained(adapter)
+    params = _write_params(tmp_path, demo["model"])
+    rc, res = _run_spied(_argv(demo, tmp_path, params, extra=["--adapter", str(adapter)]))
+    assert rc == 0
+    cell = tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "tiny+lora.json"
+    assert read_json(cell)["acc"] == res["results"]["smd_babel_qa"]["acc,none"]
+    prov = read_json(provenance_path(cell))
+    weights = adapter / "adapter_model.safetensors"
+    assert prov["adapter"]["sha256"] == prov["inputs"]["adapter_sha256"] == _sha256(weights)
+    assert prov["model_args"]["peft"] == str(adapter)
+    assert not (tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "tiny.json").exists()
+
+
+def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_path):
+    from harness.metrics.score import read_predictions
+
+    params = _write_params(tmp_path, demo["model"])
+    argv = _argv(
+        demo, tmp_path, params, task="smd_humanml3d_caption", dataset="demo_humanml3d", root=demo["hml"]
+    )
+    rc, res = _run_spied(argv)
+    assert rc == 0
+    cell = read_json(tmp_path / "results" / "demo_humanml3d" / "v5_top3" / "tiny.json")
+    for metric in ("bleu_4", "rouge_l", "cider"):
+        assert cell[metric] == res["results"]["smd_humanml3d_caption"][f"{metric},none"]
+    assert not any(k.endswith("_stderr") for k in cell)  # lm-eval gives "N/A" for corpus metrics
+    samples = tmp_path / "samples" / "demo_humanml3d" / "v5_top3" / "tiny.jsonl"
+    predictions = read_predictions(samples)  # the input of `smd score-captions`
+    assert len(predictions) == cell["n"] == LIMIT and all(p.references for p in predictions)
+
+
+def test_prompts_too_long_for_the_context_are_counted_as_skipped(demo, tmp_path):
+    from transformers import AutoTokenizer
+
+    from harness.lm_eval_tasks import QA_GEN_TOKENS, prompt_tokens
+
+    tokenizer = AutoTokenizer.from_pretrained(demo["model"])
+    docs = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
+    lengths = sorted(prompt_tokens(tokenizer, d) for d in docs)
+    context = lengths[len(lengths) // 2] + QA_GEN_TOKENS  # about half the prompts fit
+    short = {"path": str(demo["model"]), "dtype": "float32", "context_length": context}
+    params = _write_params(tmp_path, demo["model"], short=short)
+    argv = _argv(demo, tmp_path, params)
+    argv[argv.index("tiny")] = "short"
+    assert main(argv + ["--limit", "1"]) == 0
+    cell = read_json(tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "short.json")
+    prov = read_json(provenance_path(tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "short.json"))
+    assert prov["model_args"]["max_length"] == context
+    assert 0 < cell["skipped"] < len(docs) and cell["n"] == 1
+
+
+@pytest.mark.parametrize("what", ["adapter", "docs", "backbone"])
+def test_a_missing_input_exits_2_naming_it_and_writes_nothing(demo, tmp_path, no_run, capsys, what):
+    params = _write_params(tmp_path, demo["model"])
+    argv = _argv(demo, tmp_path, params)
+    missing = {
+        "adapter": str(tmp_path / "no_adapter"),
+        "docs": str(docs_path(demo["qa"], "v9", "test")),
+        "backbone": "no-such-backbone",
+    }[what]
+    if what == "adapter":
+        argv += ["--adapter", missing]
+    elif what == "docs":
+        argv[argv.index("v5_top3")] = "v9"
+    else:
+        argv[argv.index("tiny")] = missing
+    assert main(argv) == 2
+    assert missing in capsys.readouterr().err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "samples").exists()
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_cell_metrics_strip_the_filter_and_drop_stderrs_that_are_not_numbers():
+    results = {"alias": "x", "sample_len": 4, "acc,none": 0.5, "acc_stderr,none": "N/A", "cider,none": 0.25}
+    assert cell_metrics(results, n=4, skipped=1) == {"acc": 0.5, "cider": 0.25, "n": 4, "skipped": 1}
+    assert cell_metrics({"acc,strict": 1.0}, n=1, skipped=0)["acc_strict"] == 1.0
+    with pytest.raises(ValueError, match="bleu_4,none"):
+        cell_metrics({"bleu_4,none": math.nan}, n=1, skipped=0)
+
+
+def test_multiple_choice_samples_predict_the_most_likely_letter():
+    sample = {
+        "doc": {"doc_id": "q1", "motion_id": "m1"},
+        "target": 2,
+        "filtered_resps": [(-3.0, False), (-1.0, True), (-2.0, False)],
+        "metrics": ["acc"],
+        "acc": 0.0,
+    }
+    (row,) = sample_rows([sample])
+    assert row["prediction"] == "B" and row["loglikelihoods"] == [-3.0, -1.0, -2.0] and row["acc"] == 0.0
+
+
+def test_cell_backbone_names(tmp_path):
+    folder = tmp_path / "my model"
+    folder.mkdir()
+    assert cell_backbone_name(Backbone("qwen2.5-7b", "Qwen/Qwen2.5-7B-Instruct")) == "qwen2.5-7b"
+    assert cell_backbone_name(Backbone("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct")) == (
+        "Qwen--Qwen2.5-7B-Instruct"
+    )
+    assert cell_backbone_name(Backbone(str(folder), str(folder))) == "my-model"
+
+
+def test_model_args_follow_the_registry_entry(tmp_path):
+    entry = Backbone(
+        "glm",
+        "THUDM/glm-4-9b-chat",
+        dtype="bfloat16",
+        trust_remote_code=True,
+        chat_template_kwargs={"enable_thinking": False},
+        context_length=4096,
+    )
+    assert model_args(entry, tmp_path, cuda=True) == {
+        "pretrained": "THUDM/glm-4-9b-chat",
+        "dtype": "bfloat16",
+        "trust_remote_code": True,
+        "chat_template_args": {"enable_thinking": False},
+        "max_length": 4096,
+        "peft": str(tmp_path),
+    }
+    assert model_args(Backbone("q", "Qwen/Qwen2.5-3B-Instruct"), None, cuda=False) == {
+        "pretrained": "Qwen/Qwen2.5-3B-Instruct",
+        "dtype": "float32",
+    }
+
+
+def test_task_version_follows_include_and_the_file_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("task: base\nfn: !function utils.f\nmetadata:\n  version: 1.0\n")
+    (tmp_path / "child.yaml").write_text("include: base.yaml\ntask: child\nmetadata:\n  version: 2.5\n")
+    (tmp_path / "same.yaml").write_text("include: base.yaml\ntask: same\n")
+    assert task_version("child", tmp_path) == 2.5
+    assert task_version("same", tmp_path) == 1.0

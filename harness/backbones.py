@@ -32,6 +32,8 @@ class Backbone:
         lora_target_modules: LoRA targets for this architecture (None: the training config's).
         modules_to_save: modules trained in full next to LoRA (the training config's win when set).
         context_length: context limit in tokens when the config does not say it (None: from the config).
+        train: `train:` settings this backbone needs instead of the section's (e.g. the randomly
+            initialised tiny backbone's higher learning rate); `--set` overrides still win.
         notes: free text.
     """
 
@@ -43,6 +45,7 @@ class Backbone:
     lora_target_modules: tuple[str, ...] | None = None
     modules_to_save: tuple[str, ...] = ()
     context_length: int | None = None
+    train: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 
     def kwargs(self) -> dict[str, Any]:

@@ -133,6 +133,7 @@ STAGES = {
     "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
     "evaluate": ("harness.evaluate", "score a backbone (+ adapter) on one lm-eval task: one results cell"),
+    "stage": ("harness.pipeline", "one dvc.yaml stage cell (train / evaluate), paths from params.yaml"),
     "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
     "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .io import read_jsonl
@@ -109,18 +109,33 @@ def build_tiny_backbone(out: Path | str, texts: Iterable[str], config: TinyConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd tiny-backbone OUT --docs DOCS.jsonl ...`: build the tiny backbone from prompt docs."""
+    """`smd tiny-backbone OUT --docs DOCS.jsonl ... [--params params.yaml]`: build the tiny backbone from
+    prompt docs; the model's size comes from the `tiny:` section of the params file (TinyConfig)."""
     parser = argparse.ArgumentParser(prog="smd tiny-backbone", description=main.__doc__)
     parser.add_argument("out", type=Path, help="folder to save the model and tokenizer in")
     parser.add_argument("--docs", type=Path, nargs="+", required=True, help="prompt-doc JSONL files (corpus)")
-    parser.add_argument("--vocab-size", type=int, default=TinyConfig.vocab_size)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", type=Path, help="params file with a `tiny:` section (default: defaults)")
+    parser.add_argument("--vocab-size", type=int, help="overrides the params' vocab_size")
+    parser.add_argument("--seed", type=int, help="overrides the params' seed")
     args = parser.parse_args(argv)
     missing = [p for p in args.docs if not p.is_file()]
     if missing:
         parser.error(f"docs not found: {', '.join(map(str, missing))}")
-    path = build_tiny_backbone(
-        args.out, corpus_from_docs(args.docs), TinyConfig(vocab_size=args.vocab_size, seed=args.seed)
-    )
+    try:
+        config = load_tiny_config(args.params)
+    except (ValueError, FileNotFoundError) as e:
+        parser.error(str(e))
+    overrides = {"vocab_size": args.vocab_size, "seed": args.seed}
+    config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
+    path = build_tiny_backbone(args.out, corpus_from_docs(args.docs), config)
     print(f"tiny backbone saved to {path}")
     return 0
+
+
+def load_tiny_config(params: Path | None) -> TinyConfig:
+    """The `tiny:` section of a params file (unknown keys rejected); defaults without a file."""
+    if params is None:
+        return TinyConfig()
+    from .training.config import read_params, typed_from_mapping
+
+    return typed_from_mapping(TinyConfig, read_params(params).get("tiny", {}), "tiny")

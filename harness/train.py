@@ -49,6 +49,7 @@ def run_training(
     *,
     params: Path | None = None,
     overrides: dict | None = None,
+    restart_changed: bool = False,
 ) -> dict:
     """Train one adapter; returns the run record (also `out/run.json`).
 
@@ -59,6 +60,7 @@ def run_training(
         out: output folder (resumes from its checkpoints; returns at once if its run finished).
         params: params file (default: the repository's `params.yaml` when present, else paper defaults).
         overrides: `TrainConfig` fields to override (`--set`).
+        restart_changed: start over when `out` holds a run of other inputs (else an error).
 
     Raises:
         ValueError: bad config key/value or docs of the wrong task.
@@ -70,9 +72,19 @@ def run_training(
 
     if params is None and DEFAULT_PARAMS.is_file():
         params = DEFAULT_PARAMS
-    cfg = load_train_config(params, task, overrides)
     resolved: Backbone = get_backbone(backbone, params)
-    return train(cfg, docs=list(docs), val_docs=list(val_docs), backbone=resolved, out=Path(out))
+    # the backbone's own settings (top level, then per task), then the caller's
+    own = {k: v for k, v in resolved.train.items() if k not in ("qa", "caption")}
+    own.update(resolved.train.get(task) or {})
+    cfg = load_train_config(params, task, {**own, **(overrides or {})})
+    return train(
+        cfg,
+        docs=list(docs),
+        val_docs=list(val_docs),
+        backbone=resolved,
+        out=Path(out),
+        restart_changed=restart_changed,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a train: setting, e.g. --set lr=2e-4 --set epochs=1",
     )
+    parser.add_argument(
+        "--restart-changed",
+        action="store_true",
+        help="start over when OUT holds a run of another config, backbone or data (default: error)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from .training.loop import TrainingError
@@ -105,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             args.out,
             params=args.params,
             overrides=parse_overrides(args.overrides),
+            restart_changed=args.restart_changed,
         )
     except KeyboardInterrupt:
         print("training canceled; start it again with the same arguments to resume", file=sys.stderr)

@@ -177,9 +177,27 @@ def loss_sum(model, batch: dict, keep_logits: bool):
 
 
 def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
+    """What makes two runs the same run: config, backbone (its files, for a local folder) and data."""
     conf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
-    blob = json.dumps({"config": conf, "backbone": backbone.path, "data": files}, sort_keys=True, default=str)
+    model = {"path": backbone.path, "files": folder_digest(backbone.path)}
+    blob = json.dumps({"config": conf, "backbone": model, "data": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def folder_digest(path: str, full_hash_limit: int = 256 * 2**20) -> str | None:
+    """sha256 over a local model folder (None for a hub id): a rebuilt backbone at the same path is
+    another backbone. Files above `full_hash_limit` bytes count by name and size, to keep a 15 GB
+    checkpoint from being read on every start."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for f in sorted(x for x in folder.rglob("*") if x.is_file()):
+        size = f.stat().st_size
+        digest.update(f"{f.relative_to(folder)}:{size}:".encode())
+        if size <= full_hash_limit:
+            digest.update(hashlib.sha256(f.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -365,8 +383,20 @@ def _better(task: str, metrics: dict, best: dict | None) -> bool:
 # ---------------------------------------------------------------------------------------------- training
 
 
-def train(cfg: TrainConfig, *, docs: list[Path], val_docs: list[Path], backbone: Backbone, out: Path) -> dict:
+def train(
+    cfg: TrainConfig,
+    *,
+    docs: list[Path],
+    val_docs: list[Path],
+    backbone: Backbone,
+    out: Path,
+    restart_changed: bool = False,
+) -> dict:
     """Train (or resume, or skip a finished run) and return the run record written to `out/run.json`.
+
+    A run is identified by its fingerprint (config, backbone files, data hashes). `out` holding a run
+    with another fingerprint is an error, unless `restart_changed`: then its checkpoints and adapters
+    are deleted and training starts over (what a pipeline wants after a parameter or data change).
 
     Raises:
         TrainingError: the backbone cannot be loaded, no example fits, or `out` holds another run.
@@ -374,11 +404,25 @@ def train(cfg: TrainConfig, *, docs: list[Path], val_docs: list[Path], backbone:
     """
     out = Path(out)
     record_path = out / "run.json"
-    if record_path.is_file():
-        previous = read_json(record_path)
-        if previous.get("status") == "success":
+    train_docs, train_files = read_docs(docs, cfg.task)
+    val_rows, val_files = read_docs(val_docs, cfg.task)
+    files = {"train": train_files, "val": val_files}
+    run_fingerprint = fingerprint(cfg, backbone, files)
+    if record_path.is_file() or (out / "checkpoints").is_dir():
+        previous = read_json(record_path) if record_path.is_file() else {}
+        if previous.get("fingerprint") == run_fingerprint and previous.get("status") == "success":
             LOG.info("%s: finished run (run.json status success), not redone", out)
             return previous
+        if previous.get("fingerprint") not in (None, run_fingerprint):
+            if not restart_changed:
+                raise TrainingError(
+                    f"{out} holds a run with another config, backbone or data: use another --out, "
+                    "delete it, or pass --restart-changed"
+                )
+            LOG.warning("%s: config, backbone or data changed since its run: starting over", out)
+            for stale in ("checkpoints", "best", "last"):
+                shutil.rmtree(out / stale, ignore_errors=True)
+            record_path.unlink(missing_ok=True)
     from accelerate import Accelerator
 
     bf16 = use_bf16(cfg)
@@ -400,7 +444,8 @@ def train(cfg: TrainConfig, *, docs: list[Path], val_docs: list[Path], backbone:
             atomic_write_json(record_path, record)
 
     try:
-        result = _run(cfg, docs, val_docs, backbone, out, accelerator, bf16, record, write_record, started)
+        data = (train_docs, val_rows, files, run_fingerprint)
+        result = _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, started)
     except KeyboardInterrupt:
         write_record(status="canceled", finished=_now(), wall_s=round(time.perf_counter() - started, 2))
         raise
@@ -421,18 +466,17 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _run(cfg, docs, val_docs, backbone, out, accelerator, bf16, record, write_record, started) -> dict:
+def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, started) -> dict:
     import torch
     from accelerate.utils import set_seed
     from transformers import get_scheduler
 
-    train_docs, train_files = read_docs(docs, cfg.task)
-    val_rows, val_files = read_docs(val_docs, cfg.task)
+    train_docs, val_rows, files, run_fingerprint = data
     if cfg.val_limit is not None:
         val_rows = val_rows[: cfg.val_limit]
-    files = {"train": train_files, "val": val_files}
     if not train_docs:
-        raise TrainingError(f"empty training set: no docs in {', '.join(map(str, docs))}")
+        paths = ", ".join(f["path"] for f in files["train"])
+        raise TrainingError(f"empty training set: no docs in {paths}")
 
     set_seed(cfg.seed)  # LoRA initialisation and dropout
     model, tokenizer = load_backbone(backbone, cfg, bf16=bf16)
@@ -477,7 +521,7 @@ def _run(cfg, docs, val_docs, backbone, out, accelerator, bf16, record, write_re
         max_length=max_length,
         steps_per_epoch=steps_epoch,
         total_steps=total_steps,
-        fingerprint=fingerprint(cfg, backbone, files),
+        fingerprint=run_fingerprint,
     )
 
     model = add_lora(model, cfg, backbone)
@@ -526,6 +570,7 @@ def _run(cfg, docs, val_docs, backbone, out, accelerator, bf16, record, write_re
     write_record(status="running")
 
     pad_id = tokenizer.pad_token_id
+    log_every = max(1, steps_epoch // 10)
     model.train()
     for epoch in range(progress["epoch"], cfg.epochs):
         batches = epoch_batches(
@@ -565,6 +610,11 @@ def _run(cfg, docs, val_docs, backbone, out, accelerator, bf16, record, write_re
             optimizer.zero_grad(set_to_none=True)
             progress["global_step"] += 1
             progress["step_losses"].append(step_loss)
+            if progress["global_step"] % log_every == 0:
+                LOG.info(
+                    "epoch %d step %d/%d: loss %.4f",
+                    epoch + 1, progress["global_step"], total_steps, step_loss,
+                )  # fmt: skip
             progress["batch"] = first + len(window)
             if progress["global_step"] % cfg.save_every == 0 and progress["batch"] < len(mine):
                 save_checkpoint(out, accelerator, model, optimizer, scheduler, progress)

@@ -390,6 +390,40 @@ def test_resuming_with_other_settings_is_refused(demo, tmp_path):
         _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
 
 
+def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
+    """What `dvc repro` needs after a parameter change: the persisted run folder starts over."""
+    from harness.training.loop import TrainingError
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+    out = tmp_path / "run"
+    first = _run(demo, out, docs=[sub], epochs=1)
+    assert _run(demo, out, docs=[sub], epochs=1)["finished"] == first["finished"]  # not redone
+    with pytest.raises(TrainingError, match="holds a run with another config"):
+        _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
+    from harness.train import run_training
+
+    second = run_training(
+        "qa", [sub], [demo["qa_docs"]["val"]], str(demo["model"]), out,
+        overrides={"epochs": 1, "save_every": 1000, "lr": 5e-4}, restart_changed=True,
+    )  # fmt: skip
+    assert second["status"] == "success" and second["resumed_from"] is None
+    assert second["fingerprint"] != first["fingerprint"]
+    assert second["config"]["lr"] == 5e-4
+
+
+def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
+    from harness.training.loop import folder_digest
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"weights-1")
+    before = folder_digest(str(model))
+    (model / "model.safetensors").write_bytes(b"weights-2")
+    assert folder_digest(str(model)) != before
+    assert folder_digest("Qwen/Qwen2.5-7B-Instruct") is None  # a hub id: its path is its identity
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 

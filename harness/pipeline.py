@@ -1,0 +1,132 @@
+"""The pipeline's conventions (where each stage reads and writes) and the two `dvc.yaml` stage
+commands whose inputs are lists in `params.yaml` (DVC interpolates strings into a command, not lists).
+
+    smd stage train --task qa --backbone tiny --preset v5_top3
+    smd stage evaluate --dataset babel_qa --backbone tiny --preset v5_top3 [--lora]
+
+The `pipeline:` section of `params.yaml` names the profile: where the datasets live, which QA datasets
+train one adapter jointly, the caption dataset, presets, backbones, and where runs and results go. The
+default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (README).
+`dvc.yaml` spells the same paths; `tests/harness/test_pipeline.py` holds the two to each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .prompt_docs import docs_path
+from .training.config import read_params, typed_from_mapping
+
+# the lm-eval task that scores each dataset (tasks/*.yaml)
+EVAL_TASKS = {
+    "babel_qa": "smd_babel_qa",
+    "humman_qa": "smd_humman_qa",
+    "humanml3d": "smd_humanml3d_caption",
+}
+ADAPTER_NAME = "lora"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The `pipeline:` section of params.yaml (unknown keys are rejected).
+
+    Attributes:
+        data_dir: every dataset's root is `<data_dir>/<dataset>`.
+        runs_dir: training runs go to `<runs_dir>/<task>/<backbone>/<preset>`.
+        results_dir: result cells go to `<results_dir>/<results_prefix><dataset>/<preset>/...`.
+        results_prefix: `demo_` keeps the demo's cells apart from real-data cells.
+        qa_datasets: QA datasets one adapter is trained on jointly (each evaluated on its own).
+        caption_dataset: the captioning dataset.
+        presets / backbones: the SMD variants and the registry names of the matrix.
+        eval_limit: documents per evaluation (None: all), for reduced runs.
+    """
+
+    data_dir: str = "data/demo"
+    runs_dir: str = "runs/demo"
+    results_dir: str = "results"
+    results_prefix: str = "demo_"
+    qa_datasets: tuple[str, ...] = ("babel_qa",)
+    caption_dataset: str = "humanml3d"
+    presets: tuple[str, ...] = ("v5_top3",)
+    backbones: tuple[str, ...] = ("tiny",)
+    eval_limit: int | None = None
+
+    def __post_init__(self):
+        for name in (*self.qa_datasets, self.caption_dataset):
+            if name not in EVAL_TASKS:
+                raise ValueError(f"pipeline: unknown dataset {name!r} (known: {', '.join(EVAL_TASKS)})")
+
+    def root(self, dataset: str) -> Path:
+        return Path(self.data_dir) / dataset
+
+    def datasets(self, task: str) -> tuple[str, ...]:
+        return self.qa_datasets if task == "qa" else (self.caption_dataset,)
+
+    def docs(self, task: str, preset: str, split: str) -> list[Path]:
+        return [docs_path(self.root(d), preset, split) for d in self.datasets(task)]
+
+    def run_dir(self, task: str, backbone: str, preset: str) -> Path:
+        return Path(self.runs_dir) / task / backbone / preset
+
+    def task_of(self, dataset: str) -> str:
+        return "qa" if dataset in self.qa_datasets else "caption"
+
+    def result_dataset(self, dataset: str) -> str:
+        return f"{self.results_prefix}{dataset}"
+
+
+def load_pipeline(params: Path | str) -> Pipeline:
+    return typed_from_mapping(Pipeline, read_params(params).get("pipeline", {}), "pipeline")
+
+
+def train_stage(p: Pipeline, task: str, backbone: str, preset: str, params: Path) -> int:
+    from .train import main as train_main
+
+    argv = ["--task", task, "--backbone", backbone, "--params", str(params), "--restart-changed"]
+    argv += ["--out", str(p.run_dir(task, backbone, preset))]
+    argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
+    argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
+    return train_main(argv)
+
+
+def evaluate_argv(p: Pipeline, dataset: str, backbone: str, preset: str, lora: bool, params: Path) -> list:
+    argv = ["--task", EVAL_TASKS[dataset], "--dataset", p.result_dataset(dataset)]
+    argv += ["--data-root", str(p.root(dataset)), "--preset", preset, "--backbone", backbone]
+    argv += ["--params", str(params), "--results", p.results_dir]
+    if lora:
+        adapter = p.run_dir(p.task_of(dataset), backbone, preset) / "best"
+        argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAME]
+    if p.eval_limit is not None:
+        argv += ["--limit", str(p.eval_limit)]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`smd stage train|evaluate ...`: one cell of the dvc.yaml matrix, paths from params.yaml."""
+    parser = argparse.ArgumentParser(prog="smd stage", description=main.__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    sub = parser.add_subparsers(dest="stage", required=True)
+    train = sub.add_parser("train", help="train the adapter of one task x backbone x preset")
+    train.add_argument("--task", choices=("qa", "caption"), required=True)
+    evaluate = sub.add_parser("evaluate", help="evaluate one dataset x backbone x preset (zero-shot or LoRA)")
+    evaluate.add_argument("--dataset", choices=sorted(EVAL_TASKS), required=True)
+    evaluate.add_argument("--lora", action="store_true", help="with the adapter of the train stage")
+    for s in (train, evaluate):
+        s.add_argument("--backbone", required=True)
+        s.add_argument("--preset", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        p = load_pipeline(args.params)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"smd stage: error: {e}", file=sys.stderr)
+        return 2
+    if args.stage == "train":
+        return train_stage(p, args.task, args.backbone, args.preset, args.params)
+    from .evaluate import main as evaluate_main
+
+    return evaluate_main(evaluate_argv(p, args.dataset, args.backbone, args.preset, args.lora, args.params))

@@ -26,7 +26,6 @@ Exit status: 0 done or up to date, 2 bad input (nothing written); lm-eval errors
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
@@ -42,7 +41,7 @@ from typing import Any
 import yaml
 
 from .backbones import Backbone, get_backbone
-from .io import atomic_write_jsonl, read_json, read_jsonl
+from .io import atomic_write_jsonl, folder_digest, read_json, read_jsonl
 from .prompt_docs import docs_path
 from .qa_options import LETTERS
 from .results import CAPTION_DATASETS, DATASETS, QA_DATASETS, Cell, cell_path, provenance_path, write_cell
@@ -178,22 +177,6 @@ def sample_rows(samples: list[dict]) -> list[dict]:
 # ---------------------------------------------------------------- inputs
 
 
-def model_digest(path: str, full_hash_limit: int = 256 * 2**20) -> str | None:
-    """sha256 over a local model folder (None for a hub id), so that a backbone rebuilt at the same path
-    is not taken for the one already scored. Files above `full_hash_limit` bytes count by name and size:
-    re-reading a 15 GB checkpoint for every up-to-date check would cost more than it protects."""
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for file in sorted(f for f in folder.rglob("*") if f.is_file()):
-        size = file.stat().st_size
-        digest.update(f"{file.relative_to(folder).as_posix()}:{size}:".encode())
-        if size <= full_hash_limit:
-            digest.update(bytes.fromhex(sha256_file(file)))
-    return digest.hexdigest()
-
-
 def tasks_dir() -> Path:
     """The task YAMLs: the checkout's `tasks/`, else where `pip install .` put them."""
     if (CHECKOUT_TASKS / "smd.yaml").is_file():
@@ -309,7 +292,7 @@ def plan(request: EvalRequest) -> _Plan:
         "task_version": task_version(request.task),
         "preset": request.preset,
         "model": backbone.path,
-        "model_files": model_digest(backbone.path),
+        "model_files": folder_digest(backbone.path),
         "adapter_sha256": adapter["sha256"] if adapter else None,
         "docs_sha256": docs_sha,
         "limit": request.limit,

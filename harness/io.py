@@ -6,10 +6,12 @@ Every output is written to a temporary file in the same folder and moved into pl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +90,23 @@ def load_npy(path: Path | str) -> np.ndarray:
     if not isinstance(arr, np.ndarray):
         raise ValueError(f"{path}: expected one array, found an archive")
     return arr
+
+
+def folder_digest(path: str | Path, full_hash_limit: int = 256 * 2**20) -> str | None:
+    """sha256 over a local model folder (None when `path` is no folder, e.g. a hub id): a backbone
+    rebuilt at the same path is another backbone. Files above `full_hash_limit` bytes count by name
+    and size, so a 15 GB checkpoint is not re-read at every start."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for file in sorted(f for f in folder.rglob("*") if f.is_file()):
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(folder).as_posix()}:{size}:".encode())
+        if size <= full_hash_limit:
+            content = hashlib.sha256()
+            with open(file, "rb") as f:
+                for block in iter(partial(f.read, 1 << 20), b""):
+                    content.update(block)
+            digest.update(content.digest())
+    return digest.hexdigest()

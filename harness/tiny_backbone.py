@@ -35,6 +35,9 @@ class TinyConfig:
     num_attention_heads: int = 4
     num_key_value_heads: int = 2
     max_position_embeddings: int = 8192
+    # untied: the head can then be trained in full next to LoRA (peft `modules_to_save`) without breaking
+    # the tie that lm-eval re-applies when it loads an adapter (`tie_weights()` on a wrapped head fails)
+    tie_word_embeddings: bool = False
     seed: int = 0
 
 
@@ -95,7 +98,7 @@ def build_tiny_backbone(out: Path | str, texts: Iterable[str], config: TinyConfi
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
-        tie_word_embeddings=True,
+        tie_word_embeddings=config.tie_word_embeddings,
         torch_dtype="float32",
     )
     model = LlamaForCausalLM(model_config)

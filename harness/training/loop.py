@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..backbones import Backbone
-from ..io import atomic_write_json, atomic_write_text, read_json
+from ..io import atomic_write_json, atomic_write_text, folder_digest, read_json
 from ..lm_eval_tasks import extract_option
 from ..prompts import render_prompt
 from .config import TrainConfig
@@ -182,22 +182,6 @@ def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
     model = {"path": backbone.path, "files": folder_digest(backbone.path)}
     blob = json.dumps({"config": conf, "backbone": model, "data": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def folder_digest(path: str, full_hash_limit: int = 256 * 2**20) -> str | None:
-    """sha256 over a local model folder (None for a hub id): a rebuilt backbone at the same path is
-    another backbone. Files above `full_hash_limit` bytes count by name and size, to keep a 15 GB
-    checkpoint from being read on every start."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for f in sorted(x for x in folder.rglob("*") if x.is_file()):
-        size = f.stat().st_size
-        digest.update(f"{f.relative_to(folder)}:{size}:".encode())
-        if size <= full_hash_limit:
-            digest.update(hashlib.sha256(f.read_bytes()).digest())
-    return digest.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

@@ -412,7 +412,7 @@ def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
 
 
 def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
-    from harness.training.loop import folder_digest
+    from harness.io import folder_digest
 
     model = tmp_path / "model"
     model.mkdir()

@@ -36,7 +36,8 @@ class Pipeline:
 
     Attributes:
         data_dir: every dataset's root is `<data_dir>/<dataset>`.
-        runs_dir: training runs go to `<runs_dir>/<task>/<backbone>/<preset>`.
+        runs_dir: training runs go to `<runs_dir>/<task>/<backbone>/<preset>`, evaluation samples to
+            `<runs_dir>/eval_samples/`.
         results_dir: result cells go to `<results_dir>/<results_prefix><dataset>/<preset>/...`.
         results_prefix: `demo_` keeps the demo's cells apart from real-data cells.
         qa_datasets: QA datasets one adapter is trained on jointly (each evaluated on its own).
@@ -72,6 +73,9 @@ class Pipeline:
     def run_dir(self, task: str, backbone: str, preset: str) -> Path:
         return Path(self.runs_dir) / task / backbone / preset
 
+    def samples_dir(self) -> Path:
+        return Path(self.runs_dir) / "eval_samples"
+
     def task_of(self, dataset: str) -> str:
         return "qa" if dataset in self.qa_datasets else "caption"
 
@@ -97,6 +101,9 @@ def evaluate_argv(p: Pipeline, dataset: str, backbone: str, preset: str, lora: b
     argv = ["--task", EVAL_TASKS[dataset], "--dataset", p.result_dataset(dataset)]
     argv += ["--data-root", str(p.root(dataset)), "--preset", preset, "--backbone", backbone]
     argv += ["--params", str(params), "--results", p.results_dir]
+    # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
+    # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
+    argv += ["--samples-dir", str(p.samples_dir())]
     if lora:
         adapter = p.run_dir(p.task_of(dataset), backbone, preset) / "best"
         argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAME]

@@ -1,0 +1,538 @@
+"""The DVC pipeline: `params.yaml` `pipeline:` typing, `dvc.yaml` against `harness/pipeline.py`, and the
+reduced demo run end to end through `dvc repro` (interrupted training resumes, re-runs are no-ops, a
+parameter change re-runs exactly the stages that depend on it).
+
+The agreement tests resolve `dvc.yaml` with DVC's own API (interpolation, `foreach`/`matrix`), then run
+each train/evaluate stage's command through `smd`'s entry point with the heavy call replaced by a spy:
+what the command would read and write is compared with what the stage declares to DVC.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import pipeline as pipeline_mod
+from harness.pipeline import Pipeline, load_pipeline
+from harness.results import cell_path, provenance_path
+from tests.builders import REPO
+
+pytest.importorskip("dvc")
+
+SUBPROCESS_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "DVC_NO_ANALYTICS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    # several torch processes may share this machine's few cores: oversubscribed, torch is ~20x slower
+    "OMP_NUM_THREADS": "1",
+}
+
+# ---------------------------------------------------------------------------------------------- params
+
+
+def test_repository_params_are_the_demo_profile():
+    p = load_pipeline(REPO / "params.yaml")
+    # the dataclass defaults are the demo too: `smd stage` without a pipeline: section runs the demo
+    assert p == Pipeline()
+    assert (p.data_dir, p.runs_dir, p.results_prefix) == ("data/demo", "runs/demo", "demo_")
+    assert p.backbones == ("tiny",) and p.eval_limit is None
+    registry = yaml.safe_load((REPO / "params.yaml").read_text())["backbones"]
+    assert set(p.backbones) <= set(registry)
+
+
+@pytest.mark.parametrize(
+    ("section", "named"),
+    [
+        ({"data_dir": "data", "bogus_key": 1}, "bogus_key"),
+        ({"qa_datasets": ["babel_qa", "kit_qa"]}, "kit_qa"),
+        ({"caption_dataset": "kit_ml"}, "kit_ml"),
+        ({"eval_limit": "ten"}, "eval_limit"),
+    ],
+)
+def test_bad_pipeline_sections_are_value_errors_naming_the_culprit(tmp_path, section, named):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"pipeline": section}))
+    with pytest.raises(ValueError, match=named):
+        load_pipeline(params)
+
+
+def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, capsys):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"pipeline": {"bogus_key": 1}}))
+    monkeypatch.setattr(pipeline_mod, "train_stage", _must_not_be_called)
+    argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--preset", "v5_top3"]
+    assert pipeline_mod.main(argv) == 2
+    assert "bogus_key" in capsys.readouterr().err
+
+
+def _must_not_be_called(*args, **kwargs):
+    raise AssertionError("training started despite bad params")
+
+
+# ------------------------------------------------------------------------------- dvc.yaml vs pipeline.py
+
+# A profile unlike the demo in every pipeline: field, with several items on each matrix axis, so that a
+# path built from the wrong field or a swapped matrix axis cannot pass by coincidence.
+PAPER_LIKE = {
+    "data_dir": "data",
+    "runs_dir": "runs/paper",
+    "results_dir": "results/measured",
+    "results_prefix": "",
+    "qa_datasets": ["babel_qa", "humman_qa"],
+    "caption_dataset": "humanml3d",
+    "presets": ["v5", "v5_top3"],
+    "backbones": ["qwen2.5-7b", "tiny"],
+    "eval_limit": 5,
+}
+
+
+@dataclass(frozen=True)
+class Out:
+    path: Path
+    persist: bool
+    cache: bool
+    metric: bool
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    cmd: str
+    deps: tuple[Path, ...]
+    params: tuple[str, ...]
+    outs: tuple[Out, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    root: Path  # a DVC project holding the repository's dvc.yaml and a params.yaml
+    pipeline: Pipeline
+    stages: dict[str, Stage]
+
+
+def _resolve_stages(root: Path) -> dict[str, Stage]:
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    stages = {}
+    with Repo(str(root)) as repo:
+        for s in repo.index.stages:
+            params = tuple(p for d in s.deps if isinstance(d, ParamsDependency) for p in d.params)
+            deps = tuple(Path(d.def_path) for d in s.deps if not isinstance(d, ParamsDependency))
+            outs = tuple(
+                Out(Path(o.def_path), bool(o.persist), bool(o.use_cache), bool(o.metric)) for o in s.outs
+            )
+            stages[s.name] = Stage(s.name, s.cmd, deps, params, outs)
+    return stages
+
+
+@pytest.fixture(scope="module", params=["repository", "paper-like"])
+def profile(request, tmp_path_factory) -> Profile:
+    """The repository's dvc.yaml with its own params.yaml, or with a paper-like `pipeline:` section, in a
+    scratch DVC project (no-SCM): resolving the stages never touches the checkout's .dvc/."""
+    from dvc.repo import Repo
+
+    root = tmp_path_factory.mktemp(f"profile-{request.param}")
+    Repo.init(str(root), no_scm=True).close()
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    if request.param == "paper-like":
+        params["pipeline"] = dict(PAPER_LIKE)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return Profile(root, load_pipeline(root / "params.yaml"), _resolve_stages(root))
+
+
+def _family(stages: dict[str, Stage], family: str) -> dict[str, Stage]:
+    return {name: s for name, s in stages.items() if name.split("@")[0] == family}
+
+
+def _covered(path: Path, deps: tuple[Path, ...]) -> bool:
+    """DVC sees a change of `path`: it is a dependency or lies inside one."""
+    return any(path == d or d in path.parents for d in deps)
+
+
+def test_every_matrix_cell_has_its_stage(profile):
+    p, stages = profile.pipeline, profile.stages
+    qa_cells = {f"{b}-{v}" for b, v in product(p.backbones, p.presets)}
+    expected = {
+        "train-qa": qa_cells,
+        "train-caption": qa_cells,
+        "eval-qa": {f"{d}-{b}-{v}" for d, b, v in product(p.qa_datasets, p.backbones, p.presets)},
+        "eval-qa-lora": {f"{d}-{b}-{v}" for d, b, v in product(p.qa_datasets, p.backbones, p.presets)},
+        "eval-caption": qa_cells,
+        "eval-caption-lora": qa_cells,
+    }
+    for family, items in expected.items():
+        assert set(_family(stages, family)) == {f"{family}@{i}" for i in items}, family
+
+
+def _run_smd_command(cmd: str) -> None:
+    """A stage's `smd ...` command, as `dvc repro` would run it from the project root (the caller chdirs)."""
+    from harness.cli import main as smd_main
+
+    argv = shlex.split(cmd)
+    assert argv[:2] == ["smd", "stage"], cmd
+    assert smd_main(argv[1:]) == 0, cmd
+
+
+@pytest.mark.parametrize("task", ["qa", "caption"])
+def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(profile, task, monkeypatch):
+    import harness.train
+
+    calls = []
+
+    def spy(task, docs, val_docs, backbone, out, **kwargs):
+        calls.append({"task": task, "docs": docs, "val_docs": val_docs, "backbone": backbone, "out": out})
+        calls[-1].update(kwargs)
+        return {"status": "success", "best": {}}
+
+    monkeypatch.setattr(harness.train, "run_training", spy)
+    monkeypatch.chdir(profile.root)
+    p = profile.pipeline
+    for b, preset in product(p.backbones, p.presets):
+        stage = profile.stages[f"train-{task}@{b}-{preset}"]
+        run_dir = p.run_dir(task, b, preset)
+        # one output, the run folder, kept across an interrupted repro so that training resumes
+        assert stage.outs == (Out(run_dir, persist=True, cache=True, metric=False),), stage.name
+
+        calls.clear()
+        _run_smd_command(stage.cmd)
+        (call,) = calls
+        assert (call["task"], call["backbone"], Path(call["out"])) == (task, b, run_dir), stage.name
+        # every docs file read is a declared dependency: DVC re-trains when one changes
+        assert [Path(d) for d in call["docs"]] == p.docs(task, preset, "train")
+        assert [Path(d) for d in call["val_docs"]] == p.docs(task, preset, "val")
+        for docs in (*call["docs"], *call["val_docs"]):
+            assert _covered(Path(docs), stage.deps), f"{stage.name}: {docs} is no dependency"
+        # the train: section DVC tracks is the one training reads; after a change, training starts over
+        # (a run folder of other inputs is otherwise an error)
+        assert Path(call["params"]) == Path("params.yaml") and call["restart_changed"] is True
+        assert {"train", f"backbones.{b}"} <= set(stage.params), stage.name
+        _assert_local_backbone_is_a_dependency(b, stage)
+
+
+def _assert_local_backbone_is_a_dependency(backbone: str, stage: Stage) -> None:
+    """A backbone built by the pipeline (a local folder, `./models/tiny`) is a dependency; a hub id is not."""
+    path = yaml.safe_load(Path("params.yaml").read_text())["backbones"][backbone]["path"]
+    if path.startswith("."):  # harness.backbones: `./` marks a folder relative to params.yaml (the cwd)
+        assert _covered(Path(path), stage.deps), f"{stage.name}: backbone {path} is no dependency"
+
+
+def _eval_cells(p: Pipeline):
+    """(stage name, dataset, backbone, preset, lora) of every evaluation stage dvc.yaml should have."""
+    for lora in (False, True):
+        suffix = "-lora" if lora else ""
+        for d, b, preset in product(p.qa_datasets, p.backbones, p.presets):
+            yield f"eval-qa{suffix}@{d}-{b}-{preset}", d, b, preset, lora
+        for b, preset in product(p.backbones, p.presets):
+            yield f"eval-caption{suffix}@{b}-{preset}", p.caption_dataset, b, preset, lora
+
+
+def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
+    import harness.evaluate
+    from harness.backbones import load_registry
+    from harness.prompt_docs import docs_path
+
+    requests = []
+
+    def spy(request):
+        requests.append(request)
+        return "up to date", Path("unused")
+
+    monkeypatch.setattr(harness.evaluate, "run_evaluation", spy)
+    monkeypatch.chdir(profile.root)
+    p = profile.pipeline
+    registry = load_registry(Path("params.yaml"))
+    for name, dataset, b, preset, lora in _eval_cells(p):
+        stage = profile.stages[name]
+        cell = cell_path(p.results_dir, p.result_dataset(dataset), preset, b, "lora" if lora else None)
+        metrics = [o for o in stage.outs if o.metric]
+        others = [o for o in stage.outs if not o.metric]
+        # the cell is a metric DVC shows but does not cache (git versions it); its provenance beside it
+        assert metrics == [Out(cell, persist=False, cache=False, metric=True)], name
+        assert others == [Out(provenance_path(cell), persist=False, cache=False, metric=False)], name
+
+        requests.clear()
+        _run_smd_command(stage.cmd)
+        (req,) = requests
+        assert (req.dataset, req.results, req.preset, req.backbone) == (
+            p.result_dataset(dataset),
+            Path(p.results_dir),
+            preset,
+            b,
+        ), name
+        adapter_name = (req.adapter_name or "lora") if req.adapter else None
+        written = cell_path(
+            req.results,
+            req.dataset,
+            req.preset,
+            harness.evaluate.cell_backbone_name(registry[b]),
+            adapter_name,
+        )
+        assert written == cell, f"{name}: smd evaluate writes {written}, dvc.yaml declares {cell}"
+        assert req.limit == p.eval_limit and req.params == Path("params.yaml"), name
+        # per-doc samples stay with the profile's runs: another profile's cell of the same name (the
+        # reduced CI demo's) must not overwrite them
+        assert Path(p.runs_dir) in req.samples_dir.parents, name
+        assert req.task == pipeline_mod.EVAL_TASKS[dataset], name
+        test_docs = docs_path(req.data_root, preset, "test")
+        assert req.data_root == p.root(dataset) and _covered(test_docs, stage.deps), name
+        assert {f"backbones.{b}", "pipeline.eval_limit"} <= set(stage.params), name
+        _assert_local_backbone_is_a_dependency(b, stage)
+        train_out = p.run_dir(p.task_of(dataset), b, preset)
+        if lora:
+            # the adapter comes from the train stage's output, declared as a dependency: DVC orders the
+            # two stages and re-evaluates after re-training
+            assert req.adapter == train_out / "best", name
+            assert train_out in stage.deps, name
+        else:
+            assert req.adapter is None and not _covered(train_out, stage.deps), name
+
+
+def test_tables_depend_on_every_cell(profile):
+    p, tables = profile.pipeline, profile.stages["tables"]
+    for _, dataset, b, preset, lora in _eval_cells(p):
+        cell = cell_path(p.results_dir, p.result_dataset(dataset), preset, b, "lora" if lora else None)
+        assert _covered(cell, tables.deps), cell
+    assert Path("reports/tables.md") in {o.path for o in tables.outs}
+
+
+# ------------------------------------------------------------------------------- the reduced demo, e2e
+
+# The README's demo, cut to run in about two minutes on two CPU cores. For the tiny backbone its own
+# `backbones.tiny.train` settings (lr, epochs, batches) win over these `train:` ones; save_every and
+# val_limit, which it leaves alone, apply.
+REDUCED = {
+    ("demo", "motions"): 30,
+    ("train", "epochs"): 2,
+    ("train", "save_every"): 1,  # a checkpoint after every optimizer step: the interrupt finds one early
+    ("train", "qa", "batch_size"): 2,
+    ("train", "qa", "grad_accum"): 1,
+    ("train", "caption", "batch_size"): 2,
+    ("train", "caption", "grad_accum"): 1,
+    ("train", "val_limit"): 8,
+    ("pipeline", "eval_limit"): 4,
+    ("tiny", "vocab_size"): 512,
+}
+TRAIN_QA = "train-qa@tiny-v5_top3"
+# what the pipeline computes, not what the checkout happens to hold
+NOT_COPIED = (
+    "data/",
+    "runs/",
+    "models/",
+    "reports/",
+    "results/demo_",
+    "dvc.lock",
+    ".dvc/tmp/",
+    ".dvc/cache/",
+)
+RUNNING = re.compile(r"Running stage '([^']+)'")
+
+
+def _set(params: dict, keys: tuple[str, ...], value) -> None:
+    for key in keys[:-1]:
+        params = params[key]
+    assert keys[-1] in params, f"params.yaml has no {'.'.join(keys)}: the reduced demo is out of date"
+    params[keys[-1]] = value
+
+
+def _edit_params(root: Path, changes: dict) -> None:
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    for keys, value in changes.items():
+        _set(params, keys, value)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory) -> Path:
+    """The checkout's pipeline files (tracked and untracked, not ignored) in a fresh git repository, with
+    the reduced demo's parameters. Its `smd` runs this copy's code (PYTHONPATH), whatever is installed."""
+    for module in ("transformers", "peft", "accelerate", "lm_eval"):
+        pytest.importorskip(module)
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("needs a git checkout and git")
+    listed = subprocess.run(
+        ["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\0")
+    root = tmp_path_factory.mktemp("demo-project")
+    for rel in filter(None, listed):
+        source = REPO / rel
+        if rel.startswith(NOT_COPIED) or not source.is_file():  # deleted in the worktree: skip
+            continue
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, root / rel)
+    assert (root / "dvc.yaml").is_file() and (root / "harness" / "pipeline.py").is_file()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    _edit_params(root, REDUCED)
+    return root
+
+
+def _env(root: Path) -> dict[str, str]:
+    env = {**os.environ, **SUBPROCESS_ENV}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # `smd`
+    env["PYTHONPATH"] = str(root)  # ahead of an installed (or editable) harness
+    return env
+
+
+def _dvc(root: Path, *args: str, timeout: float = 600) -> str:
+    """`dvc ARGS` in the project; its combined output. A failure shows the output's tail."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=root,
+        env=_env(root),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"dvc {' '.join(args)} exited {proc.returncode}:\n{output[-6000:]}"
+    return output
+
+
+def _would_run(root: Path, *extra: str) -> set[str]:
+    return set(RUNNING.findall(_dvc(root, "repro", "--dry", *extra)))
+
+
+def _checkpoint(run_dir: Path) -> tuple[int, int, int] | None:
+    """(epoch, batch, global optimizer step) of the newest complete checkpoint, from `checkpoints/latest`
+    (e.g. `e000-b000003`) and the run's record (written before training starts); None before the first."""
+    try:
+        tag = (run_dir / "checkpoints" / "latest").read_text().strip()
+    except FileNotFoundError:
+        return None
+    match = re.fullmatch(r"e(\d+)-b(\d+)", tag)
+    assert match, f"unexpected checkpoint tag {tag!r}"
+    epoch, batch = int(match[1]), int(match[2])
+    run = json.loads((run_dir / "run.json").read_text())
+    return epoch, batch, epoch * run["steps_per_epoch"] + math.ceil(batch / run["config"]["grad_accum"])
+
+
+def test_interrupted_training_stage_resumes_from_its_checkpoint(demo_project):
+    """Kill `dvc repro` mid-training (SIGKILL: no handler runs, as when a machine dies); the next repro
+    keeps the persisted run folder and training continues from the checkpoint instead of starting over.
+    First of the e2e tests: it needs the untrained project."""
+    root = demo_project
+    run_dir = root / "runs" / "demo" / "qa" / "tiny" / "v5_top3"
+    assert not run_dir.exists(), "the interrupt test must run first, on an untrained project"
+    log = root.parent / "interrupted-repro.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dvc", "repro", TRAIN_QA],
+            cwd=root,
+            env=_env(root),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: the kill reaches the `smd` child too
+        )
+        try:
+            deadline = time.monotonic() + 400
+            while (ckpt := _checkpoint(run_dir)) is None or ckpt[2] < 2:
+                assert proc.poll() is None, (
+                    f"repro ended before a step-2 checkpoint:\n{log.read_text()[-4000:]}"
+                )
+                assert time.monotonic() < deadline, "no step-2 checkpoint within 400 s"
+                time.sleep(0.1)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:  # the whole group already ended (the assertion above says why)
+                pass
+            proc.wait()
+    killed_at = _checkpoint(run_dir)  # it may have moved on between the poll and the kill
+    interrupted = json.loads((run_dir / "run.json").read_text())
+    assert interrupted["status"] == "running", "the kill came too late: training had already finished"
+
+    output = _dvc(root, "repro", TRAIN_QA)
+    assert RUNNING.findall(output) == [TRAIN_QA], "upstream stages finished before the kill must not re-run"
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "success"
+    assert run["resumed_from"] is not None, "training started over instead of resuming"
+    resumed = run["resumed_from"]
+    assert (resumed["epoch"], resumed["batch"], resumed["step"]) == killed_at  # the newest checkpoint
+    assert killed_at[2] >= 2
+    # the step count of an uninterrupted run, from the docs and the batch settings in force (a backbone's
+    # own `train:` settings win over the section's, so they are read back from the run's config)
+    n_docs = len((root / "data/demo/babel_qa/docs/v5_top3/train.jsonl").read_text().splitlines())
+    assert run["examples"]["skipped_too_long"]["train"] == 0 and run["examples"]["train"] == n_docs
+    config = run["config"]
+    uninterrupted_steps = (
+        math.ceil(math.ceil(n_docs / config["batch_size"]) / config["grad_accum"]) * config["epochs"]
+    )
+    assert resumed["step"] < uninterrupted_steps == run["total_steps"]
+    assert run["history"][-1]["step"] == uninterrupted_steps and len(run["history"]) == config["epochs"]
+    assert len(run["step_losses"]) == uninterrupted_steps  # no step lost or done twice
+
+
+def _demo_cells() -> set[Path]:
+    """The four demo cells, relative to the project: both datasets, zero-shot and LoRA."""
+    adapters = (None, "lora")
+    datasets = ("demo_babel_qa", "demo_humanml3d")
+    return {cell_path("results", d, "v5_top3", "tiny", a) for d, a in product(datasets, adapters)}
+
+
+def test_repro_writes_the_demo_cells_and_tables_then_is_up_to_date(demo_project):
+    root = demo_project
+    _dvc(root, "repro")
+    cells = _demo_cells()
+    for cell in cells:
+        n = json.loads((root / cell).read_text())["n"]
+        assert n == REDUCED["pipeline", "eval_limit"], f"{cell}: pipeline.eval_limit not applied"
+        assert json.loads((root / provenance_path(cell)).read_text())["status"] == "success"
+    written = {p.relative_to(root) for p in (root / "results").glob("demo_*/*/*.json")}
+    assert written == cells | set(map(provenance_path, cells))
+    tables = (root / "reports" / "tables.md").read_text()
+    assert "tiny + LoRA" in tables and "tiny zero-shot" in tables
+
+    output = _dvc(root, "repro", "--dry")
+    assert not RUNNING.findall(output), output
+    assert "up to date" in output
+
+    shown = json.loads(_dvc(root, "metrics", "show", "--json"))
+    workspace = shown[""]["data"]
+    assert {Path(path) for path in workspace} == cells
+    for path, entry in workspace.items():
+        assert entry["data"] == json.loads((root / path).read_text()), path
+
+
+def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
+    """`repro --dry` names the stages whose own dependencies changed; with --force-downstream also those
+    downstream, i.e. everything a real `dvc repro` would run (it re-runs what a re-run stage changes)."""
+    root = demo_project
+    _dvc(root, "repro")  # a no-op after the previous test; run alone, this builds the pipeline
+    original = (root / "params.yaml").read_text()
+    assert not _would_run(root)
+    train = {"train-qa@tiny-v5_top3", "train-caption@tiny-v5_top3"}
+    evaluate_lora = {"eval-qa-lora@babel_qa-tiny-v5_top3", "eval-caption-lora@tiny-v5_top3"}
+    evaluate_zero_shot = {"eval-qa@babel_qa-tiny-v5_top3", "eval-caption@tiny-v5_top3"}
+    try:
+        lr = yaml.safe_load(original)["train"]["lr"]
+        _edit_params(root, {("train", "lr"): float(lr) * 2})
+        assert _would_run(root) == train
+        assert _would_run(root, "--force-downstream") == train | evaluate_lora | {"tables"}
+
+        (root / "params.yaml").write_text(original)
+        assert not _would_run(root), "restoring params.yaml must leave nothing to run"
+
+        _edit_params(root, {("pipeline", "eval_limit"): 3})
+        assert _would_run(root) == evaluate_lora | evaluate_zero_shot
+        assert _would_run(root, "--force-downstream") == evaluate_lora | evaluate_zero_shot | {"tables"}
+    finally:
+        (root / "params.yaml").write_text(original)

@@ -265,7 +265,12 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         others = [o for o in stage.outs if not o.metric]
         # the cell is a metric DVC shows but does not cache (git versions it); its provenance beside it
         assert metrics == [Out(cell, persist=False, cache=False, metric=True)], name
-        assert others == [Out(provenance_path(cell), persist=False, cache=False, metric=False)], name
+        # per-doc samples: an output too (DVC caches them; git does not version runs/)
+        samples = p.samples_dir() / p.result_dataset(dataset) / preset / f"{cell.stem}.jsonl"
+        assert others == [
+            Out(provenance_path(cell), persist=False, cache=False, metric=False),
+            Out(samples, persist=False, cache=True, metric=False),
+        ], name
 
         requests.clear()
         _run_smd_command(stage.cmd)

@@ -362,7 +362,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     samples_file = request.samples_dir / Path(*resolved.cell[:2]) / (path.stem + ".jsonl")
     atomic_write_jsonl(samples_file, rows)
 
-    from .training.loop import hardware, versions
+    from .provenance import hardware, versions
 
     provenance = {
         "status": "success",

@@ -1,4 +1,5 @@
-"""LoRA training internals: typed config (`config`), examples and batches (`data`), the loop (`loop`).
+"""LoRA training internals: typed config (`config`), examples and batches (`data`), the answer-token
+loss (`loss`), validation (`validation`), resumable checkpoints (`checkpoints`) and the loop (`loop`).
 
 The entry point is `harness.train`.
 """

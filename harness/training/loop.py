@@ -15,58 +15,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 import logging
 import math
-import os
-import platform
-import random
 import shutil
 import time
 from contextlib import nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 
 from ..backbones import Backbone
-from ..io import atomic_write_json, atomic_write_text, folder_digest, read_json
-from ..lm_eval_tasks import extract_option
-from ..prompts import render_prompt
+from ..io import atomic_write_json, folder_digest, read_json
+from ..provenance import hardware, now_utc, versions
+from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
 from .config import TrainConfig
-from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs
+from .data import IGNORE, build_examples, collate, epoch_batches, read_docs
+from .loss import keeps_logits, loss_sum
+from .validation import better, mean_loss, qa_accuracy
 
 LOG = logging.getLogger("smd.train")
 # Fields that cannot change the result: a resumed run may differ in them.
 _NOT_FINGERPRINTED = ("save_every", "val_batch_size", "extra")
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot start or go on (bad backbone, empty data, checkpoint of another run)."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "peft", "accelerate", "lm_eval", "smd-bench"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def hardware() -> dict:
-    import torch
-
-    info = {"platform": platform.platform(), "cpu_count": os.cpu_count(), "cuda": torch.cuda.is_available()}
-    if torch.cuda.is_available():
-        info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-    return info
 
 
 def use_bf16(cfg: TrainConfig) -> bool:
@@ -147,221 +115,12 @@ def add_lora(model, cfg: TrainConfig, backbone: Backbone):
         raise TrainingError(f"backbone {backbone.name!r}: LoRA targets {targets} not found ({e})") from e
 
 
-def _keeps_logits(model) -> bool:
-    return "logits_to_keep" in inspect.signature(model.get_base_model().forward).parameters
-
-
-def loss_sum(model, batch: dict, keep_logits: bool):
-    """Summed cross-entropy over the labelled (answer) tokens of a batch, and their count.
-
-    Only the positions that predict a labelled token go through the LM head (`logits_to_keep`): for
-    QA that is a few positions out of ~1,000, which saves the head's compute and its logits' memory.
-    """
-    import torch.nn.functional as F
-
-    shifted = batch["labels"][:, 1:]
-    positions = (shifted != IGNORE).any(0).nonzero().squeeze(1)
-    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
-    if keep_logits:
-        logits = model(**kwargs, logits_to_keep=positions).logits
-    else:
-        logits = model(**kwargs).logits[:, positions]
-    targets = shifted[:, positions]
-    loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
-        targets.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
-    )
-    return loss, int((targets != IGNORE).sum())
-
-
 def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
     """What makes two runs the same run: config, backbone (its files, for a local folder) and data."""
     conf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
     model = {"path": backbone.path, "files": folder_digest(backbone.path)}
     blob = json.dumps({"config": conf, "backbone": model, "data": files}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-
-
-def _rng_state() -> dict:
-    import numpy as np
-    import torch
-
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    import numpy as np
-    import torch
-
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_checkpoint(out: Path, accelerator, model, optimizer, scheduler, progress: dict) -> Path:
-    """Write a checkpoint to a temporary folder, rename it into place, then point `latest` at it: a
-    process killed at any moment leaves the previous checkpoint intact."""
-    import torch
-
-    ckpts = out / "checkpoints"
-    tag = f"e{progress['epoch']:03d}-b{progress['batch']:06d}"
-    tmp = ckpts / f".tmp-{tag}"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    torch.save(_rng_state(), tmp / f"rng_{accelerator.process_index}.pt")
-    if accelerator.is_main_process:
-        trainable = {
-            n: p.detach().cpu().clone()
-            for n, p in accelerator.unwrap_model(model).named_parameters()
-            if p.requires_grad
-        }
-        torch.save(
-            {
-                "trainable": trainable,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "progress": progress,
-            },
-            tmp / "state.pt",
-        )
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        final = ckpts / tag
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-        atomic_write_text(ckpts / "latest", tag + "\n")
-        for old in ckpts.iterdir():
-            if old.is_dir() and old.name != tag:
-                shutil.rmtree(old, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    return ckpts / tag
-
-
-def load_checkpoint(out: Path, accelerator, model, optimizer, scheduler) -> dict | None:
-    """Restore the newest complete checkpoint; its progress record, or None when there is none."""
-    import torch
-
-    latest = out / "checkpoints" / "latest"
-    if not latest.is_file():
-        return None
-    folder = out / "checkpoints" / latest.read_text().strip()
-    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=False)
-    missing, unexpected = accelerator.unwrap_model(model).load_state_dict(state["trainable"], strict=False)
-    if unexpected or set(state["trainable"]) - {n for n, _ in model.named_parameters()} - set(missing):
-        raise TrainingError(f"{folder}: checkpoint weights do not match the model ({unexpected[:3]})")
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    rng = folder / f"rng_{accelerator.process_index}.pt"
-    if not rng.is_file():
-        raise TrainingError(
-            f"{folder}: no RNG state for process {accelerator.process_index} (world size changed?)"
-        )
-    _set_rng_state(torch.load(rng, weights_only=False))
-    return state["progress"]
-
-
-def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:
-    if accelerator.is_main_process:
-        tmp = folder.with_name(f".tmp-{folder.name}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.unwrap_model(model).save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
-    accelerator.wait_for_everyone()
-
-
-# ---------------------------------------------------------------------------------------------- validation
-
-
-def qa_accuracy(
-    model, tokenizer, docs: list[dict], cfg: TrainConfig, chat_kwargs: dict, max_length: int, accelerator
-) -> dict:
-    """Accuracy by greedy generation of a few tokens and the lm-eval tasks' answer extraction."""
-    import torch
-
-    prompts = []
-    for doc in docs:
-        ids = tokenizer(render_prompt(tokenizer, doc, chat_kwargs), add_special_tokens=False)["input_ids"]
-        if len(ids) + cfg.val_max_new_tokens <= max_length:
-            prompts.append((doc, ids))
-    prompts.sort(key=lambda p: len(p[1]))  # similar lengths per batch: little left padding
-    mine = prompts[accelerator.process_index :: accelerator.num_processes]
-    net = accelerator.unwrap_model(model)
-    net.eval()
-    correct = invalid = 0
-    with torch.no_grad():
-        for i in range(0, len(mine), cfg.val_batch_size):
-            chunk = mine[i : i + cfg.val_batch_size]
-            batch = collate(
-                [Example("", tuple(ids), tuple(ids), len(ids)) for _, ids in chunk],
-                tokenizer.pad_token_id,
-                left=True,
-            )
-            generated = net.generate(
-                input_ids=batch["input_ids"].to(accelerator.device),
-                attention_mask=batch["attention_mask"].to(accelerator.device),
-                max_new_tokens=cfg.val_max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-            width = batch["input_ids"].shape[1]
-            for (doc, _), row in zip(chunk, generated[:, width:], strict=True):
-                text = tokenizer.decode(row, skip_special_tokens=True).split("\n\n")[0]  # the task's stop
-                idx = extract_option(text, doc["options"])
-                correct += int(idx == doc["answer_idx"])
-                invalid += int(idx is None)
-    net.train()
-    totals = accelerator.reduce(torch.tensor([correct, invalid, len(mine)], device=accelerator.device), "sum")
-    correct, invalid, n = (int(x) for x in totals.tolist())
-    return {
-        "val_acc": correct / n if n else float("nan"),
-        "val_invalid_rate": invalid / n if n else 0.0,
-        "val_n": n,
-    }
-
-
-def mean_loss(model, examples: list[Example], cfg: TrainConfig, pad_id: int, accelerator, keep: bool) -> dict:
-    """Token-mean loss over the answer tokens of the validation examples."""
-    import torch
-
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i]))
-    mine = order[accelerator.process_index :: accelerator.num_processes]
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(mine), cfg.val_batch_size):
-            batch = collate([examples[j] for j in mine[i : i + cfg.val_batch_size]], pad_id)
-            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-            loss, n = loss_sum(model, batch, keep)
-            total, count = total + float(loss), count + n
-    model.train()
-    totals = accelerator.reduce(torch.tensor([total, float(count)], device=accelerator.device), "sum")
-    total, count = totals.tolist()
-    return {"val_loss": total / count if count else float("nan"), "val_n": int(count)}
-
-
-def _better(task: str, metrics: dict, best: dict | None) -> bool:
-    key = "val_acc" if task == "qa" else "val_loss"
-    value = metrics.get(key)
-    if value is None or math.isnan(value):
-        return best is None
-    if best is None or best.get(key) is None or math.isnan(best[key]):
-        return True
-    return value > best[key] if task == "qa" else value < best[key]
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -416,7 +175,7 @@ def train(
         "status": "running",
         "task": cfg.task,
         "config": dataclasses.asdict(cfg),
-        "started": _now(),
+        "started": now_utc(),
         "backbone": {"name": backbone.name, **backbone.kwargs(), "path": backbone.path},
         "versions": versions(),
         "hardware": {**hardware(), "processes": accelerator.num_processes},
@@ -431,13 +190,13 @@ def train(
         data = (train_docs, val_rows, files, run_fingerprint)
         result = _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, started)
     except KeyboardInterrupt:
-        write_record(status="canceled", finished=_now(), wall_s=round(time.perf_counter() - started, 2))
+        write_record(status="canceled", finished=now_utc(), wall_s=round(time.perf_counter() - started, 2))
         raise
     except BaseException as e:
         write_record(
             status="failed",
             error=f"{type(e).__name__}: {e}",
-            finished=_now(),
+            finished=now_utc(),
             wall_s=round(time.perf_counter() - started, 2),
         )
         raise
@@ -509,7 +268,7 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
     )
 
     model = add_lora(model, cfg, backbone)
-    keep = _keeps_logits(model)
+    keep = keeps_logits(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = get_scheduler(
@@ -616,7 +375,7 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
         }
         LOG.info("epoch %d: %s", epoch + 1, json.dumps(entry))
         progress["history"].append(entry)
-        if _better(cfg.task, metrics, progress["best"]):
+        if better(cfg.task, metrics, progress["best"]):
             progress["best"] = entry
             save_adapter(out / "best", accelerator, model, tokenizer)
         progress["epoch"], progress["batch"] = epoch + 1, 0
@@ -629,7 +388,7 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
         history=progress["history"],
         best=progress["best"],
         step_losses=progress["step_losses"],
-        finished=_now(),
+        finished=now_utc(),
         wall_s=round(time.perf_counter() - started, 2),
     )
     return record

@@ -1,0 +1,120 @@
+"""Resumable checkpoints and adapters of a training run.
+
+A checkpoint holds what a resumed run needs to replay the same arithmetic: the trainable weights,
+AdamW and scheduler state, the progress record and every RNG (one file per process). It is written
+to a temporary folder and renamed into place, so a run killed at any moment keeps its previous one.
+Everything in it loads with `torch.load(weights_only=True)`.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from pathlib import Path
+
+from ..io import atomic_write_text
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot start or go on (bad backbone, empty data, checkpoint of another run)."""
+
+
+def _rng_state() -> dict:
+    import numpy as np
+    import torch
+
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    # numpy's state as plain lists, so that the checkpoint loads with torch.load(weights_only=True)
+    numpy_state = [name, keys.tolist(), pos, has_gauss, gauss]
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": numpy_state}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    import numpy as np
+    import torch
+
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(out: Path, accelerator, model, optimizer, scheduler, progress: dict) -> Path:
+    """Write a checkpoint to a temporary folder, rename it into place, then point `latest` at it: a
+    process killed at any moment leaves the previous checkpoint intact."""
+    import torch
+
+    ckpts = out / "checkpoints"
+    tag = f"e{progress['epoch']:03d}-b{progress['batch']:06d}"
+    tmp = ckpts / f".tmp-{tag}"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    torch.save(_rng_state(), tmp / f"rng_{accelerator.process_index}.pt")
+    if accelerator.is_main_process:
+        trainable = {
+            n: p.detach().cpu().clone()
+            for n, p in accelerator.unwrap_model(model).named_parameters()
+            if p.requires_grad
+        }
+        torch.save(
+            {
+                "trainable": trainable,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "progress": progress,
+            },
+            tmp / "state.pt",
+        )
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        final = ckpts / tag
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        atomic_write_text(ckpts / "latest", tag + "\n")
+        for old in ckpts.iterdir():
+            if old.is_dir() and old.name != tag:
+                shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return ckpts / tag
+
+
+def load_checkpoint(out: Path, accelerator, model, optimizer, scheduler) -> dict | None:
+    """Restore the newest complete checkpoint; its progress record, or None when there is none."""
+    import torch
+
+    latest = out / "checkpoints" / "latest"
+    if not latest.is_file():
+        return None
+    folder = out / "checkpoints" / latest.read_text().strip()
+    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+    missing, unexpected = accelerator.unwrap_model(model).load_state_dict(state["trainable"], strict=False)
+    if unexpected or set(state["trainable"]) - {n for n, _ in model.named_parameters()} - set(missing):
+        raise TrainingError(f"{folder}: checkpoint weights do not match the model ({unexpected[:3]})")
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    rng = folder / f"rng_{accelerator.process_index}.pt"
+    if not rng.is_file():
+        raise TrainingError(
+            f"{folder}: no RNG state for process {accelerator.process_index} (world size changed?)"
+        )
+    _set_rng_state(torch.load(rng, weights_only=True))
+    return state["progress"]
+
+
+def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:
+    if accelerator.is_main_process:
+        tmp = folder.with_name(f".tmp-{folder.name}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        accelerator.unwrap_model(model).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(tmp, folder)
+    accelerator.wait_for_everyone()

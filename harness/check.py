@@ -46,8 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from .io import read_yaml
 from .results import Cell, cell_path, load_results, parse_cell_key
 
 __all__ = [
@@ -161,13 +160,10 @@ def parse_baselines(data: Any, where: str = "baselines") -> list[Baseline]:
 
 def load_baselines(path: Path | str) -> list[Baseline]:
     """`parse_baselines` of a YAML file (safe_load); a missing or unreadable file is a BaselineError."""
-    path = Path(path)
-    if not path.is_file():
-        raise BaselineError(f"baselines file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise BaselineError(f"{path}: malformed YAML ({e})") from None
+        data = read_yaml(path, "baselines file")
+    except (FileNotFoundError, ValueError) as e:
+        raise BaselineError(str(e)) from None
     return parse_baselines(data, str(path))
 
 

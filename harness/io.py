@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
@@ -110,3 +111,19 @@ def folder_digest(path: str | Path, full_hash_limit: int = 256 * 2**20) -> str |
                     content.update(block)
             digest.update(content.digest())
     return digest.hexdigest()
+
+
+def read_yaml(path: Path | str, what: str) -> Any:
+    """A YAML file through `yaml.safe_load` (None when empty).
+
+    Raises:
+        FileNotFoundError: `<what> not found: <path>`.
+        ValueError: `<path>: malformed YAML (...)`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: malformed YAML ({e})") from None

@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-import yaml
-
-from .io import atomic_write_json, read_json
+from .io import atomic_write_json, read_json, read_yaml
 
 __all__ = [
     "CAPTION_DATASETS",
@@ -219,12 +217,7 @@ def load_reference(path: Path | str) -> list[Cell]:
             a non-numeric value or a cell listed twice (the message names the file and entry).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"reference file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: malformed YAML ({e})") from None
+    data = read_yaml(path, "reference file")
     if not isinstance(data, list) or not data:
         raise ValueError(f"{path}: expected a non-empty list of reference entries")
     cells, seen = [], set()

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from ..io import read_yaml
+
 TaskName = Literal["qa", "caption"]
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -149,13 +151,7 @@ def typed_from_mapping(cls: type, mapping: dict, where: str, **fixed: Any):
 
 def read_params(path: Path | str) -> dict:
     """`params.yaml` as a mapping (safe_load); a missing or malformed file raises a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"params file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ValueError(f"{path}: malformed YAML ({e})") from None
+    data = read_yaml(path, "params file") or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
     return data

@@ -168,9 +168,17 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["list", "prompt"], choices=["list", "prompt"])
     parser.add_argument("--qa", action="store_true", help="then LoRA-train on the demo QA")
     args = parser.parse_args()
+    if not (args.backbone / "config.json").is_file():
+        parser.error(f"no model at {args.backbone} (run `dvc repro`, or pass --backbone)")
+    if not (args.docs / "train.jsonl").is_file():
+        parser.error(f"no {args.docs / 'train.jsonl'} (run `dvc repro`, or pass --docs)")
+    if args.qa and (missing := [s for s in ("val", "test") if not (args.docs / f"{s}.jsonl").is_file()]):
+        parser.error(f"--qa needs {', '.join(f'{s}.jsonl' for s in missing)} in {args.docs}")
 
     tokenizer = AutoTokenizer.from_pretrained(args.backbone)
     docs = read_jsonl(args.docs / "train.jsonl")
+    if not docs or not all("options" in d for d in docs):
+        parser.error(f"{args.docs / 'train.jsonl'}: not QA prompt docs (every line needs `options`)")
     words = corpus_words(tokenizer, docs)
     letters = [tokenizer(c, add_special_tokens=False)["input_ids"][0] for c in LETTERS]
     print(f"backbone {args.backbone}; {len(words)} one-token corpus words as options; batch {args.batch}")

@@ -15,9 +15,13 @@ cell); the provenance names the file and its sha256. A caption samples file is t
 of `smd score-captions` (`id`, `prediction`, `references`, `motion_id`).
 
 A cell holds `n` (docs scored) and `skipped` (test docs left out because their prompt does not fit
-the context; lm-eval's HF backend would cut them from the left) beside lm-eval's metrics. A call whose
-inputs (task and its version, preset, model path and files, adapter and docs hashes, limit, extra
-metadata) equal the existing cell's provenance prints "up to date" and runs nothing (`--force` re-runs).
+the context; lm-eval's HF backend would cut them from the left) beside lm-eval's metrics, and, from the
+per-doc samples (`harness.compare.cell_statistics`): `chance` (QA: mean of 1 / number of options),
+`<metric>_ci95_low` / `_ci95_high` (Wilson 95 % interval of each per-doc 0/1 metric; captions: bootstrap
+CIs of `bleu_4`, `rouge_l`, `cider`), `<metric>_n` for a per-type metric, and `limit` when `--limit`
+left docs unscored. A call whose inputs (task and its version, preset, model path and files, adapter
+and docs hashes, limit, extra metadata) equal the existing cell's provenance prints "up to date" and
+runs nothing (`--force` re-runs).
 A cell holds one task: the MC and the generation variant of a QA task cannot share a cell (the second
 is refused).
 Exit status: 0 done or up to date, 2 bad input (nothing written); lm-eval errors propagate.
@@ -41,6 +45,7 @@ from typing import Any
 import yaml
 
 from .backbones import Backbone, get_backbone
+from .compare import cell_statistics
 from .io import atomic_write_jsonl, folder_digest, read_json, read_jsonl
 from .prompt_docs import docs_path
 from .qa_options import LETTERS
@@ -166,6 +171,8 @@ def sample_rows(samples: list[dict]) -> list[dict]:
         row["target"] = s.get("target")
         if "references" in doc:
             row["references"] = list(doc["references"])
+        if "options" in doc:  # the doc's chance level is 1 / len(options)
+            row["n_options"] = len(doc["options"])
         for metric in s.get("metrics") or []:
             value = s.get(metric)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -363,6 +370,10 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     atomic_write_jsonl(samples_file, rows)
 
     from .provenance import hardware, versions
+    # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
+    metrics |= cell_statistics(rows, captions=resolved.cell[0] in CAPTION_DATASETS)
+    if request.limit is not None and metrics["n"] < in_split - skipped:
+        metrics["limit"] = request.limit
 
     provenance = {
         "status": "success",

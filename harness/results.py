@@ -36,6 +36,9 @@ __all__ = [
     "CAPTION_DATASETS",
     "DATASETS",
     "DEMO_DATASETS",
+    "DOCS_KINDS",
+    "QA_BASE_DATASETS",
+    "QA_SCORINGS",
     "MEASURED",
     "NO_VARIANT",
     "QA_DATASETS",
@@ -47,15 +50,37 @@ __all__ = [
     "load_reference",
     "load_results",
     "parse_cell_key",
+    "parse_dataset",
+    "parse_variant",
     "parse_cell_path",
     "provenance_path",
+    "qa_task",
     "write_cell",
 ]
 
-QA_DATASETS = ("babel_qa", "humman_qa", "demo_babel_qa")
-CAPTION_DATASETS = ("humanml3d", "demo_humanml3d")
-DATASETS = ("babel_qa", "humman_qa", "humanml3d", "demo_babel_qa", "demo_humanml3d")
-DEMO_DATASETS = ("demo_babel_qa", "demo_humanml3d")
+# The base datasets; every cell dataset name is derived from them below (one place).
+QA_BASES = ("babel_qa", "humman_qa")
+CAPTION_BASES = ("humanml3d",)
+DEMO_BASES = ("babel_qa", "humanml3d")  # the synthetic demo mimics these layouts
+DEMO_PREFIX = "demo_"
+# How a QA cell was scored, as the suffix of the lm-eval task name (`smd_babel_qa_cloze`) and of the
+# cell's dataset: generation + answer extraction (the paper's protocol), the option letters by
+# log-likelihood, the option texts by log-likelihood.
+QA_SCORINGS = {"": "generation", "_mc": "mc", "_cloze": "cloze"}
+# The docs kind in a variant: `v5_top3` (real docs) or `v5_top3-blind` (the motion-blind control:
+# each SMD swapped for another motion's).
+DOCS_KINDS = {"": "real", "-blind": "blind"}
+
+
+def _with_demo(bases: tuple[str, ...]) -> tuple[str, ...]:
+    return bases + tuple(DEMO_PREFIX + b for b in bases if b in DEMO_BASES)
+
+
+QA_BASE_DATASETS = _with_demo(QA_BASES)  # babel_qa, humman_qa, demo_babel_qa
+QA_DATASETS = tuple(base + suffix for base in QA_BASE_DATASETS for suffix in QA_SCORINGS)
+CAPTION_DATASETS = _with_demo(CAPTION_BASES)
+DATASETS = QA_DATASETS + CAPTION_DATASETS
+DEMO_DATASETS = tuple(d for d in DATASETS if d.startswith(DEMO_PREFIX))
 
 MEASURED = "measured"
 REPORTED = "reported"
@@ -129,6 +154,39 @@ def parse_cell_key(key: str) -> tuple[str, str, str, str | None]:
         raise ValueError(f"{key!r}: empty adapter name after '+'")
     _check_names(dataset, variant, backbone, adapter or None, where=repr(key))
     return dataset, variant, backbone, adapter or None
+
+
+def parse_dataset(dataset: str) -> tuple[str, str | None]:
+    """A cell's dataset as (base dataset, QA scoring): `"demo_babel_qa_cloze"` -> `("demo_babel_qa",
+    "cloze")`, `"babel_qa"` -> `("babel_qa", "generation")`, `"humanml3d"` -> `("humanml3d", None)`.
+
+    Raises:
+        ValueError: not one of DATASETS.
+    """
+    if dataset in CAPTION_DATASETS:
+        return dataset, None
+    for suffix in sorted(QA_SCORINGS, key=len, reverse=True):  # `_mc` before the empty suffix
+        base = dataset.removesuffix(suffix) if suffix else dataset
+        if base in QA_BASE_DATASETS and base + suffix == dataset:
+            return base, QA_SCORINGS[suffix]
+    raise ValueError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})")
+
+
+def qa_task(dataset: str) -> str:
+    """The lm-eval task a QA cell's dataset names: `demo_babel_qa_cloze` -> `smd_babel_qa_cloze`."""
+    base, scoring = parse_dataset(dataset)
+    if scoring is None:
+        raise ValueError(f"{dataset!r} is a caption dataset, not QA")
+    return "smd_" + dataset.removeprefix(DEMO_PREFIX)
+
+
+def parse_variant(variant: str) -> tuple[str, str]:
+    """A cell's variant as (SMD preset, docs kind): `"v5_top3-blind"` -> `("v5_top3", "blind")`,
+    `"v5_top3"` -> `("v5_top3", "real")`, `"-"` (no SMD) -> `("-", "real")`."""
+    for suffix in sorted(DOCS_KINDS, key=len, reverse=True):
+        if suffix and variant.endswith(suffix) and len(variant) > len(suffix):
+            return variant.removesuffix(suffix), DOCS_KINDS[suffix]
+    return variant, DOCS_KINDS[""]
 
 
 def cell_path(

@@ -1,0 +1,232 @@
+"""`smd compare` and the cells' CIs: paired bootstrap, McNemar, caption resampling, alignment, seeds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.compare import (
+    CompareError,
+    bootstrap_caption_metrics,
+    caption_stats,
+    cell_statistics,
+    compare_runs,
+    load_run,
+    mcnemar_p,
+    paired_bootstrap_ci,
+    wilson_interval,
+)
+from harness.io import atomic_write_jsonl
+from harness.metrics.coco import coco_scores
+from harness.results import Cell, write_cell
+from harness.training.data import sha256_file
+
+WORDS = "a person walks forward slowly then turns left and sits down jumps waves the right hand".split()
+
+
+def _qa_rows(correct, *, n_options=10, ids=None, types=None):
+    ids = ids or [f"q{i:04d}" for i in range(len(correct))]
+    rows = []
+    for i, (doc_id, c) in enumerate(zip(ids, correct)):
+        row = {"id": doc_id, "motion_id": f"m{i}", "prediction": "A", "target": f"t{i}"}
+        row |= {"n_options": n_options, "acc": int(c)}
+        if types:
+            row[f"acc_{types[i]}"] = int(c)
+        rows.append(row)
+    return rows
+
+
+def _caption_rows(predictions, references):
+    return [
+        {"id": f"c{i:04d}", "motion_id": f"m{i}", "prediction": p, "target": r[0], "references": r}
+        for i, (p, r) in enumerate(zip(predictions, references))
+    ]
+
+
+def _sentences(rng, n):
+    return [" ".join(rng.choice(WORDS, size=rng.integers(3, 10))) for _ in range(n)]
+
+
+def _cell(tmp_path, key_parts, rows, metrics=None):
+    """A cell with its provenance and samples file, as `smd evaluate` writes them."""
+    samples = tmp_path / "runs" / "eval_samples" / f"{'-'.join(filter(None, key_parts))}.jsonl"
+    atomic_write_jsonl(samples, rows)
+    provenance = {"samples": {"path": str(samples), "sha256": sha256_file(samples), "rows": len(rows)}}
+    cell = Cell(*key_parts, metrics=metrics or {"n": len(rows)})
+    return write_cell(tmp_path / "results", cell, provenance)
+
+
+def _compare(tmp_path, rows_a, rows_b, **options):
+    a = _cell(tmp_path, ("demo_babel_qa_cloze", "v5_top3", "tiny", None), rows_a)
+    b = _cell(tmp_path, ("demo_babel_qa_cloze", "v5_top3", "tiny", "lora-text"), rows_b)
+    return compare_runs(load_run(str(a)), load_run(str(b)), **options)
+
+
+def _metric(result, name):
+    return next(m for m in result["metrics"] if m["metric"] == name)
+
+
+def test_identical_runs_have_a_ci_containing_zero_and_mcnemar_p_1(tmp_path):
+    correct = np.random.default_rng(0).integers(0, 2, 200)
+    result = _compare(tmp_path, _qa_rows(correct), _qa_rows(correct), resamples=2000)
+    acc = _metric(result, "acc")
+    assert acc["diff"] == 0 and acc["ci95_low"] <= 0 <= acc["ci95_high"]
+    assert (acc["a_only"], acc["b_only"], acc["mcnemar_p"]) == (0, 0, 1.0)
+
+
+def test_a_planted_difference_is_detected(tmp_path):
+    rng = np.random.default_rng(1)
+    a = rng.random(300) < 0.2
+    b = a | (rng.random(300) < 0.3)  # B fixes about 30 % of A's errors and breaks nothing
+    acc = _metric(_compare(tmp_path, _qa_rows(a), _qa_rows(b), resamples=2000), "acc")
+    assert acc["diff"] == pytest.approx(b.mean() - a.mean())
+    assert acc["ci95_low"] > 0 and acc["mcnemar_p"] < 1e-6
+    assert acc["a_only"] == 0 and acc["b_only"] == int((b & ~a).sum())
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_docs():
+    a = np.array([1] * 10 + [0] * 2 + [1] * 5)
+    b = np.array([0] * 10 + [1] * 2 + [1] * 5)
+    a_only, b_only, p = mcnemar_p(a, b)
+    # two-sided: 2 * P(X <= 2), X ~ Bin(12, 1/2)
+    assert (a_only, b_only) == (10, 2) and p == pytest.approx(2 * (1 + 12 + 66) / 2**12)
+
+
+def test_bootstrap_is_seeded_and_reproducible():
+    rng = np.random.default_rng(2)
+    a, b = rng.integers(0, 2, 150), rng.integers(0, 2, 150)
+    first = paired_bootstrap_ci(a, b, resamples=500, seed=0)
+    assert paired_bootstrap_ci(a, b, resamples=500, seed=0) == first
+    assert paired_bootstrap_ci(a, b, resamples=500, seed=1) != first
+
+
+def test_same_seed_same_output_file_other_seed_other_resamples(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    a = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows(rng.integers(0, 2, 120)))
+    b = _cell(tmp_path, ("demo_babel_qa", "v5_top3-blind", "tiny", None), _qa_rows(rng.integers(0, 2, 120)))
+    outputs = []
+    for seed, name in ((0, "x.json"), (0, "y.json"), (5, "z.json")):
+        argv = ["compare", str(a), str(b), "--resamples", "500", "--seed", str(seed)]
+        assert main([*argv, "--json", str(tmp_path / name)]) == 0
+        outputs.append((tmp_path / name).read_text())
+    assert outputs[0] == outputs[1] and outputs[0] != outputs[2]
+    printed = capsys.readouterr().out
+    assert "A: demo_babel_qa/v5_top3/tiny" in printed and "B: demo_babel_qa/v5_top3-blind/tiny" in printed
+    assert json.loads(outputs[0])["metrics"][0]["metric"] == "acc"
+
+
+def test_cell_keys_are_looked_up_under_results(tmp_path, capsys):
+    rows = _qa_rows([1, 0, 1, 1])
+    _cell(tmp_path, ("demo_babel_qa_mc", "v5_top3", "tiny", None), rows)
+    _cell(tmp_path, ("demo_babel_qa_mc", "v5_top3", "tiny", "lora"), rows)
+    argv = ["compare", "demo_babel_qa_mc/v5_top3/tiny", "demo_babel_qa_mc/v5_top3/tiny+lora"]
+    assert main([*argv, "--results", str(tmp_path / "results"), "--resamples", "100"]) == 0
+    assert "acc" in capsys.readouterr().out
+
+
+def test_misaligned_doc_ids_are_an_error_unless_intersection(tmp_path):
+    rows_a = _qa_rows([1, 0, 1, 0], ids=["q1", "q2", "q3", "q4"])
+    rows_b = _qa_rows([1, 1, 1, 0], ids=["q1", "q2", "q3", "q9"])
+    with pytest.raises(CompareError, match=r"different docs: 1 only in .*\(q4\).*1 only in .*\(q9\)"):
+        _compare(tmp_path, rows_a, rows_b, resamples=100)
+    result = _compare(tmp_path, rows_a, rows_b, resamples=100, intersection=True)
+    assert result["n"] == 3 and result["dropped"] == {"a_only": 1, "b_only": 1}
+
+
+def test_a_doc_with_another_target_under_the_same_id_is_an_error(tmp_path):
+    rows_a, rows_b = _qa_rows([1, 0]), _qa_rows([1, 0])
+    rows_b[1]["target"] = "something else"
+    with pytest.raises(CompareError, match="doc q0001: target differs"):
+        _compare(tmp_path, rows_a, rows_b, resamples=100)
+
+
+def test_altered_or_missing_samples_are_refused(tmp_path, capsys):
+    a = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows([1, 0, 1]))
+    samples = json.loads(a.with_name("tiny.provenance.json").read_text())["samples"]["path"]
+    with open(samples, "a", encoding="utf-8") as f:
+        f.write(json.dumps(_qa_rows([1], ids=["extra"])[0]) + "\n")
+    with pytest.raises(CompareError, match="sha256 .* differs"):
+        load_run(str(a))
+    assert main(["compare", str(a), str(a)]) == 2
+    assert "differs from" in capsys.readouterr().err
+    with pytest.raises(CompareError, match="cell file not found"):
+        load_run(str(tmp_path / "nope.json"))
+
+
+def test_qa_is_not_paired_with_captions(tmp_path):
+    qa = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows([1, 0]))
+    rows = _caption_rows(["a person walks", "a person sits"], [["a person walks"], ["a person sits down"]])
+    cap = _cell(tmp_path, ("demo_humanml3d", "v5_top3", "tiny", None), rows)
+    with pytest.raises(CompareError, match="scores qa.*scores captions"):
+        compare_runs(load_run(str(qa)), load_run(str(cap)))
+
+
+def test_per_type_metrics_are_compared_over_their_own_docs(tmp_path):
+    types = ["action", "direction"] * 30
+    a, b = np.zeros(60, int), np.zeros(60, int)
+    b[::2] = 1  # B gets every action question right, no direction question
+    result = _compare(tmp_path, _qa_rows(a, types=types), _qa_rows(b, types=types), resamples=500)
+    action, direction = _metric(result, "acc_action"), _metric(result, "acc_direction")
+    assert (action["n"], action["diff"], action["ci95_low"]) == (30, 1.0, 1.0)
+    assert (direction["n"], direction["diff"], direction["mcnemar_p"]) == (30, 0.0, 1.0)
+
+
+def test_caption_statistics_reproduce_the_coco_corpus_scores():
+    rng = np.random.default_rng(4)
+    preds = _sentences(rng, 80)
+    refs = [_sentences(rng, int(rng.integers(1, 5))) for _ in range(80)]
+    stats = caption_stats(preds, refs)
+    (scores,) = bootstrap_caption_metrics([stats], resamples=1, seed=0)
+    whole = coco_scores(preds, refs)
+    ones = np.ones((1, 80))
+    from harness.compare import _caption_scores
+
+    full = _caption_scores(stats, ones)
+    for metric in ("bleu_4", "rouge_l", "cider"):
+        assert full[metric][0] == pytest.approx(whole[metric], rel=1e-12, abs=1e-15), metric
+        assert scores[metric].shape == (1,)
+
+
+def test_caption_comparison_identical_and_planted(tmp_path):
+    rng = np.random.default_rng(5)
+    refs = [_sentences(rng, 3) for _ in range(60)]
+    noise = _sentences(rng, 60)
+    same = _cell(tmp_path, ("demo_humanml3d", "v5_top3", "tiny", None), _caption_rows(noise, refs))
+    again = _cell(tmp_path, ("demo_humanml3d", "v5_top3-blind", "tiny", None), _caption_rows(noise, refs))
+    better = _cell(
+        tmp_path, ("demo_humanml3d", "v5_top3", "tiny", "lora"), _caption_rows([r[0] for r in refs], refs)
+    )
+    result = compare_runs(load_run(str(same)), load_run(str(again)), resamples=300)
+    for m in result["metrics"]:
+        assert m["diff"] == 0 and m["ci95_low"] <= 0 <= m["ci95_high"], m
+    result = compare_runs(load_run(str(same)), load_run(str(better)), resamples=300)
+    assert [m["metric"] for m in result["metrics"]] == ["bleu_4", "rouge_l", "cider"]
+    assert all(m["ci95_low"] > 0 for m in result["metrics"]), result["metrics"]
+
+
+def test_wilson_interval():
+    low, high = wilson_interval(41, 100)
+    # hand-computed: centre (p + z²/2n) / (1 + z²/n) = 0.4133, half-width 0.0947
+    assert low == pytest.approx(0.3187, abs=1e-4) and high == pytest.approx(0.5080, abs=1e-4)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert 0 < wilson_interval(0, 10)[1] < 0.35
+    with pytest.raises(ValueError):
+        wilson_interval(3, 0)
+
+
+def test_cell_statistics_for_qa_and_captions():
+    rows = _qa_rows([1, 0, 0, 1], types=["action", "action", "direction", "action"])
+    rows[0]["n_options"] = 4
+    stats = cell_statistics(rows, captions=False)
+    assert stats["chance"] == pytest.approx((1 / 4 + 3 / 10) / 4)
+    assert (stats["acc_ci95_low"], stats["acc_ci95_high"]) == wilson_interval(2, 4)
+    assert (stats["acc_action_ci95_low"], stats["acc_action_n"]) == (wilson_interval(2, 3)[0], 3)
+    assert "acc_n" not in stats and stats["acc_direction_n"] == 1
+    rng = np.random.default_rng(6)
+    refs = [_sentences(rng, 3) for _ in range(30)]
+    stats = cell_statistics(_caption_rows(_sentences(rng, 30), refs), captions=True, resamples=200)
+    assert set(stats) == {f"{m}_ci95_{s}" for m in ("bleu_4", "rouge_l", "cider") for s in ("low", "high")}
+    assert all(stats[f"{m}_ci95_low"] <= stats[f"{m}_ci95_high"] for m in ("bleu_4", "rouge_l", "cider"))

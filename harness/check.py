@@ -23,9 +23,10 @@ matches GLOB (fnmatch, `*` crosses `/`) with the cell of the same key in DIR (e.
 results), metric by metric, with one absolute tolerance X in fraction units (`sacrebleu`, on a 0-100
 scale, gets 100 X):
   - metrics with a known direction fail when they move the wrong way by more than the tolerance;
-  - `n`, `skipped` and `r_precision_samples` must be equal: another question count means another test
-    set, and comparing scores across test sets would say nothing;
-  - `*_stderr` is ignored (it follows `n` and the score);
+  - `n`, `skipped`, `r_precision_samples`, `limit`, `chance` and the per-type counts `*_n` must be
+    equal: another question count means another test set, and comparing scores across test sets would
+    say nothing;
+  - `*_stderr`, `*_ci95_low` and `*_ci95_high` are ignored (they follow `n` and the score);
   - other metrics are listed as not compared, never silently passed;
   - a cell without a counterpart in DIR fails, and with an explicit `--cells`, so does a cell of DIR
     that matches GLOB but is not in `--results`; a metric of DIR's cell missing from the fresh cell fails;
@@ -57,6 +58,7 @@ __all__ = [
     "Comparison",
     "check_baselines",
     "compare_results",
+    "is_exact",
     "load_baselines",
     "metric_direction",
     "parse_baselines",
@@ -68,6 +70,7 @@ Direction = Literal["higher", "lower"]
 # metric name or fnmatch pattern -> which way is better
 METRIC_DIRECTIONS: dict[str, Direction] = {
     "acc": "higher",
+    "acc_*": "higher",  # acc_norm and the per-type accuracies (acc_action, acc_before, ...)
     "bleu_[1-4]": "higher",
     "rouge_l": "higher",
     "cider": "higher",
@@ -77,7 +80,11 @@ METRIC_DIRECTIONS: dict[str, Direction] = {
     "mm_dist": "lower",
     "invalid_rate": "lower",
 }
-EXACT_METRICS = frozenset({"n", "skipped", "r_precision_samples"})
+EXACT_METRICS = frozenset({"n", "skipped", "r_precision_samples", "limit", "chance"})
+# a metric's doc count (`acc_action_n`) must be equal too; its standard error and CI bounds follow the
+# score and the count, so they are not compared
+EXACT_SUFFIX = "_n"
+DERIVED_SUFFIXES = ("_stderr", "_ci95_low", "_ci95_high")
 METRIC_SCALE = {"sacrebleu": 100.0}  # --tolerance is in fractions; these metrics are not
 _BASELINE_KEYS = ("cell", "metric", "value", "tolerance", "direction")
 # float noise (0.4 - 0.05 = 0.35000000000000003) must not turn a value on the boundary into a failure
@@ -109,12 +116,17 @@ class Comparison:
 
 def metric_direction(metric: str) -> Direction | None:
     """`higher` / `lower` for a known score or error metric; None for counts, stderrs and unknown names."""
-    if metric.endswith("_stderr") or metric in EXACT_METRICS:
+    if metric.endswith(DERIVED_SUFFIXES) or is_exact(metric):
         return None
     for pattern, direction in METRIC_DIRECTIONS.items():
         if fnmatch.fnmatchcase(metric, pattern):
             return direction
     return None
+
+
+def is_exact(metric: str) -> bool:
+    """Counts that must be equal for two cells to be comparable: `n`, `skipped`, `acc_action_n`, ..."""
+    return metric in EXACT_METRICS or metric.endswith(EXACT_SUFFIX)
 
 
 def parse_baselines(data: Any, where: str = "baselines") -> list[Baseline]:
@@ -217,13 +229,13 @@ def compare_results(
             continue
         for metric in sorted(old.metrics):
             before = old.metrics[metric]
-            if metric.endswith("_stderr"):
+            if metric.endswith(DERIVED_SUFFIXES):
                 continue
             if metric not in new.metrics:
                 failures.append(f"MISSING {key} {metric}: in the committed cell, not in the fresh one")
                 continue
             after, direction = new.metrics[metric], metric_direction(metric)
-            if metric in EXACT_METRICS:
+            if is_exact(metric):
                 checked += 1
                 if after != before:
                     failures.append(

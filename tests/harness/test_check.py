@@ -147,6 +147,12 @@ def test_the_committed_baselines_file_documents_the_format_and_parses_or_refuses
         ("acc_stderr", None),
         ("n", None),
         ("mystery", None),
+        ("acc_norm", "higher"),
+        ("acc_before", "higher"),
+        ("acc_ci95_low", None),
+        ("bleu_4_ci95_high", None),
+        ("acc_action_n", None),
+        ("chance", None),
     ],
 )
 def test_metric_directions(metric, direction):
@@ -188,6 +194,19 @@ def test_against_fails_on_another_test_set_or_a_lost_metric(tmp_path, capsys):
     assert rc == 1
     assert f"MISMATCH {QA_KEY} n = 30, committed 40" in out
     assert f"MISSING {CAPTION_KEY} cider: in the committed cell, not in the fresh one" in out
+
+
+def test_against_compares_per_type_counts_chance_and_limit_exactly_and_ignores_cis(tmp_path, capsys):
+    extra = {"acc_action": 0.5, "acc_action_n": 12, "chance": 0.1, "limit": 40, "acc_ci95_low": 0.3}
+    committed = _results(tmp_path / "committed", _qa(**extra))
+    moved_ci = _results(tmp_path / "ci", _qa(**(extra | {"acc_ci95_low": 0.1})))
+    rc, out = _check(capsys, "--results", moved_ci, "--against", committed, "--tolerance", 0)
+    assert rc == 0 and "ci95" not in out, out
+    other_split = _results(tmp_path / "split", _qa(**(extra | {"acc_action_n": 11, "acc_action": 0.2})))
+    rc, out = _check(capsys, "--results", other_split, "--against", committed, "--tolerance", 0.05)
+    assert rc == 1
+    assert f"MISMATCH {QA_KEY} acc_action_n = 11, committed 12" in out
+    assert f"REGRESSION {QA_KEY} acc_action = 0.200" in out
 
 
 def test_against_with_cells_glob(tmp_path, capsys):

@@ -64,6 +64,8 @@ TASK_DATASETS = {
     "smd_babel_qa_mc": "babel_qa",
     "smd_humman_qa": "humman_qa",
     "smd_humman_qa_mc": "humman_qa",
+    "smd_babel_qa_cloze": "babel_qa",
+    "smd_humman_qa_cloze": "humman_qa",
     "smd_humanml3d_caption": "humanml3d",
     "smd_humanml3d_caption_full": "humanml3d",
 }

@@ -5,6 +5,20 @@ Docs come from the prompt-doc JSONL files written by `smd make-docs`; which ones
 shared prompt builder (`harness.prompts`): the system turn is the task's `description` (a doc
 field), the user turn `doc_to_text`; with `--apply_chat_template` lm-eval renders exactly the
 messages training uses.
+
+QA is scored three ways: generation + answer extraction (`smd_*_qa`), the log-likelihood of each
+option's letter (`smd_*_qa_mc`), both on the paper's lettered prompt, and the cloze formulation
+(`smd_*_qa_cloze`, OLMES's "CF"): the log-likelihood of each option's text after a prompt that does not
+list the options (`harness.prompts`, `qa_target="text"`), `acc` and length-normalised `acc_norm`
+(log-likelihood per character, lm-eval's definition).
+
+Per-type accuracy (`acc_action`, `acc_direction`, `acc_body_part`, `acc_no_relation`, `acc_before`,
+`acc_after`, `acc_in_between`) is a per-doc metric that a doc reports only for its own answer type and
+relation, aggregated by lm-eval's `mean`: one pass over the docs (sub-tasks per type would score every
+doc twice, once per grouping), lm-eval's closed-form standard error of the mean, and a type with no doc
+is simply absent from the results (no NaN). lm-eval then warns that the metrics were scored on
+different numbers of docs: that is these metrics, by design; size-weighted group aggregation is not
+used (the group `smd` has no aggregate metrics).
 """
 
 from __future__ import annotations
@@ -14,9 +28,10 @@ import os
 import re
 from pathlib import Path
 
+from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import read_jsonl
 from .prompt_docs import docs_path
-from .prompts import SYSTEM_CAPTION, SYSTEM_QA, caption_user, qa_user, render_prompt, target
+from .prompts import build_messages, caption_user, qa_cloze_user, qa_user, render_prompt, target
 from .qa_options import LETTERS
 
 DEFAULT_VARIANT = "v5"
@@ -65,26 +80,38 @@ def _context_limit(metadata: dict):
     return tokenizer, int(limit) if limit and limit < 10**9 else 2048
 
 
-def prompt_tokens(tokenizer, doc: dict) -> int:
+def prompt_tokens(tokenizer, doc: dict, qa_target: str = "letter") -> int:
     """Tokens of a doc's prompt, chat-templated when the tokenizer has a template (as lm-eval's
     --apply_chat_template renders it), otherwise the plain system + user text."""
-    return len(tokenizer(render_prompt(tokenizer, doc), add_special_tokens=False)["input_ids"])
+    prompt = render_prompt(tokenizer, doc, qa_target=qa_target)
+    return len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
 
 
-def _drop_too_long(rows: list[dict], split: str, metadata: dict, reserve: int) -> list[dict]:
+def option_tokens(tokenizer, doc: dict) -> int:
+    """Tokens of a cloze doc's longest option: the continuation lm-eval must fit after its prompt."""
+    return max(len(tokenizer(o, add_special_tokens=False)["input_ids"]) for o in doc["options"])
+
+
+def _drop_too_long(
+    rows: list[dict], split: str, metadata: dict, reserve: int | None, qa_target: str = "letter"
+) -> list[dict]:
     """Leave out (and report) docs whose prompt does not fit the model's context: lm-eval's HF
-    backend would otherwise cut them from the left, silently for log-likelihood."""
+    backend would otherwise cut them from the left, silently for log-likelihood. `reserve` tokens are
+    kept for the answer; None keeps each doc's longest option (cloze)."""
     tokenizer, max_length = _context_limit(metadata)
     if tokenizer is None:
         return rows
-    budget = max_length - reserve
-    keep = [r for r in rows if prompt_tokens(tokenizer, r) <= budget]
-    if len(keep) < len(rows):
-        too_long = [r["doc_id"] for r in rows if r not in keep]
+    keep, too_long = [], []
+    for r in rows:
+        room = reserve if reserve is not None else option_tokens(tokenizer, r)
+        fits = prompt_tokens(tokenizer, r, qa_target) <= max_length - room
+        (keep if fits else too_long).append(r)
+    if too_long:
+        answer = f"{reserve}" if reserve is not None else "its longest option"
         _LOG.warning(
-            "%s: %d of %d docs left out, prompt longer than %d tokens (context %d - %d for the answer): %s%s",
-            split, len(too_long), len(rows), budget, max_length, reserve,
-            ", ".join(too_long[:10]), " ..." if len(too_long) > 10 else "",
+            "%s: %d of %d docs left out, prompt longer than the context %d - %s tokens for the answer: %s%s",
+            split, len(too_long), len(rows), max_length, answer,
+            ", ".join(r["doc_id"] for r in too_long[:10]), " ..." if len(too_long) > 10 else "",
         )  # fmt: skip
     return keep
 
@@ -94,13 +121,16 @@ def load_docs(
     *,
     data_root: str | None = None,
     smd_variant: str = DEFAULT_VARIANT,
-    answer_tokens: int = 0,
+    answer_tokens: int | None = 0,
+    qa_target: str = "letter",
     **metadata,
 ):
-    """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn added.
+    """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn of the
+    formulation (`qa_target`: letter or cloze) added.
 
     With the model in the metadata (lm-eval merges `--model_args` into it), docs whose prompt plus
-    `answer_tokens` exceed the model's context are left out and counted in a warning.
+    `answer_tokens` (None: the doc's longest option) exceed the model's context are left out and
+    counted in a warning.
 
     Raises:
         FileNotFoundError: no prompt docs for this dataset and variant (says how to make them).
@@ -112,9 +142,9 @@ def load_docs(
     for split in SPLITS:
         path = docs_path(root, smd_variant, split)
         if path.is_file():
-            rows = _drop_too_long(read_jsonl(path), split, metadata, answer_tokens)
-            system = SYSTEM_QA if rows and "options" in rows[0] else SYSTEM_CAPTION
-            splits[split] = datasets.Dataset.from_list([{**r, "system": system} for r in rows])
+            rows = _drop_too_long(read_jsonl(path), split, metadata, answer_tokens, qa_target)
+            system = [build_messages(r, with_target=False, qa_target=qa_target)[0]["content"] for r in rows]
+            splits[split] = datasets.Dataset.from_list([{**r, "system": s} for r, s in zip(rows, system)])
     if not splits:
         raise FileNotFoundError(
             f"no prompt docs for variant {smd_variant!r} in {root / 'docs' / smd_variant}: run "
@@ -139,6 +169,14 @@ def humman_qa_gen_docs(**metadata):
     return load_docs("humman_qa", answer_tokens=QA_GEN_TOKENS, **metadata)
 
 
+def babel_qa_cloze_docs(**metadata):
+    return load_docs("babel_qa", answer_tokens=None, qa_target="text", **metadata)
+
+
+def humman_qa_cloze_docs(**metadata):
+    return load_docs("humman_qa", answer_tokens=None, qa_target="text", **metadata)
+
+
 def humanml3d_docs(**metadata):
     _CAPTION_ASSETS.clear()
     _CAPTION_ASSETS.update({k: metadata.get(k) for k in ("bertscore_model", "evaluator_dir", "motions_dir")})
@@ -147,6 +185,10 @@ def humanml3d_docs(**metadata):
 
 def qa_doc_to_text(doc: dict) -> str:
     return qa_user(doc)
+
+
+def qa_cloze_doc_to_text(doc: dict) -> str:
+    return qa_cloze_user(doc)
 
 
 def caption_doc_to_text(doc: dict) -> str:
@@ -160,6 +202,56 @@ def doc_to_target(doc: dict) -> str:
 def doc_to_choice(doc: dict) -> list[str]:
     """The option letters: single-token continuations that share one context (one forward pass)."""
     return list(LETTERS[: len(doc["options"])])
+
+
+def cloze_doc_to_choice(doc: dict) -> list[str]:
+    """The option texts, each the continuation of the (option-free) cloze prompt."""
+    return list(doc["options"])
+
+
+TYPE_METRICS = tuple(f"acc_{t}" for t in ANSWER_TYPES + RELATIONS)
+
+
+def type_metrics(doc: dict, correct: int) -> dict[str, int]:
+    """`correct` under the doc's answer-type and relation metric (`acc_action`, `acc_before`, ...);
+    the other per-type metrics are absent for this doc, so each averages over its own docs only.
+
+    Raises:
+        ValueError: the doc's answer_type or relation is not a known one (names the doc).
+    """
+    answer_type, relation = doc.get("answer_type"), doc.get("relation")
+    if answer_type not in ANSWER_TYPES or relation not in RELATIONS:
+        raise ValueError(
+            f"doc {doc.get('doc_id')}: answer_type {answer_type!r} / relation {relation!r} not in "
+            f"{ANSWER_TYPES} / {RELATIONS} (remake the docs with `smd make-docs`)"
+        )
+    return {f"acc_{answer_type}": correct, f"acc_{relation}": correct}
+
+
+def _argmax(values) -> int:
+    """Index of the largest value, the first on ties (numpy's argmax, as lm-eval uses)."""
+    return max(range(len(values)), key=lambda i: (values[i], -i))
+
+
+def mc_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int]:
+    """Letter MC: lm-eval's `acc` (argmax of the letters' log-likelihoods) and its per-type split."""
+    correct = int(_argmax([ll for ll, _ in results]) == doc["answer_idx"])
+    return {"acc": correct, **type_metrics(doc, correct)}
+
+
+def cloze_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int]:
+    """Cloze: lm-eval's `acc` and `acc_norm` (log-likelihood per character of the option text, as
+    lm-eval's default multiple-choice scoring computes it) and the per-type split of `acc`."""
+    lls = [ll for ll, _ in results]
+    if len(lls) != len(doc["options"]):
+        raise ValueError(f"doc {doc.get('doc_id')}: {len(lls)} scores for {len(doc['options'])} options")
+    per_char = [ll / len(o) for ll, o in zip(lls, doc["options"], strict=True)]
+    correct = int(_argmax(lls) == doc["answer_idx"])
+    return {
+        "acc": correct,
+        "acc_norm": int(_argmax(per_char) == doc["answer_idx"]),
+        **type_metrics(doc, correct),
+    }
 
 
 _PUNCT = re.compile(r"[^\w\s/]")
@@ -202,7 +294,8 @@ def extract_option(text: str, options: list[str]) -> int | None:
 def qa_process_results(doc: dict, results: list[str]) -> dict[str, int]:
     """Generation QA: accuracy by exact option match; an answer naming no option is wrong and invalid."""
     idx = extract_option(results[0], doc["options"])
-    return {"acc": int(idx == doc["answer_idx"]), "invalid_rate": int(idx is None)}
+    correct = int(idx == doc["answer_idx"])
+    return {"acc": correct, "invalid_rate": int(idx is None), **type_metrics(doc, correct)}
 
 
 CAPTION_TEXT_METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider", "sacrebleu")

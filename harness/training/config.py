@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from ..io import read_yaml
+from ..prompts import QaTarget
 
 TaskName = Literal["qa", "caption"]
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -27,7 +28,11 @@ class TrainConfig:
     """One training run's settings (paper defaults; see DESIGN.md "training settings").
 
     Attributes:
-        task: `qa` (letter answers, validated by accuracy) or `caption` (validated by loss).
+        task: `qa` (validated by accuracy) or `caption` (validated by loss).
+        qa_target: what a QA example answers (harness.prompts): `letter`, the gold option's letter after
+            the lettered prompt (the paper's protocol; tasks `smd_*_qa`, `smd_*_qa_mc`), or `text`, the
+            gold option's text after the cloze prompt (no options listed; task `smd_*_qa_cloze`). A text
+            run validates the cloze way: argmax of the options' log-likelihoods. Captions ignore it.
         lora_r / lora_alpha / lora_dropout: LoRA rank, scale and dropout.
         target_modules: module names (or one regex) LoRA adapts; a backbone entry may override them.
         modules_to_save: modules trained in full next to LoRA (peft `modules_to_save`), e.g. `norm` and
@@ -48,6 +53,7 @@ class TrainConfig:
     """
 
     task: TaskName = "qa"
+    qa_target: QaTarget = "letter"
     lora_r: int = 16
     lora_alpha: int = 32
     lora_dropout: float = 0.05

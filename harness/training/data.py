@@ -4,7 +4,8 @@ prompt = apply_chat_template(build_messages(doc, with_target=False), add_generat
 full   = apply_chat_template(build_messages(doc))
 input_ids = tok(prompt) + tok(full[len(prompt):]), labels -100 on the prompt: the loss is on the
 assistant's answer (and its end-of-turn tokens) only, and the prompt tokens are the ones lm-eval feeds
-the model for the same doc. Captions give one example per reference caption.
+the model for the same doc. Captions give one example per reference caption. `qa_target` (letter or
+text) picks the QA formulation: a text example is the cloze task's prompt and gold option text.
 """
 
 from __future__ import annotations
@@ -64,7 +65,13 @@ def read_docs(paths: Iterable[Path | str], task: str) -> tuple[list[dict], list[
 
 
 def encode_example(
-    tokenizer, doc: dict, *, reference: int = 0, chat_template_kwargs: dict | None = None, backbone: str = "?"
+    tokenizer,
+    doc: dict,
+    *,
+    reference: int = 0,
+    chat_template_kwargs: dict | None = None,
+    backbone: str = "?",
+    qa_target: str = "letter",
 ) -> Example:
     """Tokenise one doc (one reference caption) into prompt + target with prompt labels masked.
 
@@ -73,8 +80,9 @@ def encode_example(
             template that rewrites earlier turns once an answer follows): the target cannot be split off.
     """
     kwargs = chat_template_kwargs or {}
-    prompt = render_prompt(tokenizer, doc, kwargs)
-    full = tokenizer.apply_chat_template(build_messages(doc, reference=reference), tokenize=False, **kwargs)
+    prompt = render_prompt(tokenizer, doc, kwargs, qa_target=qa_target)
+    messages = build_messages(doc, reference=reference, qa_target=qa_target)
+    full = tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
     if not full.startswith(prompt):
         raise ValueError(
             f"backbone {backbone}: the chat template renders the conversation with the answer differently "
@@ -101,6 +109,7 @@ def build_examples(
     max_length: int,
     chat_template_kwargs: dict | None = None,
     backbone: str = "?",
+    qa_target: str = "letter",
 ) -> tuple[list[Example], list[str]]:
     """Examples of all docs (captions: one per reference) and the ids of those left out as too long.
 
@@ -112,7 +121,12 @@ def build_examples(
         refs = range(len(doc["references"])) if not is_qa(doc) else range(1)
         for ref in refs:
             ex = encode_example(
-                tokenizer, doc, reference=ref, chat_template_kwargs=chat_template_kwargs, backbone=backbone
+                tokenizer,
+                doc,
+                reference=ref,
+                chat_template_kwargs=chat_template_kwargs,
+                backbone=backbone,
+                qa_target=qa_target,
             )
             if len(ex) > max_length:
                 skipped.append(ex.doc_id if is_qa(doc) else f"{ex.doc_id}#{ref}")

@@ -30,7 +30,7 @@ from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_chec
 from .config import TrainConfig
 from .data import IGNORE, build_examples, collate, epoch_batches, read_docs
 from .loss import keeps_logits, loss_sum
-from .validation import better, mean_loss, qa_accuracy
+from .validation import better, cloze_accuracy, mean_loss, qa_accuracy
 
 LOG = logging.getLogger("smd.train")
 # Fields that cannot change the result: a resumed run may differ in them.
@@ -225,12 +225,9 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
     model, tokenizer = load_backbone(backbone, cfg, bf16=bf16)
     max_length = context_length(model, tokenizer, cfg, backbone)
     chat_kwargs = dict(backbone.chat_template_kwargs)
-    examples, skipped = build_examples(
-        tokenizer, train_docs, max_length=max_length, chat_template_kwargs=chat_kwargs, backbone=backbone.name
-    )
-    val_examples, val_skipped = build_examples(
-        tokenizer, val_rows, max_length=max_length, chat_template_kwargs=chat_kwargs, backbone=backbone.name
-    )
+    encoding = {"chat_template_kwargs": chat_kwargs, "backbone": backbone.name, "qa_target": cfg.qa_target}
+    examples, skipped = build_examples(tokenizer, train_docs, max_length=max_length, **encoding)
+    val_examples, val_skipped = build_examples(tokenizer, val_rows, max_length=max_length, **encoding)
     if skipped:
         LOG.warning(
             "%d of %d training examples skipped: longer than %d tokens (%s%s)",
@@ -363,7 +360,9 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
                 save_checkpoint(out, accelerator, model, optimizer, scheduler, progress)
 
         epoch_losses = progress["step_losses"][-len(windows) :]
-        if cfg.task == "qa":
+        if cfg.task == "qa" and cfg.qa_target == "text":
+            metrics = cloze_accuracy(model, tokenizer, val_rows, cfg, chat_kwargs, max_length, accelerator)
+        elif cfg.task == "qa":
             metrics = qa_accuracy(model, tokenizer, val_rows, cfg, chat_kwargs, max_length, accelerator)
         else:
             metrics = mean_loss(model, val_examples, cfg, pad_id, accelerator, keep)

@@ -1,5 +1,12 @@
-"""Validation after each epoch: QA accuracy through the lm-eval tasks' answer extraction (greedy
-generation), caption loss on the answer tokens; and which epoch is the best."""
+"""Validation after each epoch, measured as the matching lm-eval task scores it: letter QA by greedy
+generation and the tasks' answer extraction (`smd_*_qa`), text-target QA the cloze way (argmax of the
+options' log-likelihoods, `smd_*_qa_cloze`), captions by loss on the answer tokens; and which epoch is
+the best.
+
+Text-target runs are validated by log-likelihood rather than by matching generated text to an option:
+the cloze prompt lists no options, so a generated answer may name none of them, and only the cloze
+score is the number the run is evaluated on. The prompt runs once and its key/value cache is shared by
+the options, so it costs about one forward pass per doc, like generating a few tokens."""
 
 from __future__ import annotations
 
@@ -58,6 +65,59 @@ def qa_accuracy(
         "val_invalid_rate": invalid / n if n else 0.0,
         "val_n": n,
     }
+
+
+def option_logliks(net, prompt_ids: list[int], options_ids: list[list[int]], device) -> list[float]:
+    """Summed log-probability of each option's tokens after the prompt: lm-eval's `loglikelihood` of
+    (context, option). The prompt's key/value cache is computed once and repeated for the options."""
+    import torch
+
+    out = net(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
+    first = torch.log_softmax(out.logits[0, -1].float(), -1)
+    cache = out.past_key_values
+    width = max(len(o) for o in options_ids)
+    totals = [float(first[o[0]]) for o in options_ids]
+    if width == 1:
+        return totals
+    cache.batch_repeat_interleave(len(options_ids))
+    # right padding: a real token never attends to a later pad, so pads need no mask
+    ids = torch.tensor([o + [o[-1]] * (width - len(o)) for o in options_ids], device=device)
+    mask = torch.ones((len(options_ids), len(prompt_ids) + width), dtype=torch.long, device=device)
+    logp = torch.log_softmax(
+        net(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=True).logits.float(), -1
+    )
+    for k, o in enumerate(options_ids):
+        totals[k] += sum(float(logp[k, j - 1, o[j]]) for j in range(1, len(o)))
+    return totals
+
+
+def cloze_accuracy(
+    model, tokenizer, docs: list[dict], cfg: TrainConfig, chat_kwargs: dict, max_length: int, accelerator
+) -> dict:
+    """Cloze accuracy (`smd_*_qa_cloze`'s `acc`): the gold option's text has the highest log-likelihood
+    after the cloze prompt. Docs whose prompt and longest option exceed the context are left out."""
+    import torch
+
+    scored = []
+    for doc in docs:
+        prompt = render_prompt(tokenizer, doc, chat_kwargs, qa_target="text")
+        prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        options = [tokenizer(o, add_special_tokens=False)["input_ids"] for o in doc["options"]]
+        if len(prompt_ids) + max(len(o) for o in options) <= max_length:
+            scored.append((doc, prompt_ids, options))
+    mine = scored[accelerator.process_index :: accelerator.num_processes]
+    net = accelerator.unwrap_model(model)
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for doc, prompt_ids, options in mine:
+            lls = option_logliks(net, prompt_ids, options, accelerator.device)
+            best = max(range(len(lls)), key=lambda i: (lls[i], -i))  # first on ties, as lm-eval
+            correct += int(best == doc["answer_idx"])
+    net.train()
+    totals = accelerator.reduce(torch.tensor([correct, len(mine)], device=accelerator.device), "sum")
+    correct, n = (int(x) for x in totals.tolist())
+    return {"val_acc": correct / n if n else float("nan"), "val_n": n}
 
 
 def mean_loss(model, examples: list[Example], cfg: TrainConfig, pad_id: int, accelerator, keep: bool) -> dict:

@@ -1,7 +1,16 @@
 import pytest
 import yaml
 
-from harness.lm_eval_tasks import doc_to_choice, extract_option, load_docs, qa_process_results
+from harness.lm_eval_tasks import (
+    TYPE_METRICS,
+    cloze_doc_to_choice,
+    cloze_process_results,
+    doc_to_choice,
+    extract_option,
+    load_docs,
+    mc_process_results,
+    qa_process_results,
+)
 from harness.prompts import PROMPT_VERSION, SYSTEM_QA
 from tests.builders import REPO
 
@@ -33,10 +42,37 @@ def test_answer_extraction(answer, expected):
 
 
 def test_process_results_counts_invalid_answers_as_wrong():
-    doc = {"options": OPTIONS, "answer_idx": 2}
-    assert qa_process_results(doc, ["C"]) == {"acc": 1, "invalid_rate": 0}
-    assert qa_process_results(doc, ["A"]) == {"acc": 0, "invalid_rate": 0}
-    assert qa_process_results(doc, ["I do not know"]) == {"acc": 0, "invalid_rate": 1}
+    doc = {"options": OPTIONS, "answer_idx": 2, "answer_type": "action", "relation": "before"}
+    per_type = {"acc_action": 1, "acc_before": 1}
+    assert qa_process_results(doc, ["C"]) == {"acc": 1, "invalid_rate": 0, **per_type}
+    assert qa_process_results(doc, ["A"]) == {"acc": 0, "invalid_rate": 0, "acc_action": 0, "acc_before": 0}
+    assert qa_process_results(doc, ["I do not know"])["invalid_rate"] == 1
+
+
+def test_each_doc_reports_only_its_own_type_and_relation():
+    doc = {"doc_id": "q7", "options": OPTIONS, "answer_idx": 1, "answer_type": "body_part",
+           "relation": "in_between"}  # fmt: skip
+    letters = [(-3.0, False), (-1.0, True), (-2.0, False), (-5.0, False), (-4.0, False)]
+    assert mc_process_results(doc, letters) == {"acc": 1, "acc_body_part": 1, "acc_in_between": 1}
+    assert set(mc_process_results(doc, letters)) <= {"acc", *TYPE_METRICS}
+    assert len(TYPE_METRICS) == 7 and "acc_no_relation" in TYPE_METRICS
+    with pytest.raises(ValueError, match="doc q7: answer_type 'pose'"):
+        mc_process_results({**doc, "answer_type": "pose"}, letters)
+
+
+def test_cloze_scores_option_texts_and_normalises_by_length():
+    doc = {"doc_id": "q1", "options": ["sit", "walk backwards", "jump"], "answer_idx": 1,
+           "answer_type": "action", "relation": "no_relation"}  # fmt: skip
+    assert cloze_doc_to_choice(doc) == ["sit", "walk backwards", "jump"]
+    # the gold text is the most likely: both pick it
+    assert cloze_process_results(doc, [(-9.0, False), (-2.0, True), (-8.0, False)]) == {
+        "acc": 1, "acc_norm": 1, "acc_action": 1, "acc_no_relation": 1,
+    }  # fmt: skip
+    # "sit" is likelier in total (-3 > -6), the 14-character gold per character (-0.43 > -1.0 > -2.0)
+    scored = cloze_process_results(doc, [(-3.0, False), (-6.0, False), (-8.0, False)])
+    assert (scored["acc"], scored["acc_norm"]) == (0, 1)
+    with pytest.raises(ValueError, match="doc q1: 2 scores for 3 options"):
+        cloze_process_results(doc, [(-1.0, True), (-2.0, False)])
 
 
 def test_choices_are_the_option_letters():
@@ -68,3 +104,33 @@ def test_task_versions_follow_the_prompt_version():
         config = _load_yaml(path)
         if "metadata" in config:
             assert config["metadata"]["version"] == float(PROMPT_VERSION), path.name
+
+
+def test_every_task_loads_through_lm_evals_task_manager(tmp_path):
+    pytest.importorskip("lm_eval")
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from harness.io import atomic_write_jsonl
+
+    doc = {"doc_id": "q1", "motion_id": "m", "smd": "S", "question": "Q?", "options": ["a", "bb"],
+           "answer_idx": 1, "answer": "bb", "answer_type": "direction", "relation": "after"}  # fmt: skip
+    for split in ("val", "test"):
+        atomic_write_jsonl(tmp_path / "docs" / "v5_top3" / f"{split}.jsonl", [doc])
+    metadata = {"smd_variant": "v5_top3", "babel_qa_root": str(tmp_path), "humman_qa_root": str(tmp_path)}
+    tm = TaskManager(include_path=str(REPO / "tasks"), metadata=metadata)
+    names = ["smd_babel_qa", "smd_babel_qa_mc", "smd_babel_qa_cloze", "smd_humman_qa_cloze"]
+    tasks = get_task_dict(names, tm)
+    cloze = tasks["smd_babel_qa_cloze"]
+    [loaded] = list(cloze.test_docs())
+    assert cloze.doc_to_choice(loaded) == ["a", "bb"] and cloze.doc_to_target(loaded) == 1
+    assert cloze.doc_to_text(loaded) == "Motion description:\nS\nQuestion: Q?"
+    assert loaded["system"].endswith("in a few words.")
+    mc = tasks["smd_babel_qa_mc"]
+    assert mc.doc_to_choice(next(iter(mc.test_docs()))) == ["A", "B"]
+    for name in names:
+        metrics = set(tasks[name].aggregation())
+        assert set(TYPE_METRICS) <= metrics, name
+    assert {"acc", "acc_norm"} <= set(cloze.aggregation())
+    assert {"smd_babel_qa_cloze", "smd_humman_qa_cloze"} <= set(
+        _load_yaml(REPO / "tasks" / "smd.yaml")["task"]
+    )

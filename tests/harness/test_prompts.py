@@ -1,4 +1,6 @@
-from harness.prompts import SYSTEM_CAPTION, SYSTEM_QA, build_messages, target
+import pytest
+
+from harness.prompts import SYSTEM_CAPTION, SYSTEM_QA, SYSTEM_QA_CLOZE, build_messages, render_prompt, target
 
 QA_DOC = {
     "doc_id": "000001",
@@ -38,3 +40,42 @@ def test_caption_messages_target_a_stripped_reference():
     assert system["content"] == SYSTEM_CAPTION and CAPTION_DOC["smd"] in user["content"]
     assert assistant["content"] == "a person walks." == target(CAPTION_DOC)
     assert target(CAPTION_DOC, reference=1) == "b"
+
+
+def test_the_letter_prompt_is_the_papers_byte_for_byte():
+    """The letter tasks' prompt is the paper's protocol: the cloze formulation must not touch it (a change
+    here needs PROMPT_VERSION and every task's metadata.version bumped)."""
+    assert build_messages(QA_DOC, qa_target="letter") == build_messages(QA_DOC)
+    assert build_messages(QA_DOC)[1]["content"] == (
+        "Motion description:\nMotion: 2.0s (40 frames at 20 FPS)\n\n"
+        "Question: What action does the person do?\n"
+        "Options:\nA. sit\nB. walk\nC. jump\nAnswer with the letter of the correct option."
+    )
+
+
+def test_cloze_messages_show_no_options_and_end_with_the_gold_text():
+    system, user, assistant = build_messages(QA_DOC, qa_target="text")
+    assert system == {"role": "system", "content": SYSTEM_QA_CLOZE}
+    assert user["content"] == (
+        "Motion description:\nMotion: 2.0s (40 frames at 20 FPS)\n\nQuestion: What action does the person do?"
+    )
+    assert "sit" not in user["content"] and "jump" not in user["content"]
+    assert (
+        assistant == {"role": "assistant", "content": "walk"} and target(QA_DOC, qa_target="text") == "walk"
+    )
+    assert build_messages(QA_DOC, with_target=False, qa_target="text") == [system, user]
+    # captions have one formulation
+    assert build_messages(CAPTION_DOC, qa_target="text") == build_messages(CAPTION_DOC)
+
+
+def test_an_unknown_qa_target_is_an_error():
+    with pytest.raises(ValueError, match="qa_target must be one of letter, text"):
+        build_messages(QA_DOC, qa_target="letters")
+
+    class Plain:  # no chat template: plain system + user text
+        chat_template = None
+
+    assert (
+        render_prompt(Plain(), QA_DOC, qa_target="text")
+        == SYSTEM_QA_CLOZE + " " + build_messages(QA_DOC, qa_target="text")[1]["content"]
+    )

@@ -18,6 +18,14 @@ The reference file is a YAML list of entries, each a cell written out by hand:
 
 Methods the paper compares with have no SMD variant: their cells use the variant `-` and the method's
 name as backbone (`babel_qa/-/imore`).
+
+Names. The dataset component names the base dataset and, for QA, how it was scored, as the lm-eval task
+does without `smd_`: `babel_qa` (generation, the paper's protocol), `babel_qa_mc` (letters by
+log-likelihood), `babel_qa_cloze` (option texts by log-likelihood), the same for `humman_qa`, and
+`demo_` before the demo's (`demo_babel_qa_cloze`); all are derived from QA_BASES / CAPTION_BASES /
+DEMO_BASES (`parse_dataset`, `qa_task`). The variant is the SMD preset, with `-blind` for the
+motion-blind control docs (`v5_top3-blind`: each SMD swapped for another motion's; `parse_variant`).
+Adapters: `lora` (trained on the answer letters), `lora-text` (on the answer texts, for cloze).
 """
 
 from __future__ import annotations

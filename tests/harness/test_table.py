@@ -128,3 +128,109 @@ def test_smd_table_reports_a_malformed_cell(tmp_path, capsys):
     bad.write_text('{"acc": "high"}')
     assert main(["table", "--results", str(tmp_path)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def _qa_cell(dataset, variant, adapter, acc, *, n=200, backbone="tiny", **extra):
+    from harness.compare import wilson_interval
+
+    low, high = wilson_interval(round(acc * n), n)
+    metrics = {"acc": acc, "acc_ci95_low": low, "acc_ci95_high": high, "n": n, "chance": 0.1, **extra}
+    return Cell(dataset, variant, backbone, adapter, metrics)
+
+
+def test_measured_numbers_carry_their_ci_n_chance_and_a_subset_mark():
+    measured = [
+        _qa_cell("demo_babel_qa", "v5_top3", None, 0.41),
+        _qa_cell("demo_babel_qa", "v5_top3", "lora", 0.5, n=40, limit=40),
+        Cell(
+            "demo_humanml3d",
+            "v5_top3",
+            "tiny",
+            None,
+            {"cider": 0.12, "cider_ci95_low": 0.1, "cider_ci95_high": 0.15, "n": 90},
+        ),
+    ]
+    md = render_markdown(build_tables(measured))
+    rows = _rows_by_label(md)
+    assert rows["tiny zero-shot"] == [["v5_top3", "41.0 [34.4, 47.9]", "12.0 [10.0, 15.0]"]]
+    assert rows["tiny + LoRA"] == [["v5_top3", "50.0 [35.2, 64.8]†", "–"]]
+    assert rows["*n*"] == [["", "40–200", "90"]]
+    assert rows["*chance*"] == [["", "10.0", ""]]  # no chance level for captions
+    assert "† scored on a subset: the first 40 docs of the split" in md
+    assert "Wilson score interval" in md and "10,000 resamples, seed 0" in md
+
+
+def test_demo_table_rows_are_backbone_adapter_docs_and_columns_the_scorings():
+    measured = [
+        _qa_cell("demo_babel_qa", "v5_top3", None, 0.1, invalid_rate=0.2),
+        _qa_cell("demo_babel_qa_mc", "v5_top3", "lora", 0.198),
+        _qa_cell("demo_babel_qa_cloze", "v5_top3", "lora-text", 0.41, acc_norm=0.39),
+        _qa_cell("demo_babel_qa_cloze", "v5_top3-blind", "lora-text", 0.2, acc_norm=0.19),
+        _qa_cell("demo_babel_qa_cloze", "v5_top3", "lora-text", 0.3, backbone="smollm2-135m"),
+    ]
+    (table,) = build_tables(measured)
+    assert [c.header for c in table.columns] == [
+        "Demo BABEL-QA acc",
+        "Demo BABEL-QA invalid",
+        "Demo BABEL-QA MC acc",
+        "Demo BABEL-QA cloze acc",
+        "Demo BABEL-QA cloze acc_norm",
+    ]
+    md = render_markdown([table])
+    header = next(line for line in md.splitlines() if line.startswith("| Model"))
+    assert header.startswith("| Model | SMD | Docs | ")
+    rows = _rows_by_label(md)
+    assert rows["tiny + LoRA (texts)"] == [
+        ["v5_top3", "real", "–", "–", "–", "41.0 [34.4, 47.9]", "39.0"],
+        ["v5_top3", "blind control", "–", "–", "–", "20.0 [15.0, 26.1]", "19.0"],
+    ]
+    assert list(rows)[:4] == [
+        "smollm2-135m + LoRA (texts)",
+        "tiny zero-shot",
+        "tiny + LoRA",
+        "tiny + LoRA (texts)",
+    ]
+    assert rows["*chance*"] == [["", "", "10.0", "", "10.0", "10.0", "10.0"]]  # invalid rate: no chance
+
+
+def test_per_type_table_for_qa_cells_with_per_type_metrics():
+    types = {
+        "acc_action": 0.5,
+        "acc_action_n": 120,
+        "acc_action_ci95_low": 0.41,
+        "acc_action_ci95_high": 0.59,
+    }
+    types |= {"acc_before": 0.25, "acc_before_n": 40, "acc_in_between": 0.0, "acc_in_between_n": 8}
+    measured = [
+        _qa_cell("demo_babel_qa_cloze", "v5_top3", "lora-text", 0.41, **types),
+        _qa_cell("demo_babel_qa_mc", "v5_top3", "lora", 0.2, acc_action=0.1, acc_action_n=120),
+        _qa_cell("demo_babel_qa", "v5_top3", None, 0.1),  # no per-type metrics: not in the table
+    ]
+    tables = {t.title: t for t in build_tables(measured)}
+    per_type = tables["Per-type accuracy, Demo BABEL-QA (synthetic demo data)"]
+    assert [c.header for c in per_type.columns] == ["action", "before", "in between"]
+    rows = _rows_by_label(render_markdown([per_type]))
+    assert rows["tiny + LoRA"] == [["v5_top3", "mc", "10.0", "–", "–"]]
+    assert rows["tiny + LoRA (texts)"] == [["v5_top3", "cloze", "50.0 [41.0, 59.0]", "25.0", "0.0"]]
+    assert rows["*n*"] == [["", "", "120", "40", "8"]]
+
+
+def test_figure_draws_ci_error_bars_and_the_chance_level():
+    from matplotlib.container import ErrorbarContainer
+    from matplotlib.figure import Figure
+
+    from harness.table import _bars
+
+    measured = [
+        _qa_cell("demo_babel_qa", "v5_top3", None, 0.41),
+        _qa_cell("demo_babel_qa", "v5_top3", "lora", 0.6),
+    ]
+    (table,) = build_tables(measured)
+    ax = Figure().add_subplot()
+    _bars(ax, table, [c for c in table.columns])
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 2  # one per measured row
+    (lines,) = bars[1].lines[2]  # the vertical bar of the LoRA row: its CI
+    assert lines.get_segments()[0][:, 1].tolist() == pytest.approx([53.08, 66.54], abs=0.01)
+    chance = [c for c in ax.collections if c.get_label() == "chance"]
+    assert len(chance) == 1 and chance[0].get_segments()[0][:, 1].tolist() == [10.0, 10.0]

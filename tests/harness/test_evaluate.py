@@ -115,6 +115,21 @@ def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
     assert {r["id"]: (r["prediction"], r["acc"]) for r in rows} == expected
 
 
+def test_the_cell_carries_chance_cis_and_the_limit_and_compares_with_itself(zero_shot):
+    from harness.compare import compare_runs, load_run, wilson_interval
+
+    cell = read_json(zero_shot["cell"])
+    assert cell["limit"] == LIMIT  # the demo's test split has more docs than LIMIT
+    docs = [s["doc"] for s in zero_shot["res"]["samples"]["smd_babel_qa"]]
+    assert cell["chance"] == pytest.approx(sum(1 / len(d["options"]) for d in docs) / len(docs))
+    successes = round(cell["acc"] * cell["n"])
+    assert (cell["acc_ci95_low"], cell["acc_ci95_high"]) == wilson_interval(successes, cell["n"])
+    assert "invalid_rate_ci95_high" in cell
+    run = load_run(str(zero_shot["cell"]))  # the samples file the provenance names, sha256 checked
+    (acc, *_) = compare_runs(run, run, resamples=200)["metrics"]
+    assert acc["metric"] == "acc" and acc["n"] == LIMIT and acc["diff"] == 0 and acc["mcnemar_p"] == 1.0
+
+
 def test_a_second_call_with_the_same_inputs_is_up_to_date(zero_shot, demo, no_run, capsys):
     before = zero_shot["cell"].read_bytes(), provenance_path(zero_shot["cell"]).read_bytes()
     assert main(_argv(demo, zero_shot["out"], zero_shot["params"])) == 0
@@ -172,6 +187,9 @@ def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_pa
     samples = tmp_path / "samples" / "demo_humanml3d" / "v5_top3" / "tiny.jsonl"
     predictions = read_predictions(samples)  # the input of `smd score-captions`
     assert len(predictions) == cell["n"] == LIMIT and all(p.references for p in predictions)
+    for metric in ("bleu_4", "rouge_l", "cider"):  # bootstrap CIs from the per-doc samples
+        assert cell[f"{metric}_ci95_low"] <= cell[metric] <= cell[f"{metric}_ci95_high"] + 1e-12, metric
+    assert "chance" not in cell
 
 
 def test_prompts_too_long_for_the_context_are_counted_as_skipped(demo, tmp_path):

@@ -123,20 +123,23 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
 
     from harness.io import read_jsonl
     from harness.prompt_docs import docs_path
-    from harness.prompts import qa_user
+    from harness.prompts import qa_cloze_user, qa_user
     from harness.qa_options import LETTERS
 
-    gold = {
-        qa_user(d): LETTERS[d["answer_idx"]] for d in read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
-    }
+    docs = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
+    gold = {qa_user(d): LETTERS[d["answer_idx"]] for d in docs}
+    # the cloze prompt is a prefix of the letter prompt: look it up by the whole context
+    gold_text = {qa_cloze_user(d) + "\n": d["options"][d["answer_idx"]] for d in docs}
 
     class Oracle(LM):
         def loglikelihood(self, requests):
             out = []
             for req in requests:
                 context, continuation = req.args
-                letter = next(g for user, g in gold.items() if user in context)
-                out.append((0.0 if continuation == letter else -10.0, continuation == letter))
+                answer = next((g for user, g in gold.items() if user in context), None)
+                if answer is None:  # cloze: the context ends with the question, no options follow
+                    answer = next(g for user, g in gold_text.items() if context.endswith(user[:-1]))
+                out.append((0.0 if continuation == answer else -10.0, continuation == answer))
             return out
 
         def loglikelihood_rolling(self, requests):
@@ -148,10 +151,12 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
     metadata = {"smd_variant": "v5_top3", "data_root": str(demo["qa"])}
     res = simple_evaluate(
         model=Oracle(),
-        tasks=["smd_babel_qa_mc", "smd_babel_qa"],
+        tasks=["smd_babel_qa_mc", "smd_babel_qa", "smd_babel_qa_cloze"],
         task_manager=TaskManager(include_path=str(TASKS_DIR), metadata=metadata),
     )
     assert res["results"]["smd_babel_qa_mc"]["acc,none"] == 1.0
+    assert res["results"]["smd_babel_qa_cloze"]["acc,none"] == 1.0
+    assert res["results"]["smd_babel_qa_cloze"]["acc_norm,none"] == 1.0
     assert res["results"]["smd_babel_qa"]["acc,none"] == 1.0
     assert res["results"]["smd_babel_qa"]["invalid_rate,none"] == 0.0
 
@@ -159,7 +164,13 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
 def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog):
     from transformers import AutoTokenizer
 
-    from harness.lm_eval_tasks import babel_qa_docs, babel_qa_gen_docs, prompt_tokens
+    from harness.lm_eval_tasks import (
+        babel_qa_cloze_docs,
+        babel_qa_docs,
+        babel_qa_gen_docs,
+        option_tokens,
+        prompt_tokens,
+    )
 
     tokenizer = AutoTokenizer.from_pretrained(demo["model"])
     full = babel_qa_docs(data_root=str(demo["qa"]), smd_variant="v5_top3")["test"]
@@ -174,6 +185,15 @@ def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog)
     gen = babel_qa_gen_docs(**meta, max_length=str(limit))["test"]  # keeps room for 32 answer tokens
     assert len(gen) == sum(n <= limit - 32 for n in lengths)
     assert len(babel_qa_docs(**{**meta, "max_length": None})["test"]) == len(full)  # 8192-token model
+    # cloze: its own (shorter) prompt, and room for the doc's longest option text
+    cloze_limit = sorted(prompt_tokens(tokenizer, d, "text") for d in full)[len(full) // 2]
+    cloze = babel_qa_cloze_docs(**meta, max_length=str(cloze_limit))["test"]
+    fits = [
+        d["doc_id"]
+        for d in full
+        if prompt_tokens(tokenizer, d, "text") + option_tokens(tokenizer, d) <= cloze_limit
+    ]
+    assert [d["doc_id"] for d in cloze] == fits and 0 < len(fits) < len(full)
 
 
 def test_answer_budgets_match_the_task_files():
@@ -181,3 +201,79 @@ def test_answer_budgets_match_the_task_files():
 
     assert f"max_gen_toks: {QA_GEN_TOKENS}" in (TASKS_DIR / "smd_babel_qa.yaml").read_text()
     assert f"max_gen_toks: {CAPTION_GEN_TOKENS}" in (TASKS_DIR / "smd_humanml3d_caption.yaml").read_text()
+
+
+def test_per_type_accuracy_is_aggregated_per_type_and_lands_in_the_cell(tmp_path):
+    """Constructed docs and a fake model that is right on known docs: every QA task reports the accuracy
+    of each answer type and relation over its own docs, a type without docs is absent (never NaN), the
+    standard errors are lm-eval's closed form, and the cell keeps them all."""
+    from lm_eval import simple_evaluate
+    from lm_eval.api.model import LM
+    from lm_eval.tasks import TaskManager
+
+    from harness.evaluate import cell_metrics
+    from harness.io import atomic_write_jsonl
+    from harness.qa_options import LETTERS
+
+    kinds = [("action", "before"), ("action", "after"), ("action", "no_relation"), ("action", "before"),
+             ("direction", "no_relation"), ("direction", "in_between")]  # fmt: skip
+    right = {"q0", "q1", "q4"}  # action 2/4, direction 1/2; before 1/2, after 1/1, none 1/2, between 0/1
+    options = ["sit", "walk", "jump", "turn left"]
+    docs = [
+        {
+            "doc_id": f"q{i}",
+            "motion_id": f"m{i}",
+            "smd": f"SMD {i}",
+            "question": f"Question {i}?",
+            "options": options,
+            "answer_idx": 1 + i % 3,
+            "answer": options[1 + i % 3],
+            "answer_type": t,
+            "relation": r,
+        }  # fmt: skip
+        for i, (t, r) in enumerate(kinds)
+    ]
+    for split in ("val", "test"):
+        atomic_write_jsonl(tmp_path / "docs" / "v5_top3" / f"{split}.jsonl", docs)
+
+    def answer(context: str) -> int:
+        doc = next(d for d in docs if f"Question: {d['question']}" in context)
+        return doc["answer_idx"] if doc["doc_id"] in right else 0  # option 0 is never the gold
+
+    class Fake(LM):
+        def loglikelihood(self, requests):
+            out = []
+            for req in requests:
+                context, continuation = req.args
+                pick = answer(context)
+                hit = continuation in (LETTERS[pick], options[pick])
+                out.append((-1.0 if hit else -5.0, hit))
+            return out
+
+        def loglikelihood_rolling(self, requests):
+            raise NotImplementedError
+
+        def generate_until(self, requests):
+            return [options[answer(req.args[0])] for req in requests]
+
+    tasks = ["smd_babel_qa", "smd_babel_qa_mc", "smd_babel_qa_cloze"]
+    res = simple_evaluate(
+        model=Fake(),
+        tasks=tasks,
+        task_manager=TaskManager(
+            include_path=str(TASKS_DIR), metadata={"smd_variant": "v5_top3", "data_root": str(tmp_path)}
+        ),
+    )
+    expected = {"acc": 3 / 6, "acc_action": 2 / 4, "acc_direction": 1 / 2, "acc_before": 1 / 2,
+                "acc_after": 1.0, "acc_no_relation": 1 / 2, "acc_in_between": 0.0}  # fmt: skip
+    for task in tasks:
+        results = res["results"][task]
+        json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
+        cell = cell_metrics(results, n=6, skipped=0)
+        assert {k: cell[k] for k in expected} == pytest.approx(expected), task
+        assert "acc_body_part" not in cell and "acc_body_part,none" not in results, task  # no such docs
+        # mean's closed-form standard error: sample std / sqrt(n) (0 for after: one doc)
+        assert cell["acc_action_stderr"] == pytest.approx((1 / 3) ** 0.5 / 2), task
+        assert "acc_after_stderr" not in cell, task  # one doc: lm-eval reports N/A
+    assert res["results"]["smd_babel_qa_cloze"]["acc_norm,none"] == pytest.approx(0.5)
+    assert res["results"]["smd_babel_qa"]["invalid_rate,none"] == 0.0

@@ -150,30 +150,51 @@ def _context(task, lm, doc):
     )
 
 
-def test_training_tokens_are_the_tokens_lm_eval_scores_for_multiple_choice_qa(demo, lm, tokenizer):
-    from harness.io import read_jsonl
+def assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs: dict, qa_target: str) -> int:
+    """For every test doc of a log-likelihood task: the tokens training sees for the doc (`qa_target`)
+    are context + gold continuation exactly as lm-eval's HFLM encodes and scores them, the loss starts
+    where the gold continuation starts, and the rest closes the turn. Any backbone: pass its HFLM and
+    tokenizer. Returns the number of docs checked."""
     from harness.training.data import IGNORE, encode_example
 
-    task = _task(demo, "smd_babel_qa_mc", demo["qa"])
-    docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs"]["test"])}
     checked = 0
     for doc in task.test_docs():
-        ex = encode_example(tokenizer, docs[doc["doc_id"]])
+        ex = encode_example(tokenizer, docs[doc["doc_id"]], qa_target=qa_target)
         context = _context(task, lm, doc)
         gold = task.doc_to_choice(doc)[task.doc_to_target(doc)]
         context_enc, continuation_enc = lm._encode_pair(context, gold)  # exactly what HFLM scores
         whole = context_enc + continuation_enc
-        answer = lm.tok_encode(gold, add_special_tokens=False)
-        # the model sees the same tokens; lm-eval scores the gold letter where training's loss starts
+        # the model sees the same tokens; lm-eval scores the gold answer where training's loss starts
         assert list(ex.input_ids[: len(whole)]) == whole
-        assert len(whole) == ex.n_prompt + len(answer)
         assert list(ex.input_ids[: ex.n_prompt]) == lm.tok_encode(context)
         assert all(t == IGNORE for t in ex.labels[: ex.n_prompt])
-        assert list(ex.labels[ex.n_prompt : ex.n_prompt + len(answer)]) == answer
+        answer = whole[ex.n_prompt :]
+        assert tokenizer.decode(answer) == gold and answer
+        assert list(ex.labels[ex.n_prompt : len(whole)]) == answer
+        # HFLM moves the context's trailing "\n" (after "assistant") into the scored continuation: the
+        # same token, at the same place, for every option
+        assert continuation_enc[-len(answer) :] == answer and len(context_enc) + len(continuation_enc) == len(
+            whole
+        )
         # the rest of the labelled tokens close the turn (what teaches the model to stop)
-        assert tokenizer.decode(ex.labels[ex.n_prompt + len(answer) :]) == "<|im_end|>\n"
+        assert tokenizer.decode(ex.labels[len(whole) :]) == "<|im_end|>\n"
         checked += 1
-    assert checked == len(docs) > 0
+    return checked
+
+
+@pytest.mark.parametrize(
+    "name, qa_target",
+    [("smd_babel_qa_mc", "letter"), ("smd_babel_qa_cloze", "text")],
+    ids=["letter", "cloze"],
+)
+def test_training_tokens_are_the_tokens_lm_eval_scores_for_log_likelihood_qa(
+    demo, lm, tokenizer, name, qa_target
+):
+    from harness.io import read_jsonl
+
+    docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs"]["test"])}
+    task = _task(demo, name, demo["qa"])
+    assert assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs, qa_target) == len(docs) > 0
 
 
 @pytest.mark.parametrize("name", ["smd_babel_qa", "smd_humanml3d_caption"])
@@ -276,6 +297,45 @@ def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
     again = _run(demo, out, docs=[sub], epochs=6, lr=1e-2, grad_accum=1, modules_to_save=TINY_FULL)
     assert again["finished"] == saved["finished"]
     assert (out / "last" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_text_target_training_learns_and_validates_as_the_cloze_task_scores(demo, tmp_path):
+    """`qa_target=text`: the loss on the option texts falls, and the validation accuracy after an epoch
+    is the `acc` lm-eval's cloze task gives the same adapter on the same docs."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 16)
+    out = tmp_path / "run"
+    record = _run(
+        demo, out, docs=[sub], val=[demo["qa_docs"]["test"]], qa_target="text", epochs=4, lr=1e-2,
+        grad_accum=1, modules_to_save=TINY_FULL,
+    )  # fmt: skip
+    assert record["config"]["qa_target"] == "text"
+    losses = record["step_losses"]
+    assert len(losses) == 4 * 8 and sum(losses[-8:]) / 8 < 0.7 * sum(losses[:8]) / 8
+    res = simple_evaluate(
+        model="hf",
+        model_args=f"pretrained={demo['model']},peft={out / 'last'}",
+        tasks=["smd_babel_qa_cloze"],
+        task_manager=TaskManager(
+            include_path=str(TASKS_DIR), metadata={"smd_variant": PRESET, "data_root": str(demo["qa"])}
+        ),
+        apply_chat_template=True,
+        device="cpu",
+    )
+    last = record["history"][-1]
+    assert last["val_n"] == res["n-samples"]["smd_babel_qa_cloze"]["effective"] > 0
+    assert last["val_acc"] == pytest.approx(res["results"]["smd_babel_qa_cloze"]["acc,none"])
+
+
+def test_qa_target_is_a_typed_setting():
+    from harness.training.config import load_train_config
+
+    assert load_train_config(REPO / "params.yaml", "qa").qa_target == "letter"
+    assert load_train_config(None, "qa", {"qa_target": "text"}).qa_target == "text"
+    with pytest.raises(ValueError, match="train.qa_target: 'txt' is not one of 'letter', 'text'"):
+        load_train_config(None, "qa", {"qa_target": "txt"})
 
 
 def test_the_adapter_loads_in_lm_eval(demo, tmp_path):

@@ -7,7 +7,8 @@ CELL_A / CELL_B are cell files (`results/demo_babel_qa_cloze/v5_top3/tiny+lora-t
 its per-doc samples file (written by `smd evaluate`) and that file's sha256, which is checked. The two
 runs are aligned by doc id: different doc sets are an error (`--intersection` compares the common docs
 and says how many were dropped), and a doc whose target (QA) or references (captions) differ between the
-two files is an error (it is another question under the same id). B - A is reported.
+two files is an error (it is another question under the same id; a generation target, the answer text,
+and a log-likelihood target, the answer's index, are not compared). B - A is reported.
 
 **QA** (per-doc 0/1 metrics: `acc`, and `acc_norm`, `invalid_rate`, the per-type `acc_<type>` where both
 files carry them, each over the docs that carry it in both):
@@ -368,7 +369,10 @@ def _aligned(a: Run, b: Run, intersection: bool) -> tuple[list[str], dict[str, i
         raise CompareError(f"{a.samples} and {b.samples} have no doc id in common")
     field = "references" if a.kind == "captions" else "target"
     for doc_id in ids:
-        if a.rows[doc_id].get(field) != b.rows[doc_id].get(field):
+        mine, theirs = a.rows[doc_id].get(field), b.rows[doc_id].get(field)
+        # a log-likelihood task's target is the answer's index, a generation task's the answer text:
+        # two scorings of one question are compared on the id alone
+        if type(mine) is type(theirs) and mine != theirs:
             raise CompareError(
                 f"doc {doc_id}: {field} differs between {a.samples} and {b.samples} (not the same question)"
             )

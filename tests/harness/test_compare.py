@@ -143,6 +143,14 @@ def test_a_doc_with_another_target_under_the_same_id_is_an_error(tmp_path):
         _compare(tmp_path, rows_a, rows_b, resamples=100)
 
 
+def test_generation_and_log_likelihood_scorings_of_the_same_docs_are_paired(tmp_path):
+    generation, letters = _qa_rows([1, 0, 0, 1]), _qa_rows([1, 1, 0, 1])
+    for i, row in enumerate(letters):
+        row["target"] = i % 3  # lm-eval's multiple-choice target: the answer's index
+    result = _compare(tmp_path, generation, letters, resamples=100)
+    assert _metric(result, "acc")["b_only"] == 1
+
+
 def test_altered_or_missing_samples_are_refused(tmp_path, capsys):
     a = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows([1, 0, 1]))
     samples = json.loads(a.with_name("tiny.provenance.json").read_text())["samples"]["path"]

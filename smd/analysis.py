@@ -6,13 +6,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 
 from .angles import ANGLES, joint_angles
-from .canonical import canonicalize
+from .canonical import SMOOTHING_WINDOW_S, canonicalize, plausibility_warnings
 from .segments import Cuts, Segment, SegmentTable, find_cuts, segment_table, smooth
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
 
-SMOOTH_S = 0.25  # moving-average window, seconds
+SMOOTH_S = SMOOTHING_WINDOW_S  # moving-average window, seconds
+# The segmentation runs on the smoothed curves resampled to this rate, whatever the input's rate.
+SEGMENT_FPS = 20.0
+# A curve moving slower than this many thresholds (delta) per second is still: at v5's 5 degrees,
+# 15 degrees a second. A still stretch is a hold even when it drifts (see segments.STILL_SPAN).
+STILL_DELTAS_PER_S = 3.0
 # Peaks are searched once at this prominence and filtered for each variant's (larger) delta.
 MIN_DELTA = 3.0
 _N_ANGLES, _N_TRAJECTORY = len(ANGLES), len(TRAJECTORY_CURVES)
@@ -28,7 +34,12 @@ class MotionAnalysis:
         angles: (T, 26) joint angles in degrees, ANGLES order.
         smoothed: (T, 26) the same after the moving average.
         determined: (26,) False where an angle is undefined over the whole clip.
-        activity: (26,) total variation of the smoothed curve (degrees), the top-k ranking measure.
+        activity: (26,) the top-k ranking measure (degrees): the total variation of the smoothed
+            curve, each frame's step weighted by how well the angle is defined there (axial
+            rotations of a nearly straight limb count little); the pelvis rotation is relative to
+            the heading, so a turn of the whole body does not count.
+        warnings: plausibility warnings about the input (units, up axis, clip length), empty when
+            nothing looks wrong.
         trajectory: (T, 4) height, forward, lateral (m), heading (deg); raw.
         summary: displacement, height change, mean height.
     """
@@ -41,8 +52,9 @@ class MotionAnalysis:
     activity: np.ndarray
     trajectory: np.ndarray
     summary: TrajectorySummary
-    # the smoothed angle then trajectory curves, one per row (30, T), and their cut points: the
-    # angles' at MIN_DELTA, the trajectory's at each curve's own threshold
+    warnings: tuple[str, ...]
+    # the smoothed angle then trajectory curves at SEGMENT_FPS, one per row (30, T'), and their
+    # cut points: the angles' at MIN_DELTA, the trajectory's at each curve's own threshold
     _curves: np.ndarray = field(repr=False, compare=False)
     _cuts: Cuts = field(repr=False, compare=False)
     _trajectory_cuts: Cuts = field(repr=False, compare=False)
@@ -99,16 +111,46 @@ class MotionAnalysis:
             flat = flat + traj.ravel().tolist()
         table = segment_table(
             np.concatenate([x for x, _ in parts]),
-            self.fps,
+            SEGMENT_FPS,
             deltas,
             Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
             flat=flat,
+            # the trajectory keeps the plain rule (nothing is still): a slow turn or walk is travel
+            still_speed=np.where(
+                np.arange(deltas.size) < len(todo) * _N_ANGLES, STILL_DELTAS_PER_S * deltas, 0.0
+            ),
         )
+        # the grid's last sample may fall short of the clip's end: the last segments end with the clip
+        grid_end = self._curves.shape[1] / SEGMENT_FPS
+        table.t1[table.t1 == grid_end] = self.duration
         for k, delta in enumerate(todo):
             cache[("angle_table", delta)] = table.columns(k * _N_ANGLES, (k + 1) * _N_ANGLES)
         if trajectory:
             first = len(todo) * _N_ANGLES
             cache[("trajectory_table",)] = table.columns(first, first + _N_TRAJECTORY)
+
+
+def _on_grid(curves: np.ndarray, fps: float) -> np.ndarray:
+    """Curves (T, n) at `fps`, interpolated (cubic) at SEGMENT_FPS over the same span.
+
+    Every threshold of the segmentation is met sample by sample (peaks, the hold band, hold
+    lengths) and the smoothing window covers whole samples: on one grid for every input rate,
+    the same movement at 20 and at 30 fps meets them the same way, where on its own samples it
+    would flip at many near-threshold decisions. At 20 fps: the curves as they are.
+    """
+    n = curves.shape[0]
+    if fps == SEGMENT_FPS or n < 4:
+        return curves if fps == SEGMENT_FPS else _linear(curves, fps)
+    at = np.arange(int(np.floor((n - 1) * SEGMENT_FPS / fps + 1e-9)) + 1) / SEGMENT_FPS
+    return CubicSpline(np.arange(n) / fps, curves, axis=0)(at)
+
+
+def _linear(curves: np.ndarray, fps: float) -> np.ndarray:
+    n = curves.shape[0]
+    at = np.arange(int(np.floor((n - 1) * SEGMENT_FPS / fps + 1e-9)) + 1) * (fps / SEGMENT_FPS)
+    i0 = np.minimum(np.floor(at).astype(np.intp), max(n - 2, 0))
+    w = (at - i0)[:, None]
+    return curves[i0] * (1.0 - w) + curves[np.minimum(i0 + 1, n - 1)] * w
 
 
 def _settle(x: np.ndarray) -> np.ndarray:
@@ -127,17 +169,25 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
 
     Raises:
         ValueError: wrong shape, fewer than 2 frames, non-finite values, bad fps or up axis.
+
+    Input that is valid but implausible (units, up axis, a short clip) is analysed all the same,
+    with a warning in `warnings` (callers print them: `smd describe` on stderr).
     """
     canon = canonicalize(joints, fps, up_axis)
+    warnings = plausibility_warnings(canon, fps, up_axis)
     ja = joint_angles(canon)
     traj = trajectory_curves(canon)
     # The angle and trajectory curves are smoothed and searched for peaks together: both work
     # curve by curve, and one call costs less than two.
-    curves = np.ascontiguousarray(_settle(smooth(np.concatenate([ja.values, traj], axis=1), fps, SMOOTH_S)).T)
+    raw = np.concatenate([ja.values, traj], axis=1)
+    smoothed = _settle(smooth(ja.values, fps, SMOOTH_S)) if fps != SEGMENT_FPS else None
+    curves = np.ascontiguousarray(_settle(smooth(_on_grid(raw, fps), SEGMENT_FPS, SMOOTH_S)).T)
+    if smoothed is None:
+        smoothed = np.ascontiguousarray(curves[:_N_ANGLES].T)
     floor = np.array([MIN_DELTA] * _N_ANGLES + [c.delta for c in TRAJECTORY_CURVES])
     angle_cuts, trajectory_cuts = find_cuts(curves, floor).split(_N_ANGLES * curves.shape[1])
-    smoothed = np.ascontiguousarray(curves[:_N_ANGLES].T)
-    activity = np.where(ja.determined, np.abs(np.diff(smoothed, axis=0)).sum(axis=0), 0.0)
+    steps = np.abs(np.diff(smoothed, axis=0)) * np.minimum(ja.confidence[1:], ja.confidence[:-1])
+    activity = np.where(ja.determined, steps.sum(axis=0), 0.0)
     return MotionAnalysis(
         fps=float(fps),
         n_frames=canon.shape[0],
@@ -147,6 +197,7 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
         activity=activity,
         trajectory=traj,
         summary=summarize(traj),
+        warnings=warnings,
         _curves=curves,
         _cuts=angle_cuts,
         _trajectory_cuts=trajectory_cuts,

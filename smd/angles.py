@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .canonical import facing_yaw
 from .rotation import (
     cross,
     euler_xzy,
@@ -105,6 +106,7 @@ NECK_NEUTRAL_PITCH = float(np.radians(43.5))
 # Below these, a direction is too short / a decomposition too close to gimbal lock to trust.
 _MIN_HINGE = np.sin(np.radians(20.0))  # ~ elbow or knee bent by 20 degrees
 _MIN_COS_MIDDLE = np.cos(np.radians(75.0))
+_FULL_HINGE = np.sin(np.radians(60.0))  # an axial rotation is fully trusted from this bend on
 _POLE_JUMP = np.radians(135.0)
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
@@ -126,10 +128,13 @@ _SIDE_MIRROR = np.array([[[1.0, 1.0, 1.0]], [[-1.0, 1.0, 1.0]]])
 
 @dataclass(frozen=True)
 class JointAngles:
-    """Angle curves in degrees, (T, 26) in ANGLES order, and which angles are determined at all."""
+    """Angle curves in degrees, (T, 26) in ANGLES order, which angles are determined at all, and
+    per frame how well each is defined (T, 26) in [0, 1]: 1 but for the axial rotations of the hips
+    and shoulders, which fade to 0 as the knee or elbow straightens."""
 
     values: np.ndarray
     determined: np.ndarray
+    confidence: np.ndarray
 
 
 def _wrapped_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -185,8 +190,9 @@ def _fill(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _centre(x: np.ndarray) -> np.ndarray:
-    """Shift unwrapped curves (T, k) by whole turns so their first value lies in [-180, 180)."""
-    return x - 2 * np.pi * np.round(x[:1] / (2 * np.pi) - 1e-12)
+    """Shift unwrapped curves (T, k) by whole turns so their median lies in [-180, 180): the curve
+    stays continuous, and a curve that spans less than a turn around its median stays in range."""
+    return x - 2 * np.pi * np.round(np.median(x, axis=0, keepdims=True) / (2 * np.pi) - 1e-12)
 
 
 def _three_dof(a, b, c, c_ok, branch):
@@ -215,8 +221,9 @@ def _pairs(joints: np.ndarray, limb: np.ndarray, frame: np.ndarray) -> list[np.n
 
 
 def _legs(pelvis_frame, joints):
-    """Raw hip Euler angles and where the hip rotation is defined, then knee flexion and ankle
-    dorsiflexion; (T, 2) each (left, right)."""
+    """Raw hip Euler angles and how well the hip rotation is defined (the hinge strength: the sine of
+    the knee's bend, seen from the knee and the foot), then knee flexion and ankle dorsiflexion;
+    (T, 2) each (left, right)."""
     thigh, shank, toe = _pairs(joints, _LEG, pelvis_frame)
     t_hat, s_hat, f_hat = normalize(thigh)[0], normalize(shank)[0], normalize(toe)[0]
     # The knee's hinge axis seen from the bent knee and from the foot: together they stay
@@ -227,18 +234,18 @@ def _legs(pelvis_frame, joints):
     shank_frame, _ = frame_y_first(-shank, thigh_frame[..., 0])
     f_local = to_local(shank_frame, toe)
     dorsi = np.arctan2(f_local[..., 1], f_local[..., 2]) - FOOT_NEUTRAL_PITCH
-    return euler_xzy(thigh_frame), strength >= _MIN_HINGE, knee_flex, dorsi
+    return euler_xzy(thigh_frame), strength, knee_flex, dorsi
 
 
 def _arms(thorax_frame, joints):
-    """Raw shoulder Euler angles and where the shoulder rotation is defined, then elbow flexion;
-    (T, 2) each (left, right)."""
+    """Raw shoulder Euler angles and how well the shoulder rotation is defined (the sine of the
+    elbow's bend), then elbow flexion; (T, 2) each (left, right)."""
     upper, fore = _pairs(joints, _ARM, thorax_frame)
     u_hat, f_hat = normalize(upper)[0], normalize(fore)[0]
     upper_frame, strength = frame_y_first(-upper, cross(f_hat, u_hat))
     f_local = to_local(upper_frame, fore)
     elbow_flex = np.arctan2(f_local[..., 2], -f_local[..., 1])
-    return euler_xzy(upper_frame), strength >= _MIN_HINGE, elbow_flex
+    return euler_xzy(upper_frame), strength, elbow_flex
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -264,14 +271,21 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
 
     # the 3-DoF joints, one column each: pelvis (heading, tilt, list), lumbar, hips, shoulders
     trunk = (euler_yxz(pelvis), euler_xzy(relative(pelvis, thorax)))
-    hips, hip_ok, knee_flex, dorsi = _legs(pelvis, joints)
-    shoulders, shoulder_ok, elbow_flex = _arms(thorax, joints)
+    hips, hip_strength, knee_flex, dorsi = _legs(pelvis, joints)
+    shoulders, shoulder_strength, elbow_flex = _arms(thorax, joints)
+    hip_ok, shoulder_ok = hip_strength >= _MIN_HINGE, shoulder_strength >= _MIN_HINGE
     a, b, c = (
         np.concatenate([trunk[0][k][:, None], trunk[1][k][:, None], hips[k], shoulders[k]], axis=1)
         for k in range(3)
     )
     c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok, shoulder_ok], axis=1)
     a, b, c, c_det = _three_dof(a, b, c, c_ok, _LIMB_COLUMNS)
+    # the pelvis relative to the body's heading (the Heading line's yaw): the global turn is told
+    # once, there; what is left is the pelvis's own twist against the shoulders' line
+    a[:, 0] = _centre(_unwrap(a[:, :1] - _unwrap(facing_yaw(joints))[:, None]))[:, 0]
+    middle_ok = np.abs(np.cos(b[:, 2:])) >= _MIN_COS_MIDDLE
+    strength = np.concatenate([hip_strength, shoulder_strength], axis=1)
+    axial = np.clip((strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0) * middle_ok
 
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
     neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH
@@ -294,4 +308,6 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     )
     determined = np.ones(len(ANGLES), dtype=bool)
     determined[[1, 5, 10, 15, 20, 24]] = c_det  # pelvis list, lumbar rotation, hip and shoulder rotations
-    return JointAngles(values=np.degrees(values), determined=determined)
+    confidence = np.ones((n, len(ANGLES)))
+    confidence[:, [10, 15, 20, 24]] = axial
+    return JointAngles(values=np.degrees(values), determined=determined, confidence=confidence)

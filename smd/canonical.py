@@ -20,9 +20,21 @@ UP_AXES = ("y", "z")
 _Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 
 
+# Last dimensions of the HumanML3D and KIT-ML feature vectors: a common wrong input.
+_FEATURE_DIMS = {263: "HumanML3D", 251: "KIT-ML"}
+BODY_HEIGHT_RANGE_M = (0.5, 2.5)  # head-to-floor height of the standing-ish body, plausible range
+SMOOTHING_WINDOW_S = 0.25  # the analysis's moving average (smd.analysis.SMOOTH_S reads it)
+
+
 def validate(joints: np.ndarray, fps: float, up_axis: str) -> np.ndarray:
     """Check a motion and return it as float64; raise ValueError naming the problem."""
     arr = np.asarray(joints)
+    if arr.ndim == 2 and arr.shape[-1] in _FEATURE_DIMS:
+        raise ValueError(
+            f"joints must have shape (T, {N_JOINTS}, 3), got {arr.shape}: this looks like a "
+            f"{_FEATURE_DIMS[arr.shape[-1]]} feature file ({arr.shape[-1]}-d vectors, new_joint_vecs/), "
+            "not joint positions; use the matching file under new_joints/"
+        )
     if arr.ndim != 3 or arr.shape[1:] != (N_JOINTS, 3):
         raise ValueError(f"joints must have shape (T, {N_JOINTS}, 3), got {arr.shape}")
     if arr.shape[0] < 2:
@@ -42,6 +54,37 @@ def validate(joints: np.ndarray, fps: float, up_axis: str) -> np.ndarray:
     if up_axis not in UP_AXES:
         raise ValueError(f"up_axis must be one of {UP_AXES}, got {up_axis!r}")
     return arr
+
+
+def plausibility_warnings(canonical: np.ndarray, fps: float, up_axis: str) -> tuple[str, ...]:
+    """Warnings about valid input that is probably wrong: units, up axis, a clip too short.
+
+    `canonical`: the output of `canonicalize` (Y-up); `up_axis` is the one the caller gave."""
+    arr = canonical
+    out = []
+    up = arr[..., 1]
+    head_above = up[:, J["head"]] - up[:, J["pelvis"]]
+    height = float(np.median(up[:, J["head"]] - up.min(axis=1)))
+    low, high = BODY_HEIGHT_RANGE_M
+    if not low <= height <= high:
+        hint = "millimetres or centimetres?" if height > high else "not metres?"
+        out.append(
+            f"body height {height:.2f} m is outside {low}-{high} m: joints must be in metres ({hint})"
+        )
+    if float(np.median(head_above)) <= 0:
+        other = "z" if up_axis == "y" else "y"
+        out.append(
+            f"the head is not above the pelvis along the {up_axis} axis (median "
+            f"{float(np.median(head_above)):+.2f}): wrong up axis? (try --up-axis {other}; "
+            "BABEL-QA and HuMMan-QA are Z-up, HumanML3D Y-up)"
+        )
+    duration = arr.shape[0] / fps
+    if duration < SMOOTHING_WINDOW_S:
+        out.append(
+            f"the clip lasts {duration:.2f} s ({arr.shape[0]} frames at {fps:g} fps), shorter than "
+            f"the {SMOOTHING_WINDOW_S} s smoothing window: segments are unreliable"
+        )
+    return tuple(out)
 
 
 def facing_yaw(joints: np.ndarray) -> np.ndarray:

@@ -23,9 +23,9 @@ matches GLOB (fnmatch, `*` crosses `/`) with the cell of the same key in DIR (e.
 results), metric by metric, with one absolute tolerance X in fraction units (`sacrebleu`, on a 0-100
 scale, gets 100 X):
   - metrics with a known direction fail when they move the wrong way by more than the tolerance;
-  - `n`, `skipped`, `r_precision_samples`, `limit`, `chance` and the per-type counts `*_n` must be
-    equal: another question count means another test set, and comparing scores across test sets would
-    say nothing;
+  - `n`, `skipped`, `r_precision_samples`, `limit`, `chance` and the per-type counts and chance
+    levels `*_n`, `*_chance` must be equal: another question count means another test set, and
+    comparing scores across test sets would say nothing;
   - `*_stderr`, `*_ci95_low` and `*_ci95_high` are ignored (they follow `n` and the score);
   - other metrics are listed as not compared, never silently passed;
   - a cell without a counterpart in DIR fails, and with an explicit `--cells`, so does a cell of DIR
@@ -81,9 +81,9 @@ METRIC_DIRECTIONS: dict[str, Direction] = {
     "invalid_rate": "lower",
 }
 EXACT_METRICS = frozenset({"n", "skipped", "r_precision_samples", "limit", "chance"})
-# a metric's doc count (`acc_action_n`) must be equal too; its standard error and CI bounds follow the
-# score and the count, so they are not compared
-EXACT_SUFFIX = "_n"
+# a metric's doc count and chance level (`acc_action_n`, `acc_action_chance`) must be equal too; its
+# standard error and CI bounds follow the score and the count, so they are not compared
+EXACT_SUFFIXES = ("_n", "_chance")
 DERIVED_SUFFIXES = ("_stderr", "_ci95_low", "_ci95_high")
 METRIC_SCALE = {"sacrebleu": 100.0}  # --tolerance is in fractions; these metrics are not
 _BASELINE_KEYS = ("cell", "metric", "value", "tolerance", "direction")
@@ -126,7 +126,7 @@ def metric_direction(metric: str) -> Direction | None:
 
 def is_exact(metric: str) -> bool:
     """Counts that must be equal for two cells to be comparable: `n`, `skipped`, `acc_action_n`, ..."""
-    return metric in EXACT_METRICS or metric.endswith(EXACT_SUFFIX)
+    return metric in EXACT_METRICS or metric.endswith(EXACT_SUFFIXES)
 
 
 def parse_baselines(data: Any, where: str = "baselines") -> list[Baseline]:

@@ -36,7 +36,8 @@ paired-bootstrap 95 % CI. Each resample is scored from per-doc statistics, so th
 scored docs of 1 / number of options), a **Wilson score 95 % interval** `<metric>_ci95_low/_high` for every
 per-doc 0/1 metric (Wilson rather than a bootstrap: closed form, no seed, and it keeps a sensible width at
 small n and at 0 % or 100 %, where a percentile bootstrap collapses to a point; the per-type subsets are
-small), with `<metric>_n` for a metric that only part of the docs carry (the per-type accuracies); for
+small), with `<metric>_n` and `<metric>_chance` for a metric that only part of the docs carry (the
+per-type accuracies: their own docs' count and chance level); for
 captions a percentile-bootstrap 95 % CI of `bleu_4`, `rouge_l` and `cider` (the resampling above, seed 0,
 10,000 resamples).
 
@@ -524,7 +525,8 @@ def cell_statistics(
     seed: int = DEFAULT_SEED,
 ) -> dict[str, float]:
     """The numbers a cell carries for the tables, from its per-doc samples (see the module docstring):
-    QA `chance`, `<metric>_ci95_low/_high` (Wilson) and `<metric>_n` for a metric of part of the docs;
+    QA `chance`, `<metric>_ci95_low/_high` (Wilson), `<metric>_n` / `_chance` for a metric of part of
+    the docs;
     captions `bleu_4/rouge_l/cider_ci95_low/_high` (bootstrap). Empty for no rows."""
     out: dict[str, float] = {}
     if not rows:
@@ -538,13 +540,17 @@ def cell_statistics(
             out[f"{metric}_ci95_low"], out[f"{metric}_ci95_high"] = _percentile_ci(boot[metric])
         return out
     options = [r.get("n_options") or len(r.get("loglikelihoods") or ()) for r in rows]
-    if all(isinstance(k, int) and k > 0 for k in options):
+    known = all(isinstance(k, int) and k > 0 for k in options)
+    if known:
         out["chance"] = float(np.mean([1 / k for k in options]))
     for metric in binary_metrics(rows):
-        values = [int(r[metric]) for r in rows if _finite(r.get(metric))]
-        out[f"{metric}_ci95_low"], out[f"{metric}_ci95_high"] = wilson_interval(sum(values), len(values))
-        if len(values) != len(rows):
-            out[f"{metric}_n"] = len(values)
+        carried = [i for i, r in enumerate(rows) if _finite(r.get(metric))]
+        successes = sum(int(rows[i][metric]) for i in carried)
+        out[f"{metric}_ci95_low"], out[f"{metric}_ci95_high"] = wilson_interval(successes, len(carried))
+        if len(carried) != len(rows):  # a per-type metric: its own docs' count and chance level
+            out[f"{metric}_n"] = len(carried)
+            if known:
+                out[f"{metric}_chance"] = float(np.mean([1 / options[i] for i in carried]))
     return out
 
 

@@ -296,10 +296,9 @@ def _n_key(column: Column) -> tuple[str, str]:
 def _spread(rows: Sequence[Row], column: Column, key: tuple[str, str], metric: str) -> str:
     """The value of `key` over the rows that have a number in `column`: one value or a range `a–b`."""
     with_value = [r for r in rows if (column.dataset, column.metric) in r.values]
-    if metric == "n":  # a per-type metric counts its own docs
-        values = [r.values.get((column.dataset, column.metric + "_n"), r.values.get(key)) for r in with_value]
-    else:
-        values = [r.values.get(key) for r in with_value]
+    # a per-type metric has its own docs' count and chance level (`acc_action_n`, `acc_action_chance`)
+    own = (column.dataset, f"{column.metric}_{metric}")
+    values = [r.values.get(own, r.values.get(key)) for r in with_value]
     values = [v for v in values if v is not None]
     if not values:
         return MISSING if with_value else ""
@@ -529,7 +528,9 @@ def _bars(ax, table: Table, columns: list[Column]) -> None:
         if column.metric not in CHANCE_METRICS:
             continue
         values = [
-            r.values.get((column.dataset, "chance"))
+            r.values.get(
+                (column.dataset, f"{column.metric}_chance"), r.values.get((column.dataset, "chance"))
+            )
             for r in rows
             if (column.dataset, column.metric) in r.values
         ]

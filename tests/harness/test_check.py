@@ -152,6 +152,7 @@ def test_the_committed_baselines_file_documents_the_format_and_parses_or_refuses
         ("acc_ci95_low", None),
         ("bleu_4_ci95_high", None),
         ("acc_action_n", None),
+        ("acc_action_chance", None),
         ("chance", None),
     ],
 )

@@ -233,6 +233,7 @@ def test_cell_statistics_for_qa_and_captions():
     assert (stats["acc_ci95_low"], stats["acc_ci95_high"]) == wilson_interval(2, 4)
     assert (stats["acc_action_ci95_low"], stats["acc_action_n"]) == (wilson_interval(2, 3)[0], 3)
     assert "acc_n" not in stats and stats["acc_direction_n"] == 1
+    assert stats["acc_action_chance"] == pytest.approx((1 / 4 + 2 / 10) / 3) and "acc_chance" not in stats
     rng = np.random.default_rng(6)
     refs = [_sentences(rng, 3) for _ in range(30)]
     stats = cell_statistics(_caption_rows(_sentences(rng, 30), refs), captions=True, resamples=200)

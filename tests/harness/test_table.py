@@ -201,6 +201,7 @@ def test_per_type_table_for_qa_cells_with_per_type_metrics():
         "acc_action_ci95_high": 0.59,
     }
     types |= {"acc_before": 0.25, "acc_before_n": 40, "acc_in_between": 0.0, "acc_in_between_n": 8}
+    types |= {"acc_action_chance": 0.25}  # the action questions have four options
     measured = [
         _qa_cell("demo_babel_qa_cloze", "v5_top3", "lora-text", 0.41, **types),
         _qa_cell("demo_babel_qa_mc", "v5_top3", "lora", 0.2, acc_action=0.1, acc_action_n=120),
@@ -213,6 +214,7 @@ def test_per_type_table_for_qa_cells_with_per_type_metrics():
     assert rows["tiny + LoRA"] == [["v5_top3", "mc", "10.0", "–", "–"]]
     assert rows["tiny + LoRA (texts)"] == [["v5_top3", "cloze", "50.0 [41.0, 59.0]", "25.0", "0.0"]]
     assert rows["*n*"] == [["", "", "120", "40", "8"]]
+    assert rows["*chance*"] == [["", "", "10.0–25.0", "10.0", "10.0"]]  # the mc cell has no own chance
 
 
 def test_figure_draws_ci_error_bars_and_the_chance_level():

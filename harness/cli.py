@@ -136,8 +136,8 @@ STAGES = {
     "stage": ("harness.pipeline", "one dvc.yaml stage cell (train / evaluate), paths from params.yaml"),
     "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
     "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
-}
     "compare": ("harness.compare", "paired bootstrap CI and McNemar test of two cells on the same docs"),
+}
 
 
 def _stage(module: str):

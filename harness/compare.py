@@ -41,8 +41,9 @@ per-type accuracies: their own docs' count and chance level); for
 captions a percentile-bootstrap 95 % CI of `bleu_4`, `rouge_l` and `cider` (the resampling above, seed 0,
 10,000 resamples).
 
-Resampling: `numpy.random.default_rng(seed)` draws doc indices in fixed-size chunks (the chunk size depends
-on the number of docs only), so equal inputs and seed give equal output on every machine.
+Resampling: `numpy.random.default_rng(seed)` (PCG64, the same stream on every platform) draws doc indices
+in chunks whose size depends only on the number of docs and of resamples (bounded memory), so equal
+inputs, resamples and seed give equal output.
 Exit status: 0 done, 2 bad input (missing or altered samples, different docs, mixed QA and captions).
 """
 

@@ -171,10 +171,10 @@ def sample_rows(samples: list[dict]) -> list[dict]:
         else:
             row["prediction"] = responses[0] if responses else ""
         row["target"] = s.get("target")
-        if "references" in doc:
-            row["references"] = list(doc["references"])
         if "options" in doc:  # the doc's chance level is 1 / len(options)
             row["n_options"] = len(doc["options"])
+        if "references" in doc:
+            row["references"] = list(doc["references"])
         for metric in s.get("metrics") or []:
             value = s.get(metric)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -370,12 +370,12 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     rows = sample_rows(res["samples"][request.task])
     samples_file = request.samples_dir / Path(*resolved.cell[:2]) / (path.stem + ".jsonl")
     atomic_write_jsonl(samples_file, rows)
-
-    from .provenance import hardware, versions
     # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
     metrics |= cell_statistics(rows, captions=resolved.cell[0] in CAPTION_DATASETS)
     if request.limit is not None and metrics["n"] < in_split - skipped:
         metrics["limit"] = request.limit
+
+    from .provenance import hardware, versions
 
     provenance = {
         "status": "success",

@@ -1,8 +1,15 @@
 """The pipeline's conventions (where each stage reads and writes) and the two `dvc.yaml` stage
 commands whose inputs are lists in `params.yaml` (DVC interpolates strings into a command, not lists).
 
-    smd stage train --task qa --backbone tiny --preset v5_top3
-    smd stage evaluate --dataset babel_qa --backbone tiny --preset v5_top3 [--lora]
+    smd stage train --task qa --backbone tiny --preset v5_top3 [--target text]
+    smd stage evaluate --dataset babel_qa --backbone tiny --preset v5_top3 [--scoring mc] [--lora]
+
+A QA dataset is scored three ways: `generation` (the paper's protocol: the model writes its answer),
+`mc` (log-likelihood of each option's letter) and `cloze` (log-likelihood of each option's text, for
+small models; scored with an adapter trained on answer texts). A cell's dataset is its lm-eval task's
+name without `smd_` (`babel_qa`, `babel_qa_mc`, `babel_qa_cloze`), so the three never share a cell.
+A preset may be a motion-blind control (`v5_top3-blind`, harness.prompt_docs): its docs, adapters and
+cells are built exactly like the real preset's.
 
 The `pipeline:` section of `params.yaml` names the profile: where the datasets live, which QA datasets
 train one adapter jointly, the caption dataset, presets, backbones, and where runs and results go. The
@@ -18,7 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .prompt_docs import docs_path
+from .prompt_docs import docs_path, docs_variant
 from .training.config import read_params, typed_from_mapping
 
 # the lm-eval task that scores each dataset (tasks/*.yaml)
@@ -27,7 +34,14 @@ EVAL_TASKS = {
     "humman_qa": "smd_humman_qa",
     "humanml3d": "smd_humanml3d_caption",
 }
-ADAPTER_NAME = "lora"
+# how a QA dataset is scored: the suffix of its lm-eval task (and of its cells' dataset)
+SCORINGS = {"generation": "", "mc": "_mc", "cloze": "_cloze"}
+# what the adapter of a scoring was trained to answer (harness.training.config.TrainConfig.qa_target)
+SCORING_TARGETS = {"generation": "letter", "mc": "letter", "cloze": "text"}
+# adapter names in cells, and the run folder of each QA target beside `qa/`
+ADAPTER_NAMES = {"letter": "lora", "text": "lora-text"}
+ADAPTER_NAME = ADAPTER_NAMES["letter"]
+RUN_TASK_DIRS = {("qa", "letter"): "qa", ("qa", "text"): "qa-text", ("caption", "letter"): "caption"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,12 @@ class Pipeline:
         results_prefix: `demo_` keeps the demo's cells apart from real-data cells.
         qa_datasets: QA datasets one adapter is trained on jointly (each evaluated on its own).
         caption_dataset: the captioning dataset.
-        presets / backbones: the SMD variants and the registry names of the matrix.
+        presets: the docs variants: SMD presets and motion-blind controls (`v5_top3-blind`).
+        backbones: registry names whose adapters answer with a letter; QA is scored by generation (the
+            paper's protocol) and by the letters' log-likelihood (`mc`), zero-shot and with the adapter.
+        cloze_backbones: registry names that also get an adapter trained on answer texts, QA scored by
+            cloze (zero-shot and with that adapter).
+        caption_backbones: registry names trained and scored on captions (empty: no caption stages).
         eval_limit: documents per evaluation (None: all), for reduced runs.
     """
 
@@ -52,14 +71,18 @@ class Pipeline:
     results_prefix: str = "demo_"
     qa_datasets: tuple[str, ...] = ("babel_qa",)
     caption_dataset: str = "humanml3d"
-    presets: tuple[str, ...] = ("v5_top3",)
+    presets: tuple[str, ...] = ("v5_top3", "v5_top3-blind")
     backbones: tuple[str, ...] = ("tiny",)
+    cloze_backbones: tuple[str, ...] = ("tiny",)
+    caption_backbones: tuple[str, ...] = ("tiny",)
     eval_limit: int | None = None
 
     def __post_init__(self):
         for name in (*self.qa_datasets, self.caption_dataset):
             if name not in EVAL_TASKS:
                 raise ValueError(f"pipeline: unknown dataset {name!r} (known: {', '.join(EVAL_TASKS)})")
+        if not self.presets or docs_variant(self.presets[0])[1]:
+            raise ValueError(f"pipeline: presets must start with a real SMD preset, got {list(self.presets)}")
 
     def root(self, dataset: str) -> Path:
         return Path(self.data_dir) / dataset
@@ -70,8 +93,8 @@ class Pipeline:
     def docs(self, task: str, preset: str, split: str) -> list[Path]:
         return [docs_path(self.root(d), preset, split) for d in self.datasets(task)]
 
-    def run_dir(self, task: str, backbone: str, preset: str) -> Path:
-        return Path(self.runs_dir) / task / backbone / preset
+    def run_dir(self, task: str, backbone: str, preset: str, target: str = "letter") -> Path:
+        return Path(self.runs_dir) / RUN_TASK_DIRS[task, target] / backbone / preset
 
     def samples_dir(self) -> Path:
         return Path(self.runs_dir) / "eval_samples"
@@ -79,34 +102,52 @@ class Pipeline:
     def task_of(self, dataset: str) -> str:
         return "qa" if dataset in self.qa_datasets else "caption"
 
-    def result_dataset(self, dataset: str) -> str:
-        return f"{self.results_prefix}{dataset}"
+    def result_dataset(self, dataset: str, scoring: str = "generation") -> str:
+        return f"{self.results_prefix}{dataset}{SCORINGS[scoring]}"
 
 
 def load_pipeline(params: Path | str) -> Pipeline:
     return typed_from_mapping(Pipeline, read_params(params).get("pipeline", {}), "pipeline")
 
 
-def train_stage(p: Pipeline, task: str, backbone: str, preset: str, params: Path) -> int:
-    from .train import main as train_main
-
+def train_argv(
+    p: Pipeline, task: str, backbone: str, preset: str, params: Path, target: str = "letter"
+) -> list:
     argv = ["--task", task, "--backbone", backbone, "--params", str(params), "--restart-changed"]
-    argv += ["--out", str(p.run_dir(task, backbone, preset))]
+    argv += ["--out", str(p.run_dir(task, backbone, preset, target))]
     argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
     argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
-    return train_main(argv)
+    if task == "qa":
+        argv += ["--set", f"qa_target={target}"]
+    return argv
 
 
-def evaluate_argv(p: Pipeline, dataset: str, backbone: str, preset: str, lora: bool, params: Path) -> list:
-    argv = ["--task", EVAL_TASKS[dataset], "--dataset", p.result_dataset(dataset)]
+def evaluate_argv(
+    p: Pipeline,
+    dataset: str,
+    backbone: str,
+    preset: str,
+    lora: bool,
+    params: Path,
+    scoring: str = "generation",
+) -> list:
+    if scoring != "generation" and dataset not in p.qa_datasets:
+        raise ValueError(f"{dataset}: only QA datasets have the {scoring!r} scoring")
+    argv = [
+        "--task",
+        EVAL_TASKS[dataset] + SCORINGS[scoring],
+        "--dataset",
+        p.result_dataset(dataset, scoring),
+    ]
     argv += ["--data-root", str(p.root(dataset)), "--preset", preset, "--backbone", backbone]
     argv += ["--params", str(params), "--results", p.results_dir]
     # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
     # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
     argv += ["--samples-dir", str(p.samples_dir())]
     if lora:
-        adapter = p.run_dir(p.task_of(dataset), backbone, preset) / "best"
-        argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAME]
+        target = SCORING_TARGETS[scoring]
+        adapter = p.run_dir(p.task_of(dataset), backbone, preset, target) / "best"
+        argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAMES[target]]
     if p.eval_limit is not None:
         argv += ["--limit", str(p.eval_limit)]
     return argv
@@ -119,8 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="stage", required=True)
     train = sub.add_parser("train", help="train the adapter of one task x backbone x preset")
     train.add_argument("--task", choices=("qa", "caption"), required=True)
+    train.add_argument(
+        "--target",
+        choices=sorted(ADAPTER_NAMES),
+        default="letter",
+        help="QA answers: letters or option texts",
+    )
     evaluate = sub.add_parser("evaluate", help="evaluate one dataset x backbone x preset (zero-shot or LoRA)")
     evaluate.add_argument("--dataset", choices=sorted(EVAL_TASKS), required=True)
+    evaluate.add_argument("--scoring", choices=list(SCORINGS), default="generation", help="QA scoring")
     evaluate.add_argument("--lora", action="store_true", help="with the adapter of the train stage")
     for s in (train, evaluate):
         s.add_argument("--backbone", required=True)
@@ -129,11 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         p = load_pipeline(args.params)
+        if args.stage == "train":
+            argv = train_argv(p, args.task, args.backbone, args.preset, args.params, args.target)
+        else:
+            argv = evaluate_argv(
+                p, args.dataset, args.backbone, args.preset, args.lora, args.params, args.scoring
+            )
     except (ValueError, FileNotFoundError) as e:
         print(f"smd stage: error: {e}", file=sys.stderr)
         return 2
     if args.stage == "train":
-        return train_stage(p, args.task, args.backbone, args.preset, args.params)
+        from .train import main as train_main
+
+        return train_main(argv)
     from .evaluate import main as evaluate_main
 
-    return evaluate_main(evaluate_argv(p, args.dataset, args.backbone, args.preset, args.lora, args.params))
+    return evaluate_main(argv)

@@ -1,16 +1,44 @@
-"""Prompt docs: one JSONL per dataset / preset / split, the input of training and lm-eval.
+"""Prompt docs: one JSONL per dataset / docs variant / split, the input of training and lm-eval.
 
 QA:       doc_id, motion_id, smd, question, options, answer_idx, answer, answer_type, relation
 captions: doc_id, motion_id, smd, references (every reference of the sample; sub-spans are their
           own samples, described by the SMD of their own frames)
+
+A docs variant is an SMD preset (`v5_top3`) or its motion-blind control (`v5_top3-blind`): the same
+docs with each SMD replaced by the SMD of another motion of the same split, by a seeded derangement.
+The control keeps the prompts' length and text distribution and every question and answer, and
+removes the motion: what a model scores on it is what it gets from the question, the options and the
+SMD's form alone, so real minus control is what it reads from the motion. Control docs also carry
+`smd_source`, the doc whose SMD they show.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
 from pathlib import Path
 
 from .problems import Problem
+
+__all__ = [
+    "BLIND_SUFFIX",
+    "blind_control",
+    "caption_docs",
+    "docs_path",
+    "docs_variant",
+    "main",
+    "qa_docs",
+    "swap_partners",
+]
+
+BLIND_SUFFIX = "-blind"
+
+
+def docs_variant(variant: str) -> tuple[str, bool]:
+    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True)."""
+    if variant.endswith(BLIND_SUFFIX):
+        return variant[: -len(BLIND_SUFFIX)], True
+    return variant, False
 
 
 def qa_docs(rows: Iterable[dict], texts: dict[str, str], source: str) -> tuple[list[dict], list[Problem]]:
@@ -50,12 +78,57 @@ def caption_docs(samples: Iterable, texts: dict[str, str], source: str) -> tuple
     return docs, problems
 
 
-def docs_path(root: Path | str, preset: str, split: str) -> Path:
-    return Path(root) / "docs" / preset / f"{split}.jsonl"
+def docs_path(root: Path | str, variant: str, split: str) -> Path:
+    return Path(root) / "docs" / variant / f"{split}.jsonl"
+
+
+def swap_partners(groups: dict[str, str], seed: str) -> dict[str, str]:
+    """A derangement of the keys of `groups` (key -> group) in which no key's partner shares its group.
+
+    Groups are laid out contiguously in a seeded random order and every key takes the key `m` places
+    ahead (cyclically), `m` being the largest group: with at least 2m keys that is always another group.
+    Groups exist because some keys are one motion: a HumanML3D clip, its mirrored `M` copy and its
+    captioned sub-spans; a control that showed a motion its own mirror image would still hold the motion.
+    """
+    by_group: dict[str, list[str]] = {}
+    for key in sorted(groups):
+        by_group.setdefault(groups[key], []).append(key)
+    widest = max((len(v) for v in by_group.values()), default=0)
+    if len(groups) < 2 * widest or len(by_group) < 2:
+        raise ValueError(
+            f"a motion-blind control needs at least two motions and no motion holding half the docs' "
+            f"SMDs ({len(groups)} SMDs, {len(by_group)} motions, the largest with {widest})"
+        )
+    rng = random.Random(seed)  # a string seed: the same on every machine and Python version
+    order = sorted(by_group)
+    rng.shuffle(order)
+    keys = [k for g in order for k in by_group[g]]
+    return {k: keys[(i + widest) % len(keys)] for i, k in enumerate(keys)}
+
+
+def blind_control(docs: list[dict], seed: str, *, mirror_prefix: str | None = None) -> list[dict]:
+    """The motion-blind control of one split's docs: each SMD swapped for another motion's.
+
+    QA docs are keyed by motion (every question on a motion sees the same other motion), caption docs
+    by sample (a sub-span has its own SMD). `mirror_prefix` (HumanML3D's `M`) marks mirrored copies,
+    grouped with their base motion.
+    """
+    key_field = "motion_id" if docs and "options" in docs[0] else "doc_id"
+    smd, groups = {}, {}
+    for d in docs:
+        key = d[key_field]
+        smd.setdefault(key, d["smd"])
+        motion = d["motion_id"]
+        if mirror_prefix and motion.startswith(mirror_prefix) and len(motion) > len(mirror_prefix):
+            motion = motion[len(mirror_prefix) :]
+        groups[key] = motion
+    partner = swap_partners(groups, seed) if docs else {}
+    return [{**d, "smd": smd[partner[d[key_field]]], "smd_source": partner[d[key_field]]} for d in docs]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd make-docs ROOT --preset P`: prompt docs of every split for one SMD preset."""
+    """`smd make-docs ROOT --preset P`: prompt docs of every split for one SMD preset, or with
+    `--preset P-blind` its motion-blind control (each SMD swapped for another motion's of the split)."""
     import argparse
 
     from .build_smd import dataset_kind
@@ -64,11 +137,22 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="smd make-docs", description=main.__doc__)
     parser.add_argument("root", type=Path, help="dataset folder")
-    parser.add_argument("--preset", default="v5", help="SMD preset (default v5)")
+    parser.add_argument(
+        "--preset",
+        default="v5",
+        help=f"SMD preset (default v5), or P{BLIND_SUFFIX} for its motion-blind control",
+    )
     parser.add_argument("--smd", type=Path, help="SMD file (default ROOT/smd/angle_texts_<preset>.json)")
+    parser.add_argument(
+        "--control-seed",
+        type=int,
+        default=0,
+        help="seed of the motion-blind control's derangement (default 0)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if any doc was skipped")
     args = parser.parse_args(argv)
-    smd_path = args.smd or args.root / "smd" / smd_file_name(args.preset)
+    preset, blind = docs_variant(args.preset)
+    smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
     texts = load_smd_file(smd_path).texts
     problems: list[Problem] = []
     counts = {}
@@ -83,10 +167,16 @@ def main(argv: list[str] | None = None) -> int:
             problems += found
             docs, found = caption_docs(samples, texts, str(smd_path))
         problems += found
+        if blind:
+            from .datasets.humanml3d import MIRROR_PREFIX
+
+            mirror = None if dataset_kind(args.root) == "qa" else MIRROR_PREFIX
+            docs = blind_control(docs, f"{args.control_seed}:{split}", mirror_prefix=mirror)
         atomic_write_jsonl(docs_path(args.root, args.preset, split), docs)
         counts[split] = len(docs)
     report = {
         "preset": args.preset,
+        **({"control_seed": args.control_seed} if blind else {}),
         "smd": str(smd_path),
         "docs": counts,
         "problems": [p.to_dict() for p in problems],

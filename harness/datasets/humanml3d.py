@@ -111,6 +111,9 @@ def parse_texts(path: Path | str) -> tuple[list[Caption], list[Problem]]:
     return captions, problems
 
 
+MIRROR_PREFIX = "M"  # HumanML3D's left/right mirrored copy of a motion: `M` + the base motion's id
+
+
 def _joints_file(root: Path | str, motion_id: str) -> tuple[Path, bool]:
     """(file to read, whether to mirror it)."""
     if not motion_id or "/" in motion_id or "\\" in motion_id or motion_id in (".", ".."):
@@ -119,8 +122,8 @@ def _joints_file(root: Path | str, motion_id: str) -> tuple[Path, bool]:
     path = folder / f"{motion_id}.npy"
     if path.is_file():
         return path, False
-    if motion_id.startswith("M") and len(motion_id) > 1:
-        base = folder / f"{motion_id[1:]}.npy"
+    if motion_id.startswith(MIRROR_PREFIX) and len(motion_id) > len(MIRROR_PREFIX):
+        base = folder / f"{motion_id[len(MIRROR_PREFIX) :]}.npy"
         if base.is_file():
             return base, True
         raise FileNotFoundError(f"no joints for {motion_id!r}: {path} is missing, and so is {base} to mirror")

@@ -50,7 +50,9 @@ def test_repository_params_are_the_demo_profile():
     # the dataclass defaults are the demo too: `smd stage` without a pipeline: section runs the demo
     assert p == Pipeline()
     assert (p.data_dir, p.runs_dir, p.results_prefix) == ("data/demo", "runs/demo", "demo_")
-    assert p.backbones == ("tiny",) and p.eval_limit is None
+    assert p.backbones == p.cloze_backbones == p.caption_backbones == ("tiny",) and p.eval_limit is None
+    # the demo proves the method against its motion-blind control
+    assert p.presets == ("v5_top3", "v5_top3-blind")
     registry = yaml.safe_load((REPO / "params.yaml").read_text())["backbones"]
     assert set(p.backbones) <= set(registry)
 
@@ -62,6 +64,7 @@ def test_repository_params_are_the_demo_profile():
         ({"qa_datasets": ["babel_qa", "kit_qa"]}, "kit_qa"),
         ({"caption_dataset": "kit_ml"}, "kit_ml"),
         ({"eval_limit": "ten"}, "eval_limit"),
+        ({"presets": ["v5_top3-blind", "v5_top3"]}, "real SMD preset"),
     ],
 )
 def test_bad_pipeline_sections_are_value_errors_naming_the_culprit(tmp_path, section, named):
@@ -74,7 +77,9 @@ def test_bad_pipeline_sections_are_value_errors_naming_the_culprit(tmp_path, sec
 def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, capsys):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"pipeline": {"bogus_key": 1}}))
-    monkeypatch.setattr(pipeline_mod, "train_stage", _must_not_be_called)
+    import harness.train
+
+    monkeypatch.setattr(harness.train, "main", _must_not_be_called)
     argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--preset", "v5_top3"]
     assert pipeline_mod.main(argv) == 2
     assert "bogus_key" in capsys.readouterr().err
@@ -95,8 +100,10 @@ PAPER_LIKE = {
     "results_prefix": "",
     "qa_datasets": ["babel_qa", "humman_qa"],
     "caption_dataset": "humanml3d",
-    "presets": ["v5", "v5_top3"],
+    "presets": ["v5", "v5_top3", "v5-blind"],
     "backbones": ["qwen2.5-7b", "tiny"],
+    "cloze_backbones": ["tiny"],
+    "caption_backbones": ["qwen2.5-7b"],
     "eval_limit": 5,
 }
 
@@ -166,19 +173,44 @@ def _covered(path: Path, deps: tuple[Path, ...]) -> bool:
     return any(path == d or d in path.parents for d in deps)
 
 
+# (train stage family, task, QA target, the pipeline field naming its backbones)
+TRAIN_FAMILIES = [
+    ("train-qa", "qa", "letter", "backbones"),
+    ("train-qa-text", "qa", "text", "cloze_backbones"),
+    ("train-caption", "caption", "letter", "caption_backbones"),
+]
+# (eval stage family without `-lora`, scoring, the pipeline field naming its backbones)
+QA_EVAL_FAMILIES = [
+    ("eval-qa", "generation", "backbones"),
+    ("eval-qa-mc", "mc", "backbones"),
+    ("eval-qa-cloze", "cloze", "cloze_backbones"),
+]
+
+
 def test_every_matrix_cell_has_its_stage(profile):
     p, stages = profile.pipeline, profile.stages
-    qa_cells = {f"{b}-{v}" for b, v in product(p.backbones, p.presets)}
-    expected = {
-        "train-qa": qa_cells,
-        "train-caption": qa_cells,
-        "eval-qa": {f"{d}-{b}-{v}" for d, b, v in product(p.qa_datasets, p.backbones, p.presets)},
-        "eval-qa-lora": {f"{d}-{b}-{v}" for d, b, v in product(p.qa_datasets, p.backbones, p.presets)},
-        "eval-caption": qa_cells,
-        "eval-caption-lora": qa_cells,
-    }
+    expected = {}
+    for family, _, _, field in TRAIN_FAMILIES:
+        expected[family] = {f"{b}-{v}" for b, v in product(getattr(p, field), p.presets)}
+    for family, _, field in QA_EVAL_FAMILIES:
+        cells = {f"{d}-{b}-{v}" for d, b, v in product(p.qa_datasets, getattr(p, field), p.presets)}
+        expected[family] = expected[f"{family}-lora"] = cells
+    captions = {f"{b}-{v}" for b, v in product(p.caption_backbones, p.presets)}
+    expected["eval-caption"] = expected["eval-caption-lora"] = captions
     for family, items in expected.items():
         assert set(_family(stages, family)) == {f"{family}@{i}" for i in items}, family
+    families = {name.split("@")[0] for name in stages}
+    assert families - set(expected) <= {
+        "demo",
+        "smd-qa",
+        "smd-caption",
+        "options",
+        "docs-qa",
+        "docs-caption",
+        "tiny-backbone",
+        "convert-backbone",
+        "tables",
+    }
 
 
 def _run_smd_command(cmd: str) -> None:
@@ -190,8 +222,10 @@ def _run_smd_command(cmd: str) -> None:
     assert smd_main(argv[1:]) == 0, cmd
 
 
-@pytest.mark.parametrize("task", ["qa", "caption"])
-def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(profile, task, monkeypatch):
+@pytest.mark.parametrize(("family", "task", "target", "field"), TRAIN_FAMILIES)
+def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
+    profile, family, task, target, field, monkeypatch
+):
     import harness.train
 
     calls = []
@@ -204,9 +238,9 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(profil
     monkeypatch.setattr(harness.train, "run_training", spy)
     monkeypatch.chdir(profile.root)
     p = profile.pipeline
-    for b, preset in product(p.backbones, p.presets):
-        stage = profile.stages[f"train-{task}@{b}-{preset}"]
-        run_dir = p.run_dir(task, b, preset)
+    for b, preset in product(getattr(p, field), p.presets):
+        stage = profile.stages[f"{family}@{b}-{preset}"]
+        run_dir = p.run_dir(task, b, preset, target)
         # one output, the run folder, kept across an interrupted repro so that training resumes
         assert stage.outs == (Out(run_dir, persist=True, cache=True, metric=False),), stage.name
 
@@ -217,6 +251,8 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(profil
         # every docs file read is a declared dependency: DVC re-trains when one changes
         assert [Path(d) for d in call["docs"]] == p.docs(task, preset, "train")
         assert [Path(d) for d in call["val_docs"]] == p.docs(task, preset, "val")
+        # a QA adapter answers as its stage says; a control's docs are the control's
+        assert call["overrides"] == ({"qa_target": target} if task == "qa" else {}), stage.name
         for docs in (*call["docs"], *call["val_docs"]):
             assert _covered(Path(docs), stage.deps), f"{stage.name}: {docs} is no dependency"
         # the train: section DVC tracks is the one training reads; after a change, training starts over
@@ -234,13 +270,19 @@ def _assert_local_backbone_is_a_dependency(backbone: str, stage: Stage) -> None:
 
 
 def _eval_cells(p: Pipeline):
-    """(stage name, dataset, backbone, preset, lora) of every evaluation stage dvc.yaml should have."""
+    """(stage name, dataset, scoring, backbone, preset, lora) of each eval stage dvc.yaml should have."""
     for lora in (False, True):
         suffix = "-lora" if lora else ""
-        for d, b, preset in product(p.qa_datasets, p.backbones, p.presets):
-            yield f"eval-qa{suffix}@{d}-{b}-{preset}", d, b, preset, lora
-        for b, preset in product(p.backbones, p.presets):
-            yield f"eval-caption{suffix}@{b}-{preset}", p.caption_dataset, b, preset, lora
+        for family, scoring, field in QA_EVAL_FAMILIES:
+            for d, b, preset in product(p.qa_datasets, getattr(p, field), p.presets):
+                yield f"{family}{suffix}@{d}-{b}-{preset}", d, scoring, b, preset, lora
+        for b, preset in product(p.caption_backbones, p.presets):
+            yield f"eval-caption{suffix}@{b}-{preset}", p.caption_dataset, "generation", b, preset, lora
+
+
+def _cell(p: Pipeline, dataset: str, scoring: str, backbone: str, preset: str, lora: bool) -> Path:
+    adapter = pipeline_mod.ADAPTER_NAMES[pipeline_mod.SCORING_TARGETS[scoring]] if lora else None
+    return cell_path(p.results_dir, p.result_dataset(dataset, scoring), preset, backbone, adapter)
 
 
 def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
@@ -258,15 +300,15 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
     monkeypatch.chdir(profile.root)
     p = profile.pipeline
     registry = load_registry(Path("params.yaml"))
-    for name, dataset, b, preset, lora in _eval_cells(p):
+    for name, dataset, scoring, b, preset, lora in _eval_cells(p):
         stage = profile.stages[name]
-        cell = cell_path(p.results_dir, p.result_dataset(dataset), preset, b, "lora" if lora else None)
+        cell = _cell(p, dataset, scoring, b, preset, lora)
         metrics = [o for o in stage.outs if o.metric]
         others = [o for o in stage.outs if not o.metric]
         # the cell is a metric DVC shows but does not cache (git versions it); its provenance beside it
         assert metrics == [Out(cell, persist=False, cache=False, metric=True)], name
         # per-doc samples: an output too (DVC caches them; git does not version runs/)
-        samples = p.samples_dir() / p.result_dataset(dataset) / preset / f"{cell.stem}.jsonl"
+        samples = p.samples_dir() / p.result_dataset(dataset, scoring) / preset / f"{cell.stem}.jsonl"
         assert others == [
             Out(provenance_path(cell), persist=False, cache=False, metric=False),
             Out(samples, persist=False, cache=True, metric=False),
@@ -276,12 +318,12 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         _run_smd_command(stage.cmd)
         (req,) = requests
         assert (req.dataset, req.results, req.preset, req.backbone) == (
-            p.result_dataset(dataset),
+            p.result_dataset(dataset, scoring),
             Path(p.results_dir),
             preset,
             b,
         ), name
-        adapter_name = (req.adapter_name or "lora") if req.adapter else None
+        adapter_name = req.adapter_name if req.adapter else None
         written = cell_path(
             req.results,
             req.dataset,
@@ -294,12 +336,12 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         # per-doc samples stay with the profile's runs: another profile's cell of the same name (the
         # reduced CI demo's) must not overwrite them
         assert Path(p.runs_dir) in req.samples_dir.parents, name
-        assert req.task == pipeline_mod.EVAL_TASKS[dataset], name
+        assert req.task == pipeline_mod.EVAL_TASKS[dataset] + pipeline_mod.SCORINGS[scoring], name
         test_docs = docs_path(req.data_root, preset, "test")
         assert req.data_root == p.root(dataset) and _covered(test_docs, stage.deps), name
         assert {f"backbones.{b}", "pipeline.eval_limit"} <= set(stage.params), name
         _assert_local_backbone_is_a_dependency(b, stage)
-        train_out = p.run_dir(p.task_of(dataset), b, preset)
+        train_out = p.run_dir(p.task_of(dataset), b, preset, pipeline_mod.SCORING_TARGETS[scoring])
         if lora:
             # the adapter comes from the train stage's output, declared as a dependency: DVC orders the
             # two stages and re-evaluates after re-training
@@ -311,8 +353,8 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
 
 def test_tables_depend_on_every_cell(profile):
     p, tables = profile.pipeline, profile.stages["tables"]
-    for _, dataset, b, preset, lora in _eval_cells(p):
-        cell = cell_path(p.results_dir, p.result_dataset(dataset), preset, b, "lora" if lora else None)
+    for _, dataset, scoring, b, preset, lora in _eval_cells(p):
+        cell = _cell(p, dataset, scoring, b, preset, lora)
         assert _covered(cell, tables.deps), cell
     assert Path("reports/tables.md") in {o.path for o in tables.outs}
 
@@ -486,17 +528,19 @@ def test_interrupted_training_stage_resumes_from_its_checkpoint(demo_project):
     assert len(run["step_losses"]) == uninterrupted_steps  # no step lost or done twice
 
 
-def _demo_cells() -> set[Path]:
-    """The four demo cells, relative to the project: both datasets, zero-shot and LoRA."""
-    adapters = (None, "lora")
-    datasets = ("demo_babel_qa", "demo_humanml3d")
-    return {cell_path("results", d, "v5_top3", "tiny", a) for d, a in product(datasets, adapters)}
+def _demo_cells(root: Path) -> set[Path]:
+    """Every demo cell, relative to the project: QA by generation, _mc and cloze and captions, zero-shot and
+    LoRA, on the real docs and on the motion-blind control."""
+    p = load_pipeline(root / "params.yaml")
+    cells = {_cell(p, *cell[1:]) for cell in _eval_cells(p)}
+    assert len(cells) == 2 * 2 * 4 and p.presets == ("v5_top3", "v5_top3-blind")
+    return cells
 
 
 def test_repro_writes_the_demo_cells_and_tables_then_is_up_to_date(demo_project):
     root = demo_project
     _dvc(root, "repro")
-    cells = _demo_cells()
+    cells = _demo_cells(root)
     for cell in cells:
         n = json.loads((root / cell).read_text())["n"]
         assert n == REDUCED["pipeline", "eval_limit"], f"{cell}: pipeline.eval_limit not applied"
@@ -504,7 +548,7 @@ def test_repro_writes_the_demo_cells_and_tables_then_is_up_to_date(demo_project)
     written = {p.relative_to(root) for p in (root / "results").glob("demo_*/*/*.json")}
     assert written == cells | set(map(provenance_path, cells))
     tables = (root / "reports" / "tables.md").read_text()
-    assert "tiny + LoRA" in tables and "tiny zero-shot" in tables
+    assert "tiny" in tables and "LoRA" in tables and "zero-shot" in tables and "blind" in tables
 
     output = _dvc(root, "repro", "--dry")
     assert not RUNNING.findall(output), output
@@ -524,9 +568,12 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
     _dvc(root, "repro")  # a no-op after the previous test; run alone, this builds the pipeline
     original = (root / "params.yaml").read_text()
     assert not _would_run(root)
-    train = {"train-qa@tiny-v5_top3", "train-caption@tiny-v5_top3"}
-    evaluate_lora = {"eval-qa-lora@babel_qa-tiny-v5_top3", "eval-caption-lora@tiny-v5_top3"}
-    evaluate_zero_shot = {"eval-qa@babel_qa-tiny-v5_top3", "eval-caption@tiny-v5_top3"}
+    p = load_pipeline(root / "params.yaml")
+    train = {f"{family}@tiny-{v}" for family, *_ in TRAIN_FAMILIES for v in p.presets}
+    cells = list(_eval_cells(p))
+    evaluate_lora = {name for name, *_, lora in cells if lora}
+    evaluate_zero_shot = {name for name, *_, lora in cells if not lora}
+    assert len(train) == 6 and len(evaluate_lora) == len(evaluate_zero_shot) == 8
     try:
         lr = yaml.safe_load(original)["train"]["lr"]
         _edit_params(root, {("train", "lr"): float(lr) * 2})

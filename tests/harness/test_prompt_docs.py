@@ -1,9 +1,19 @@
 import json
 
+import pytest
+
 from harness.build_smd import main as build_main
 from harness.datasets.humanml3d import Caption, CaptionSample
 from harness.io import read_jsonl
-from harness.prompt_docs import caption_docs, main, qa_docs
+from harness.prompt_docs import (
+    BLIND_SUFFIX,
+    blind_control,
+    caption_docs,
+    docs_variant,
+    main,
+    qa_docs,
+    swap_partners,
+)
 from harness.qa_options import main as options_main
 from tests.builders import arm_raise, walk, write_qa_dataset
 
@@ -66,3 +76,73 @@ def test_qa_pipeline_from_dataset_to_docs(tmp_path):
     assert all(d["options"][d["answer_idx"]] == d["answer"] and d["smd"].startswith("Motion:") for d in docs)
     report = json.loads((root / "docs" / "v5_top3" / "report.json").read_text())
     assert report["docs"] == {"train": 4, "val": 4, "test": 4} and report["problems"] == []
+
+
+# ------------------------------------------------------------------------ the motion-blind control
+
+
+def test_docs_variant_names_the_preset_and_the_control():
+    assert docs_variant("v5_top3") == ("v5_top3", False)
+    assert docs_variant("v5_top3" + BLIND_SUFFIX) == ("v5_top3", True)
+
+
+def _qa_doc(qid: str, motion: str) -> dict:
+    return {**ROW, "doc_id": qid, "motion_id": motion, "smd": f"SMD of {motion}"}
+
+
+def test_blind_control_gives_every_motion_another_motions_smd_and_keeps_the_rest():
+    docs = [_qa_doc(f"q{i}", f"m{i // 3}") for i in range(30)]  # 10 motions, 3 questions each
+    control = blind_control(docs, "0:test")
+    assert len(control) == len(docs)
+    for real, blind in zip(docs, control):
+        assert blind["smd"] != real["smd"] and blind["smd"] == f"SMD of {blind['smd_source']}"
+        assert {k: v for k, v in blind.items() if k != "smd_source"} == {**real, "smd": blind["smd"]}
+    # a permutation of the motions: the SMD texts' distribution is unchanged, and all questions on one
+    # motion see the same other motion
+    assert sorted(d["smd"] for d in control) == sorted(d["smd"] for d in docs)
+    by_motion = {}
+    for d in control:
+        by_motion.setdefault(d["motion_id"], set()).add(d["smd_source"])
+    assert all(len(sources) == 1 for sources in by_motion.values())
+    # seeded: the same seed gives the same control, another seed another
+    assert blind_control(docs, "0:test") == control
+    assert blind_control(docs, "1:test") != control
+
+
+def test_blind_control_of_captions_never_shows_a_motion_its_mirror_or_its_own_sub_span():
+    docs = []
+    for i in range(6):
+        for doc_id in (f"00{i}", f"M00{i}", f"00{i}_1.0_2.0"):
+            motion = doc_id.split("_")[0]
+            docs.append({"doc_id": doc_id, "motion_id": motion, "smd": f"SMD {doc_id}", "references": ["r"]})
+    control = blind_control(docs, "0:test", mirror_prefix="M")
+
+    def base(doc_id):
+        return doc_id.split("_")[0].removeprefix("M")
+
+    assert all(base(d["smd_source"]) != base(d["doc_id"]) for d in control)
+    assert sorted(d["smd_source"] for d in control) == sorted(d["doc_id"] for d in docs)
+
+
+def test_swap_partners_refuses_a_split_it_cannot_derange():
+    with pytest.raises(ValueError, match="two motions"):
+        swap_partners({"a": "m1", "b": "m1"}, "0")
+    with pytest.raises(ValueError, match="half"):
+        swap_partners({"a": "m1", "b": "m1", "c": "m1", "d": "m2"}, "0")
+
+
+def test_make_docs_writes_the_blind_control_beside_the_real_docs(tmp_path):
+    motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
+    root = write_qa_dataset(tmp_path / "tiny_qa", motions)
+    assert build_main([str(root), "--presets", "v5_top3", "--workers", "1"]) == 0
+    assert options_main([str(root)]) == 0
+    assert main([str(root), "--preset", "v5_top3"]) == 0
+    assert main([str(root), "--preset", "v5_top3-blind"]) == 0
+    for split in ("train", "val", "test"):
+        real = read_jsonl(root / "docs" / "v5_top3" / f"{split}.jsonl")
+        blind = read_jsonl(root / "docs" / "v5_top3-blind" / f"{split}.jsonl")
+        assert [d["doc_id"] for d in blind] == [d["doc_id"] for d in real]
+        assert all(b["smd"] != r["smd"] for b, r in zip(blind, real) if b["smd_source"] != r["motion_id"])
+        assert all(b["smd_source"] != r["motion_id"] for b, r in zip(blind, real))
+    report = json.loads((root / "docs" / "v5_top3-blind" / "report.json").read_text())
+    assert report["preset"] == "v5_top3-blind" and report["control_seed"] == 0

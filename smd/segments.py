@@ -293,7 +293,7 @@ def _split_still_ends(
     of it (likewise backwards from the last frame, but not past the ramp's new first frame); it
     becomes a hold when it lasts `min_hold` frames and the rest still changes by delta. A piece
     becomes up to three: lead hold, itself, tail hold. With `still` (flat, per frame), a frame
-    that is still also stays, within STILL_SPAN / 2 deltas, and a piece that is still throughout
+    that is still also stays, within STILL_SPAN deltas, and a piece that is still throughout
     and changes by less than STILL_SPAN deltas is a hold.
     """
     f0, f1, v0, v1 = p.f0, p.f1, p.v0, p.v1
@@ -305,7 +305,7 @@ def _split_still_ends(
         sf = still.ravel()
         moving = np.concatenate([[0], np.cumsum(~sf)])
         ramp &= ~((moving[f1 + 1] - moving[f0] == 0) & (np.abs(v1 - v0) < STILL_SPAN * delta))
-        drift = STILL_SPAN * half
+        drift = STILL_SPAN * delta
     if still is not None:
         # the still stretch's end is placed between frames (below): one that lasts a frame or two
         # less than min_hold in whole frames may still qualify

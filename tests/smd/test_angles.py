@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -5,7 +7,7 @@ import smd
 from smd.angles import ANGLE_KEYS, FOOT_NEUTRAL_PITCH, NECK_NEUTRAL_PITCH, PELVIS_NEUTRAL_TILT, joint_angles
 from smd.canonical import canonicalize
 from smd.skeleton import BONE_LENGTHS, MIRROR_PERMUTATION, PARENTS
-from tests.builders import standing_root, times
+from tests.builders import piecewise, standing_root, times
 
 # A realistic single-plane curve per angle: (low, high) of a smooth excursion from 0.
 RANGES = {
@@ -128,3 +130,52 @@ def test_bone_lengths_and_neutral_pitches_match_the_target_skeleton(fixtures):
         -13.3,
         43.5,
     ]
+
+
+def _rendered_degrees(text: str) -> list[int]:
+    joint = text.split("Joint Angles:\n", 1)[1]
+    joint = re.sub(r"\(\d+° through ±180°\)", "", joint)  # a movement's size, not a value
+    return [int(v) for v in re.findall(r"(-?\d+)°", joint)]
+
+
+def _shoulder(angles: dict, seconds: float = 4.0) -> smd.MotionAnalysis:
+    t = times(seconds, 20.0)
+    angles = {k: v(t) if callable(v) else np.full_like(t, v) for k, v in angles.items()}
+    return smd.analyze(
+        smd.forward_kinematics({"left_elbow_flexion": np.full_like(t, 40.0), **angles}, standing_root(t.size))
+    )
+
+
+def test_arm_raised_overhead_stays_in_range_and_continuous():
+    a = _shoulder({"left_shoulder_flexion": lambda t: piecewise(t, [(0, 0), (1.5, 175), (2.5, 175), (4, 0)])})
+    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
+    assert flex.max() == pytest.approx(175, abs=2) and np.abs(np.diff(flex)).max() < 20
+    assert all(-180 < v <= 180 for v in _rendered_degrees(smd.render(a)))
+
+
+def test_arm_swept_horizontally_past_the_lateral_pole_stays_in_range_and_continuous():
+    """Arm forward at shoulder height, swept sideways and 40 degrees behind the lateral pole."""
+    a = _shoulder(
+        {
+            "left_shoulder_flexion": 90.0,
+            "left_shoulder_adduction": lambda t: piecewise(t, [(0, 0), (0.5, 0), (3.5, -130), (4, -130)]),
+        }
+    )
+    add = a.angles[:, ANGLE_KEYS.index("left_shoulder_adduction")]
+    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
+    assert add.min() == pytest.approx(-130, abs=2) and np.abs(flex - 90).max() < 2
+    assert all(-180 < v <= 180 for v in _rendered_degrees(smd.render(a)))
+
+
+def test_a_wrap_that_cannot_be_avoided_is_said_not_shown_as_405():
+    """Arm circles: flexion goes round past 180 (continuous); the text stays in (-180, 180] and
+    says how far the arm moved through the wrap."""
+    a = _shoulder({"left_shoulder_flexion": lambda t: piecewise(t, [(0, 0), (0.5, 0), (3.5, 300), (4, 300)])})
+    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
+    assert np.ptp(flex) == pytest.approx(300, abs=3)  # continuous, one branch
+    text = smd.render(a)
+    assert all(-180 < v <= 180 for v in _rendered_degrees(text))
+    block = text.split("Left Shoulder Flexion (raising arm forward):\n")[1].split(
+        "\nLeft Shoulder Adduction"
+    )[0]
+    assert re.search(r"increases: -?\d+° → -?\d+° \((29\d|30\d)° through ±180°\)", block), block

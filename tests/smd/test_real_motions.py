@@ -1,6 +1,7 @@
 """The three HumanML3D fixture motions give descriptions a motion researcher would accept."""
 
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from scipy.signal import find_peaks
 
 import smd
 from smd.angles import ANGLE_KEYS
-from tests.builders import to_z_up
+from tests.builders import REPO, to_z_up
 
 
 def _load(fixtures, name):
@@ -71,3 +72,53 @@ def test_real_motions_are_finite_deterministic_and_up_axis_free(fixtures, name):
     assert all(t.startswith("Motion: ") and "nan" not in t for t in texts)
     assert smd.describe(to_z_up(joints.astype(np.float64)), up_axis="z") == texts[0]
     assert smd.describe(joints) == texts[0]
+
+
+def _rendered_degrees(text: str) -> list[int]:
+    joint = text.split("Joint Angles:\n", 1)[1]
+    joint = re.sub(r"\(\d+° through ±180°\)", "", joint)  # a movement's size, not a value
+    return [int(v) for v in re.findall(r"(-?\d+)°", joint)]
+
+
+@pytest.mark.parametrize("name", ["012314", "000612", "004822"])
+def test_real_motions_show_every_angle_in_range_and_warn_of_nothing(fixtures, name):
+    a = smd.analyze(_load(fixtures, name))
+    assert a.warnings == ()
+    for preset in smd.PRESETS:
+        values = _rendered_degrees(smd.render(a, preset))
+        assert values and all(-180 < v <= 180 for v in values), preset
+
+
+@pytest.mark.parametrize("name", ["000612", "004822"])
+def test_real_walks_rank_hip_or_knee_flexion_in_the_top_three(fixtures, name):
+    text = smd.render(smd.analyze(_load(fixtures, name)), "v5_top3")
+    assert re.search(r"(Hip|Knee) Flexion \(", text), text
+    assert "Pelvis Rotation" not in text  # the turn is told by the Heading line
+
+
+def test_the_walk_s_turn_is_the_heading_s_not_the_pelvis_s(fixtures):
+    a = smd.analyze(_load(fixtures, "000612"))
+    assert a.trajectory[:, 3].min() < -250  # it turns about 300 degrees right
+    assert np.abs(a.angles[:, ANGLE_KEYS.index("pelvis_rotation")]).max() < 45
+
+
+def test_the_tennis_swing_s_arm_is_never_past_a_turn(fixtures):
+    """The issue's `Left Shoulder Flexion ... 29° → 405°`: the swing sweeps the arm round near the
+    lateral pole; the text keeps every value in range and says where it passes +-180."""
+    text = smd.render(smd.analyze(_load(fixtures, "012314")), "v5")
+    assert "405°" not in text and "456°" not in text and "396°" not in text
+    assert "through ±180°" in text
+
+
+@pytest.mark.parametrize("name", ["012314", "000612", "004822"])
+def test_real_motions_keep_their_structure_from_20_to_30_fps(fixtures, name):
+    """The same motion resampled to 30 fps: the same segments in >= 90 % of the angles, values
+    within 3 degrees but where an axial rotation of a straight limb is undefined."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        from bench_fps_robustness import compare
+    finally:
+        sys.path.pop(0)
+    r = compare(_load(fixtures, name), "v5")
+    assert r["fraction"] >= 0.9, r["differ"]
+    assert r["max_value_defined"] <= 3.0, r["where"]

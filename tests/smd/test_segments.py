@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import smd
 from smd.angles import ANGLE_KEYS
@@ -88,3 +89,52 @@ def test_batched_peak_search_equals_find_peaks_on_each_curve():
             ex.prominence, np.concatenate([pp["prominences"], vp["prominences"]])[order]
         )
     assert find_extrema_columns(xs, 3.0)[2].index.size == 0
+
+
+def _spans(analysis, key, delta=5.0):
+    return [(s.kind, s.t0, s.t1, s.start) for s in analysis.angle_segments(delta)[ANGLE_KEYS.index(key)]]
+
+
+@pytest.mark.parametrize("fps", [20.0, 30.0])
+def test_sit_rest_stand_is_ramp_hold_ramp_with_its_times(fps):
+    """Knees and hips ramp to ~100 degrees in 1 s, rest 2 s drifting from -8 to +8 degrees, ramp
+    back in 1 s: sitting down, resting and standing up each get their own segment."""
+    t = times(6.0, fps)
+    knee = piecewise(t, [(0, 0), (1, 0), (2, 92), (4, 108), (5, 0), (6, 0)])
+    angles = {
+        f"{s}_{j}": knee * k
+        for s in ("left", "right")
+        for j, k in (("knee_flexion", 1.0), ("hip_flexion", 0.9))
+    }
+    a = smd.analyze(smd.forward_kinematics(angles, standing_root(t.size)), fps=fps)
+    for key in ("left_knee_flexion", "right_hip_flexion"):
+        segs = _spans(a, key)
+        assert [k for k, *_ in segs] == [HOLD, UP, HOLD, DOWN, HOLD], segs
+        (_, _, _, _), (_, up0, up1, _), (_, h0, h1, rest), (_, down0, down1, _), _ = segs
+        assert abs(up0 - 1.0) <= 0.2 and abs(up1 - 2.0) <= 0.2
+        assert abs(down0 - 4.0) <= 0.2 and abs(down1 - 5.0) <= 0.2
+        assert h0 == up1 and h1 == down0 and 80 < rest < 105
+
+
+@pytest.mark.parametrize("fps", [20.0, 30.0])
+def test_a_limb_that_rises_then_stays_still_is_a_short_ramp_and_a_hold(fps):
+    """Raised in 0.5 s, then held 4.5 s while swaying by +-6 degrees (demo motion d00000's case)."""
+    t = times(6.0, fps)
+    sway = np.where(t > 1.5, 6 * np.sin(2 * np.pi * (t - 1.5) / 4.5), 0.0)
+    flex = piecewise(t, [(0, 0), (1, 0), (1.5, 90), (6, 90)]) + sway
+    a = smd.analyze(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)), fps=fps)
+    segs = _spans(a, "left_shoulder_flexion")
+    assert [k for k, *_ in segs] == [HOLD, UP, HOLD], segs
+    assert abs(segs[1][1] - 1.0) <= 0.2 and abs(segs[1][2] - 1.5) <= 0.2
+    assert abs(segs[2][3] - 90) < 5
+
+
+def test_a_slow_steady_movement_stays_a_ramp():
+    """30 degrees in 3 s (10 degrees a second) is slow but not still: no drifting holds at its ends."""
+    t = times(5.0, 20.0)
+    flex = piecewise(t, [(0, 0), (1, 0), (4, 30), (5, 30)])
+    flex = np.where((t > 1) & (t < 4), 10 * (t - 1), flex)
+    a = smd.analyze(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)))
+    segs = _spans(a, "left_shoulder_flexion")
+    ramps = [s for s in segs if s[0] != HOLD]
+    assert len(ramps) == 1 and ramps[0][0] == UP and ramps[0][2] - ramps[0][1] >= 2.5, segs

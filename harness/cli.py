@@ -171,9 +171,12 @@ def load_motion(path: str) -> np.ndarray:
 
 def _analyze(joints: np.ndarray, label: str, args: argparse.Namespace) -> smd.MotionAnalysis:
     try:
-        return smd.analyze(joints, fps=args.fps, up_axis=args.up_axis)
+        analysis = smd.analyze(joints, fps=args.fps, up_axis=args.up_axis)
     except ValueError as e:
         raise _Failure(label, str(e)) from None
+    for warning in analysis.warnings:  # plausible-looking numbers from implausible input: say so
+        print(f"warning: {label}: {warning}", file=sys.stderr)
+    return analysis
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:

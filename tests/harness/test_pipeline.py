@@ -104,6 +104,7 @@ PAPER_LIKE = {
     "backbones": ["qwen2.5-7b", "tiny"],
     "cloze_backbones": ["tiny"],
     "caption_backbones": ["qwen2.5-7b"],
+    "converted_backbones": ["smollm2-135m"],
     "eval_limit": 5,
 }
 

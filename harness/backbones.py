@@ -37,6 +37,8 @@ class Backbone:
         lora_target_modules: LoRA targets for this architecture (None: the training config's).
         modules_to_save: modules trained in full next to LoRA (the training config's win when set).
         context_length: context limit in tokens when the config does not say it (None: from the config).
+        eval_batch_size: lm-eval's batch size in the pipeline's evaluations (a small model on CPU gains
+            from batching; results do not depend on it beyond float rounding).
         train: `train:` settings this backbone needs instead of the section's (e.g. the randomly
             initialised tiny backbone's higher learning rate); `--set` overrides still win.
         notes: free text.
@@ -50,6 +52,7 @@ class Backbone:
     lora_target_modules: tuple[str, ...] | None = None
     modules_to_save: tuple[str, ...] = ()
     context_length: int | None = None
+    eval_batch_size: int = 1
     train: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 

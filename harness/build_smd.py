@@ -91,6 +91,13 @@ class BuildReport:
     def ok(self) -> bool:
         return not self.failed
 
+    def record(self) -> dict:
+        """What `build_report.json` holds: only what the inputs determine. Timing, worker count and the
+        cache hits differ between runs of the same build, and the file is part of a DVC output whose hash
+        must not change when the texts do not."""
+        run_dependent = {"computed", "cached", "seconds", "motions_per_second", "workers"}
+        return {k: v for k, v in asdict(self).items() if k not in run_dependent}
+
 
 def _read_cache(path: Path) -> dict[str, dict]:
     """motion_id -> {"key", "fmt", "texts"}; a line cut short by an interruption is ignored."""
@@ -211,7 +218,7 @@ def build_smd(
         motions_per_second=round(computed / compute_seconds, 1) if computed and compute_seconds > 0 else 0.0,
         workers=workers,
     )
-    atomic_write_json(out / REPORT_NAME, asdict(report))
+    atomic_write_json(out / REPORT_NAME, report.record())
     return report
 
 

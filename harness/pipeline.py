@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .backbones import load_registry
 from .prompt_docs import docs_path, docs_variant
 from .training.config import read_params, typed_from_mapping
 
@@ -151,6 +152,8 @@ def evaluate_argv(
         target = SCORING_TARGETS[scoring]
         adapter = p.run_dir(p.task_of(dataset), backbone, preset, target) / "best"
         argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAMES[target]]
+    entry = load_registry(params).get(backbone)  # an unregistered folder or hub id: lm-eval's default
+    argv += ["--batch-size", str(entry.eval_batch_size if entry else 1)]
     if p.eval_limit is not None:
         argv += ["--limit", str(p.eval_limit)]
     return argv

@@ -50,6 +50,9 @@ class TrainConfig:
         seed: seeds LoRA initialisation, dropout and the data order.
         val_batch_size, val_max_new_tokens, val_limit: validation batch, greedy tokens generated per
             QA answer, and an optional cap on validation docs.
+        train_limit: train on a seeded random sample of this many training docs (None: all), in their
+            file order; sized runs of a slow backbone (a random sample, not the first docs, because a
+            split lists each motion's questions together).
     """
 
     task: TaskName = "qa"
@@ -77,6 +80,7 @@ class TrainConfig:
     val_batch_size: int = 8
     val_max_new_tokens: int = 4
     val_limit: int | None = None
+    train_limit: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes copied into run.json
 
     def __post_init__(self):
@@ -86,6 +90,9 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.lora_dropout < 1.0 or not 0.0 <= self.warmup_ratio < 1.0:
             raise ValueError("train.lora_dropout and train.warmup_ratio must be in [0, 1)")
+        for name in ("val_limit", "train_limit"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1 or null, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import math
+import random
 import shutil
 import time
 from contextlib import nullcontext
@@ -217,6 +218,11 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
     train_docs, val_rows, files, run_fingerprint = data
     if cfg.val_limit is not None:
         val_rows = val_rows[: cfg.val_limit]
+    sample = None
+    if cfg.train_limit is not None and cfg.train_limit < len(train_docs):
+        kept = sorted(random.Random(cfg.seed).sample(range(len(train_docs)), cfg.train_limit))
+        sample = {"of": len(train_docs), "doc_ids": [train_docs[i].get("doc_id") for i in kept]}
+        train_docs = [train_docs[i] for i in kept]
     if not train_docs:
         paths = ", ".join(f["path"] for f in files["train"])
         raise TrainingError(f"empty training set: no docs in {paths}")
@@ -257,6 +263,7 @@ def _run(cfg, data, backbone, out, accelerator, bf16, record, write_record, star
             "train_tokens": sum(lengths),
             "skipped_too_long": {"train": len(skipped), "val": len(val_skipped)},
             "skipped_ids": {"train": skipped[:100], "val": val_skipped[:100]},
+            "train_sample": sample,  # train_limit: which docs of how many (None: all)
         },
         max_length=max_length,
         steps_per_epoch=steps_epoch,

@@ -73,6 +73,11 @@ def test_bad_motions_are_reported_and_the_rest_is_built(tmp_path):
     assert "nope.npy" in failed["missing"]["source"]
     saved = json.loads((tmp_path / "out" / REPORT_NAME).read_text())
     assert {p["item"] for p in saved["failed"]} == set(failed)
+    # the file is part of a DVC output: a re-run of the same build (timing, cache hits) leaves it as it was
+    assert "seconds" not in saved and "motions_per_second" not in saved and "cached" not in saved
+    before = (tmp_path / "out" / REPORT_NAME).read_bytes()
+    assert build_smd(refs, PRESETS, tmp_path / "out", workers=1).cached == 3
+    assert (tmp_path / "out" / REPORT_NAME).read_bytes() == before
     assert sorted(load_smd_file(tmp_path / "out" / "angle_texts_v5.json").texts) == ["m000", "m001", "m002"]
 
 

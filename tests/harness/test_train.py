@@ -399,6 +399,24 @@ def test_qa_trains_jointly_on_several_datasets(demo, tmp_path):
     assert record["examples"]["train"] == 10 and [f["docs"] for f in record["data"]["train"]] == [6, 4]
 
 
+def test_train_limit_trains_on_a_seeded_random_sample_in_file_order(demo, tmp_path):
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 24)
+    ids = [json.loads(line)["doc_id"] for line in sub.read_text().splitlines()]
+    runs = [
+        _run(demo, tmp_path / name, docs=[sub], train_limit=6, val_limit=2, seed=seed)["examples"]
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    ]
+    a, b, c = (r["train_sample"] for r in runs)
+    assert runs[0]["train"] == 6 and a["of"] == 24 and len(a["doc_ids"]) == 6
+    assert a == b and a != c  # seeded
+    assert a["doc_ids"] == [i for i in ids if i in a["doc_ids"]]  # file order kept
+    assert a["doc_ids"] != ids[:6]  # a sample, not the first docs (a split lists a motion's questions together)
+    whole = _run(demo, tmp_path / "whole", docs=[sub], train_limit=24, val_limit=2)["examples"]
+    assert whole["train"] == 24 and whole["train_sample"] is None
+    with pytest.raises(ValueError, match="train.train_limit must be >= 1"):
+        _run(demo, tmp_path / "zero", docs=[sub], train_limit=0)
+
+
 # ---------------------------------------------------------------------------------------------- resume
 
 

@@ -36,57 +36,84 @@ from .skeleton import J
 
 @dataclass(frozen=True)
 class AngleSpec:
+    """One coordinate of the SMD.
+
+    Attributes:
+        key, name, gloss, group: identifier, rendered name, which way is positive, rendered section.
+        plausible: the typical active range of a healthy adult in this coordinate's sign convention,
+            in degrees (joint ranges after AAOS norms; the pelvis is a segment's orientation against
+            the vertical and the heading, so its range is that of everyday bending and twisting). A
+            reader's reference, not a clamp: a value outside it is rendered as measured.
+    """
+
     key: str
     name: str
     gloss: str
     group: str
+    plausible: tuple[float, float]
 
 
 def _side(side: str) -> list[AngleSpec]:
     s = side.capitalize()
+    hip, knee, ankle = f"{s} Hip", f"{s} Knee", f"{s} Ankle"
     return [
-        AngleSpec(f"{side}_hip_flexion", f"{s} Hip Flexion", "raising the thigh forward", f"{s} Hip"),
+        AngleSpec(f"{side}_hip_flexion", f"{s} Hip Flexion", "raising the thigh forward", hip, (-30, 125)),
         AngleSpec(
-            f"{side}_hip_adduction", f"{s} Hip Adduction", "moving the thigh toward the midline", f"{s} Hip"
+            f"{side}_hip_adduction",
+            f"{s} Hip Adduction",
+            "moving the thigh toward the midline",
+            hip,
+            (-45, 30),
         ),
-        AngleSpec(f"{side}_hip_rotation", f"{s} Hip Rotation", "turning the thigh inward", f"{s} Hip"),
-        AngleSpec(f"{side}_knee_flexion", f"{s} Knee Flexion", "bending the knee", f"{s} Knee"),
-        AngleSpec(f"{side}_ankle_dorsiflexion", f"{s} Ankle Dorsiflexion", "raising the toes", f"{s} Ankle"),
+        AngleSpec(f"{side}_hip_rotation", f"{s} Hip Rotation", "turning the thigh inward", hip, (-45, 45)),
+        AngleSpec(f"{side}_knee_flexion", f"{s} Knee Flexion", "bending the knee", knee, (-10, 140)),
+        AngleSpec(
+            f"{side}_ankle_dorsiflexion", f"{s} Ankle Dorsiflexion", "raising the toes", ankle, (-50, 20)
+        ),
     ]
 
 
 def _arm(side: str) -> list[AngleSpec]:
     s = side.capitalize()
+    shoulder, elbow = f"{s} Shoulder", f"{s} Elbow"
     return [
         AngleSpec(
-            f"{side}_shoulder_flexion", f"{s} Shoulder Flexion", "raising arm forward", f"{s} Shoulder"
+            f"{side}_shoulder_flexion", f"{s} Shoulder Flexion", "raising arm forward", shoulder, (-60, 180)
         ),
         AngleSpec(
             f"{side}_shoulder_adduction",
             f"{s} Shoulder Adduction",
             "moving arm toward the body",
-            f"{s} Shoulder",
+            shoulder,
+            (-180, 45),
         ),
         AngleSpec(
             f"{side}_shoulder_rotation",
             f"{s} Shoulder Rotation",
             "turning the upper arm inward",
-            f"{s} Shoulder",
+            shoulder,
+            (-90, 70),
         ),
-        AngleSpec(f"{side}_elbow_flexion", f"{s} Elbow Flexion", "bending the elbow", f"{s} Elbow"),
+        AngleSpec(f"{side}_elbow_flexion", f"{s} Elbow Flexion", "bending the elbow", elbow, (-10, 150)),
     ]
 
 
 ANGLES: tuple[AngleSpec, ...] = tuple(
     [
-        AngleSpec("pelvis_tilt", "Pelvis Tilt", "tipping the pelvis forward", "Pelvis"),
-        AngleSpec("pelvis_list", "Pelvis List", "tilting the pelvis to the left", "Pelvis"),
-        AngleSpec("pelvis_rotation", "Pelvis Rotation", "turning the pelvis to the left", "Pelvis"),
-        AngleSpec("lumbar_extension", "Lumbar Extension", "bending the trunk backward", "Lumbar"),
-        AngleSpec("lumbar_bending", "Lumbar Bending", "bending the trunk to the left", "Lumbar"),
-        AngleSpec("lumbar_rotation", "Lumbar Rotation", "twisting the trunk to the left", "Lumbar"),
-        AngleSpec("neck_flexion", "Neck Flexion", "tilting the head forward", "Neck"),
-        AngleSpec("neck_lateral_bending", "Neck Lateral Bending", "tilting the head to the left", "Neck"),
+        AngleSpec("pelvis_tilt", "Pelvis Tilt", "tipping the pelvis forward", "Pelvis", (-45, 90)),
+        AngleSpec("pelvis_list", "Pelvis List", "tilting the pelvis to the left", "Pelvis", (-30, 30)),
+        AngleSpec(
+            "pelvis_rotation", "Pelvis Rotation", "turning the pelvis to the left", "Pelvis", (-45, 45)
+        ),
+        AngleSpec("lumbar_extension", "Lumbar Extension", "bending the trunk backward", "Lumbar", (-80, 30)),
+        AngleSpec("lumbar_bending", "Lumbar Bending", "bending the trunk to the left", "Lumbar", (-35, 35)),
+        AngleSpec(
+            "lumbar_rotation", "Lumbar Rotation", "twisting the trunk to the left", "Lumbar", (-45, 45)
+        ),
+        AngleSpec("neck_flexion", "Neck Flexion", "tilting the head forward", "Neck", (-70, 60)),
+        AngleSpec(
+            "neck_lateral_bending", "Neck Lateral Bending", "tilting the head to the left", "Neck", (-45, 45)
+        ),
         *_side("left"),
         *_side("right"),
         *_arm("left"),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,25 @@ import smd
 from smd.skeleton import MIRROR_PERMUTATION
 
 REPO = Path(__file__).resolve().parents[1]
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def run_lm_eval_cli(
+    model: Path, tasks: str, data_root: Path, out: Path, limit: int, *extra: str
+) -> tuple[dict, Path]:
+    """`lm_eval --model hf` on the project's tasks (chat template, CPU, offline) as a user runs it:
+    (its `results` section, the output folder). A non-zero exit fails with the tail of its stderr."""
+    metadata = json.dumps({"smd_variant": "v5_top3", "data_root": str(data_root)})
+    cmd = [
+        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model}",
+        "--tasks", tasks, "--include_path", str(REPO / "tasks"), "--metadata", metadata,
+        "--apply_chat_template", "--limit", str(limit), "--device", "cpu", "--output_path", str(out),
+        *extra,
+    ]  # fmt: skip
+    env = {**os.environ, **OFFLINE_ENV}
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out.parent, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(next(out.rglob("results_*.json")).read_text())["results"], out
 
 
 def fixtures_dir() -> Path | None:

@@ -2,8 +2,6 @@
 ChatML, the same files on a rerun, and lm-eval end to end on the real backbone."""
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 
 import pytest
@@ -18,7 +16,7 @@ from harness.gguf_backbone import (  # noqa: E402
     locate_gguf,
     main,
 )
-from tests.builders import REPO  # noqa: E402
+from tests.builders import run_lm_eval_cli  # noqa: E402
 
 SOURCE = SOURCES["smollm2-135m"]
 
@@ -103,19 +101,8 @@ def test_a_rerun_replaces_the_folder_with_the_same_files(smollm2, tmp_path):
 
 
 def test_lm_eval_scores_the_demo_qa_with_smollm2(demo, smollm2, tmp_path):
-    from tests.harness.test_lm_eval_e2e import _env
-
-    metadata = json.dumps({"smd_variant": "v5_top3", "data_root": str(demo["qa"])})
-    out = tmp_path / "results"
-    cmd = [
-        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={smollm2}",
-        "--tasks", "smd_babel_qa_mc,smd_babel_qa", "--include_path", str(REPO / "tasks"),
-        "--metadata", metadata, "--apply_chat_template", "--limit", "3", "--device", "cpu",
-        "--output_path", str(out), "--log_samples",
-    ]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+    tasks = "smd_babel_qa_mc,smd_babel_qa"
+    results, out = run_lm_eval_cli(smollm2, tasks, demo["qa"], tmp_path / "results", 3, "--log_samples")
     assert 0.0 <= results["smd_babel_qa_mc"]["acc,none"] <= 1.0
     assert 0.0 <= results["smd_babel_qa"]["invalid_rate,none"] <= 1.0
     samples = [json.loads(line) for line in next(out.rglob("samples_smd_babel_qa_2*.jsonl")).open()]

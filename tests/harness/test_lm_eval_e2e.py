@@ -2,9 +2,6 @@
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,31 +9,14 @@ import pytest
 pytest.importorskip("lm_eval")
 pytest.importorskip("transformers")
 
-from tests.builders import REPO  # noqa: E402
+from tests.builders import REPO, run_lm_eval_cli  # noqa: E402
 
 TASKS_DIR = REPO / "tasks"
 
 
-def _env():
-    return {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }
-
-
 def test_lm_eval_cli_runs_the_qa_tasks(demo, tmp_path):
-    metadata = json.dumps({"smd_variant": "v5_top3", "data_root": str(demo["qa"])})
-    out = tmp_path / "results"
-    cmd = [
-        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={demo['model']}",
-        "--tasks", "smd_babel_qa,smd_babel_qa_mc", "--include_path", str(TASKS_DIR), "--metadata", metadata,
-        "--apply_chat_template", "--limit", "6", "--device", "cpu", "--output_path", str(out),
-    ]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]
+    tasks = "smd_babel_qa,smd_babel_qa_mc"
+    results, _ = run_lm_eval_cli(demo["model"], tasks, demo["qa"], tmp_path / "results", 6)
     assert 0.0 <= results["smd_babel_qa_mc"]["acc,none"] <= 1.0
     assert 0.0 <= results["smd_babel_qa"]["invalid_rate,none"] <= 1.0
 
@@ -44,17 +24,9 @@ def test_lm_eval_cli_runs_the_qa_tasks(demo, tmp_path):
 def test_lm_eval_cli_runs_the_caption_task_and_its_samples_score_offline(demo, tmp_path, capsys):
     from harness.metrics.score import main as score_captions
 
-    metadata = json.dumps({"smd_variant": "v5_top3", "data_root": str(demo["hml"])})
-    out = tmp_path / "results"
-    cmd = [
-        sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={demo['model']}",
-        "--tasks", "smd_humanml3d_caption", "--include_path", str(TASKS_DIR), "--metadata", metadata,
-        "--apply_chat_template", "--limit", "5", "--device", "cpu", "--output_path", str(out),
-        "--log_samples",
-    ]  # fmt: skip
-    run = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    results = json.loads(next(out.rglob("results_*.json")).read_text())["results"]["smd_humanml3d_caption"]
+    task = "smd_humanml3d_caption"
+    results, out = run_lm_eval_cli(demo["model"], task, demo["hml"], tmp_path / "results", 5, "--log_samples")
+    results = results[task]
     metrics = ("bleu_1", "bleu_4", "rouge_l", "cider", "sacrebleu")
     assert all(0.0 <= results[f"{m},none"] <= 100.0 for m in metrics)
     samples = next(out.rglob("samples_smd_humanml3d_caption_*.jsonl"))

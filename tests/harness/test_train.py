@@ -410,7 +410,7 @@ def test_train_limit_trains_on_a_seeded_random_sample_in_file_order(demo, tmp_pa
     assert runs[0]["train"] == 6 and a["of"] == 24 and len(a["doc_ids"]) == 6
     assert a == b and a != c  # seeded
     assert a["doc_ids"] == [i for i in ids if i in a["doc_ids"]]  # file order kept
-    assert a["doc_ids"] != ids[:6]  # a sample, not the first docs (a split lists a motion's questions together)
+    assert a["doc_ids"] != ids[:6]  # a sample: a split lists each motion's questions together
     whole = _run(demo, tmp_path / "whole", docs=[sub], train_limit=24, val_limit=2)["examples"]
     assert whole["train"] == 24 and whole["train_sample"] is None
     with pytest.raises(ValueError, match="train.train_limit must be >= 1"):

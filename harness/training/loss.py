@@ -21,7 +21,13 @@ def loss_sum(model, batch: dict, keep_logits: bool):
 
     shifted = batch["labels"][:, 1:]
     positions = (shifted != IGNORE).any(0).nonzero().squeeze(1)
-    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    mask = batch["attention_mask"]
+    # Right padding (training's) needs no mask under causal attention: a real token only sees earlier
+    # positions, all real, and the padding's own outputs carry no label. Without a mask SDPA takes its
+    # fused causal kernel instead of materialising a (batch, heads, length, length) mask: same loss,
+    # several times faster attention on ~1,000-token prompts.
+    right_padded = bool((mask[:, 1:] <= mask[:, :-1]).all())
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": None if right_padded else mask}
     if keep_logits:
         logits = model(**kwargs, logits_to_keep=positions).logits
     else:

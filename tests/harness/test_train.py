@@ -288,6 +288,45 @@ def _run(demo, out, *, docs=None, val=None, task="qa", **overrides):
     )
 
 
+def test_a_right_padded_batch_gives_the_masked_loss_without_the_mask(demo, tokenizer):
+    """Training drops the attention mask of right-padded batches (SDPA's fused causal kernel): the loss
+    must be the one the mask gives. A left-padded batch keeps its mask."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.training.data import build_examples, collate
+    from harness.training.loss import loss_sum
+
+    model = AutoModelForCausalLM.from_pretrained(demo["model"], attn_implementation="sdpa")
+    rows = [json.loads(line) for line in demo["qa_docs"]["train"].read_text().splitlines()[:4]]
+    examples, _ = build_examples(tokenizer, rows, max_length=8192, backbone="tiny")
+    assert len({len(e) for e in examples}) > 1  # padded
+    calls = []
+    model.register_forward_pre_hook(
+        lambda _m, _a, kw: calls.append(kw.get("attention_mask")), with_kwargs=True
+    )
+
+    def masked(batch):
+        shifted = batch["labels"][:, 1:]
+        positions = (shifted != -100).any(0).nonzero().squeeze(1)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[
+            :, positions
+        ]
+        targets = shifted[:, positions].reshape(-1)
+        return torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), targets, reduction="sum"
+        )
+
+    with torch.no_grad():
+        for left in (False, True):
+            batch = collate(examples, tokenizer.pad_token_id, left=left)
+            calls.clear()
+            loss, n = loss_sum(model, batch, keep_logits=False)
+            assert (calls[0] is None) is not left
+            assert n == int((batch["labels"] != -100).sum())
+            torch.testing.assert_close(loss, masked(batch), rtol=1e-5, atol=1e-4)
+
+
 def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
     from harness.training.data import sha256_file
 

@@ -34,7 +34,6 @@ import json
 import logging
 import math
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -227,22 +226,6 @@ def _adapter_record(adapter: Path) -> dict[str, Any]:
     return {"path": str(adapter), "weights": weights.name, "sha256": sha256_file(weights)}
 
 
-def _git_state() -> dict[str, Any] | None:
-    """Commit and dirty flag of the checkout that holds this code; None outside a git checkout."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True, timeout=30
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": commit, "dirty": dirty}
-
-
 def _json_safe(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
@@ -375,7 +358,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     if request.limit is not None and metrics["n"] < in_split - skipped:
         metrics["limit"] = request.limit
 
-    from .provenance import hardware, versions
+    from .provenance import git_state, hardware, versions
 
     provenance = {
         "status": "success",
@@ -393,7 +376,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         "limit": request.limit,
         "seeds": SEEDS,
         "samples": {"path": str(samples_file), "sha256": sha256_file(samples_file), "rows": len(rows)},
-        "git": _git_state(),
+        "git": git_state(),
         "versions": versions(),
         "hardware": hardware(),
         "started_at": started.isoformat(timespec="seconds"),

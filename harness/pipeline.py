@@ -77,7 +77,7 @@ class Pipeline:
     presets: tuple[str, ...] = ("v5_top3", "v5_top3-blind")
     backbones: tuple[str, ...] = ("tiny",)
     cloze_backbones: tuple[str, ...] = ("tiny",)
-    caption_backbones: tuple[str, ...] = ("tiny",)
+    caption_backbones: tuple[str, ...] = ()
     converted_backbones: tuple[str, ...] = ()
     eval_limit: int | None = None
 

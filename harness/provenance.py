@@ -1,11 +1,16 @@
-"""Where and with what a result was made: UTC time, package versions, hardware (training and evaluation
-records share these)."""
+"""Where and with what a result was made: UTC time, package versions, hardware, the code's git commit
+(training and evaluation records share these)."""
 
 from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def now_utc() -> str:
@@ -31,3 +36,19 @@ def hardware() -> dict:
     if torch.cuda.is_available():
         info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return info
+
+
+def git_state() -> dict[str, Any] | None:
+    """Commit and dirty flag of the checkout that holds this code; None outside a git checkout."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True, timeout=30
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": commit, "dirty": dirty}

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..backbones import Backbone
 from ..io import atomic_write_json, folder_digest, read_json
-from ..provenance import hardware, now_utc, versions
+from ..provenance import git_state, hardware, now_utc, versions
 from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
 from .config import TrainConfig
 from .data import IGNORE, build_examples, collate, epoch_batches, read_docs
@@ -179,6 +179,7 @@ def train(
         "started": now_utc(),
         "backbone": {"name": backbone.name, **backbone.kwargs(), "path": backbone.path},
         "versions": versions(),
+        "git": git_state(),
         "hardware": {**hardware(), "processes": accelerator.num_processes},
     }
 

@@ -50,7 +50,8 @@ def test_repository_params_are_the_demo_profile():
     # the dataclass defaults are the demo too: `smd stage` without a pipeline: section runs the demo
     assert p == Pipeline()
     assert (p.data_dir, p.runs_dir, p.results_prefix) == ("data/demo", "runs/demo", "demo_")
-    assert p.backbones == p.cloze_backbones == p.caption_backbones == ("tiny",) and p.eval_limit is None
+    assert p.backbones == p.cloze_backbones == ("tiny",) and p.eval_limit is None
+    assert p.caption_backbones == ()  # the demo's captions: profiles/captions-demo
     # the demo proves the method against its motion-blind control
     assert p.presets == ("v5_top3", "v5_top3-blind")
     registry = yaml.safe_load((REPO / "params.yaml").read_text())["backbones"]

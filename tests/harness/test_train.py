@@ -338,6 +338,9 @@ def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
     assert sum(losses[-8:]) / 8 < 0.5 * sum(losses[:8]) / 8
     saved = json.loads((out / "run.json").read_text())
     assert saved["status"] == "success"
+    if (REPO / ".git").exists():  # the code's commit, as evaluation records it
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
+        assert saved["git"]["commit"] == head.stdout.strip() and isinstance(saved["git"]["dirty"], bool)
     assert saved["data"]["train"] == [{"path": str(sub), "sha256": sha256_file(sub), "docs": 16}]
     assert {"torch", "transformers", "peft", "accelerate"} <= set(saved["versions"])
     assert "cpu_count" in saved["hardware"] and saved["wall_s"] > 0

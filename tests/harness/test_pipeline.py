@@ -595,3 +595,63 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
         assert _would_run(root, "--force-downstream") == evaluate_lora | evaluate_zero_shot | {"tables"}
     finally:
         (root / "params.yaml").write_text(original)
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+
+FAKE_DVC = """#!/usr/bin/env python3
+import json, os, sys
+with open(os.environ["FAKE_DVC_LOG"], "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+"""
+
+
+def _exp_run_call(script: Path, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[dict, list[str]]:
+    """The `dvc exp run` a profile script makes, with a stand-in `dvc` on PATH: ({key: value}, targets)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "dvc").write_text(FAKE_DVC)
+    (bin_dir / "dvc").chmod(0o755)
+    log = tmp_path / "dvc-calls.jsonl"
+    log.unlink(missing_ok=True)
+    run_env = {**os.environ, **(env or {}), "FAKE_DVC_LOG": str(log)}
+    run_env["PATH"] = os.pathsep.join([str(bin_dir), run_env["PATH"]])
+    subprocess.run(["bash", str(script), str(tmp_path / "out")], env=run_env, check=True, cwd=REPO)
+    (call,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert call[:2] == ["exp", "run"], call
+    sets, targets, args = {}, [], iter(call[2:])
+    for arg in args:
+        if arg == "-S":
+            key, _, value = next(args).partition("=")
+            sets[key] = yaml.safe_load(value)
+        else:
+            targets.append(arg)
+    return sets, targets
+
+
+@pytest.mark.parametrize("script", ["profiles/smollm2-demo", "profiles/captions-demo", ".ci/reduced-demo"])
+def test_profile_scripts_set_existing_params_and_name_existing_stages(script, tmp_path):
+    """Each profile's overrides are keys params.yaml has (a renamed key would silently add a new one),
+    give a valid pipeline, and every stage it targets exists in the resolved dvc.yaml."""
+    from dvc.repo import Repo
+
+    sets, targets = _exp_run_call(REPO / script, tmp_path)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for key, value in sets.items():
+        *parents, last = key.split(".")
+        node = params
+        for part in parents:
+            node = node[part]
+        assert last in node, f"{script}: -S {key}: params.yaml has no such key"
+        node[last] = value
+    root = tmp_path / "project"
+    root.mkdir()
+    Repo.init(str(root), no_scm=True).close()
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    load_pipeline(root / "params.yaml")  # typed: a bad value is a ValueError
+    stages = _resolve_stages(root)
+    assert set(targets) <= set(stages), set(targets) - set(stages)
+    if script == "profiles/smollm2-demo":
+        assert targets and all("smollm2-135m" in t for t in targets)
+        assert {"convert-backbone@smollm2-135m", "train-qa@smollm2-135m-v5_top3-blind"} <= set(stages)

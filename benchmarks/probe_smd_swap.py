@@ -4,10 +4,10 @@ another motion's (the `<preset>-blind` docs), and compare doc by doc.
     python benchmarks/probe_smd_swap.py CELL [--results results] [--resamples 10000] [--seed 0]
     python benchmarks/probe_smd_swap.py demo_babel_qa_cloze/v5_top3/tiny+lora-text
 
-CELL is a committed QA cell (a key under --results, or a cell file) scored with an adapter on real docs.
-The probe re-runs its evaluation on the blind docs of the same split, with the same backbone, adapter,
-task and limit (into a temporary folder: nothing under --results changes), then prints, swapped minus
-real, per doc:
+CELL is a committed QA cell (a key under --results, or a cell file) scored on real docs, zero-shot or
+with an adapter. The probe re-runs its evaluation on the blind docs of the same split, with the same
+backbone, adapter, task and limit (into a temporary folder: nothing under --results changes), then
+prints, swapped minus real, per doc:
   - accuracy: difference, paired-bootstrap 95 % CI, exact McNemar p, answers that changed;
   - for log-likelihood tasks (`_mc`, `_cloze`): the gold option's log-probability among the options
     (log-softmax of the options' log-likelihoods), mean difference in nats and its paired-bootstrap CI.
@@ -49,11 +49,10 @@ def swapped_argv(provenance: dict, cell_key: str, out: Path) -> list[str]:
     if variant.endswith("-blind"):
         raise SystemExit(f"{cell_key}: already scored on blind docs; give the cell of the real docs")
     adapter = (provenance.get("adapter") or {}).get("path")
-    if not adapter:
-        raise SystemExit(f"{cell_key}: zero-shot cell; the probe asks what a trained adapter reads")
     argv = ["--task", provenance["task"], "--dataset", dataset, "--data-root", provenance["data"]["root"]]
-    argv += ["--preset", f"{variant}-blind", "--backbone", backbone, "--adapter", adapter]
-    argv += ["--adapter-name", f"{adapter_name}-probe", "--results", str(out / "results")]
+    argv += ["--preset", f"{variant}-blind", "--backbone", backbone, "--results", str(out / "results")]
+    if adapter:
+        argv += ["--adapter", adapter, "--adapter-name", f"{adapter_name}-probe"]
     argv += ["--samples-dir", str(out / "samples")]
     if provenance.get("limit") is not None:
         argv += ["--limit", str(provenance["limit"])]
@@ -110,9 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         if evaluate(swapped_argv(provenance, key, out)) != 0:
             return 1
         dataset, variant, backbone, adapter_name = parse_cell_key(key)
-        swapped_key = f"{dataset}/{variant}-blind/{backbone}+{adapter_name}-probe"
+        swapped_key = f"{dataset}/{variant}-blind/{backbone}" + (
+            f"+{adapter_name}-probe" if adapter_name else ""
+        )
         swapped = load_run(swapped_key, out / "results")
-        print(f"{key}: its adapter on the docs of {variant}, then on {variant}-blind")
+        print(f"{key}: scored on the docs of {variant}, then on {variant}-blind")
         print("\n".join(report(real, swapped, args.resamples, args.seed)))
     return 0
 

@@ -335,6 +335,9 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         )
         assert written == cell, f"{name}: smd evaluate writes {written}, dvc.yaml declares {cell}"
         assert req.limit == p.eval_limit and req.params == Path("params.yaml"), name
+        # lm-eval batches as the backbone's registry entry says (the demo's tiny: 16; the stage's
+        # params include backbones.<b>, so a change re-runs it)
+        assert req.batch_size == registry[b].eval_batch_size, name
         # per-doc samples stay with the profile's runs: another profile's cell of the same name (the
         # reduced CI demo's) must not overwrite them
         assert Path(p.runs_dir) in req.samples_dir.parents, name

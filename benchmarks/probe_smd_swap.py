@@ -77,12 +77,7 @@ def report(real, swapped, resamples: int, seed: int) -> list[str]:
     if all(x is not None and y is not None for x, y in gold):
         ga, gb = (np.array(v) for v in zip(*gold))
         lo, hi = paired_bootstrap_ci(ga, gb, resamples=resamples, seed=seed)
-        changed = int(
-            np.sum(
-                np.array([r["prediction"] for r in map(real.rows.get, ids)])
-                != np.array([r["prediction"] for r in map(swapped.rows.get, ids)])
-            )
-        )
+        changed = sum(real.rows[i]["prediction"] != swapped.rows[i]["prediction"] for i in ids)
         lines.append(
             f"gold log-probability: real {ga.mean():.3f}, swapped {gb.mean():.3f} nats, difference "
             f"{(gb - ga).mean():+.4f} [{lo:+.4f}, {hi:+.4f}]; predicted option changed on {changed} docs"

@@ -67,8 +67,8 @@ def main() -> int:
         MovementConvEncoder,
         T2MEvaluator,
         TextEncoderBiGRUCo,
-        WordVectorizer,
     )
+    from harness.metrics.t2m_text import WordVectorizer
 
     torch.manual_seed(args.seed)
     words = ["sos", "eos", "unk"] + sorted({w for r in ref_lists for c in r for w in c.split()})

@@ -10,14 +10,16 @@ from scipy.interpolate import CubicSpline
 
 from .angles import ANGLES, joint_angles
 from .canonical import SMOOTHING_WINDOW_S, canonicalize, plausibility_warnings
-from .segments import Cuts, Segment, SegmentTable, find_cuts, segment_table, smooth
+from .extrema import Cuts, find_cuts, smooth
+from .segmentation import segment_table
+from .segments import Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
 
 SMOOTH_S = SMOOTHING_WINDOW_S  # moving-average window, seconds
 # The segmentation runs on the smoothed curves resampled to this rate, whatever the input's rate.
 SEGMENT_FPS = 20.0
 # A curve moving slower than this many thresholds (delta) per second is still: at v5's 5 degrees,
-# 15 degrees a second. A still stretch is a hold even when it drifts (see segments.STILL_SPAN).
+# 15 degrees a second. A still stretch is a hold even when it drifts (see segmentation.STILL_SPAN).
 STILL_DELTAS_PER_S = 3.0
 # Peaks are searched once at this prominence and filtered for each variant's (larger) delta.
 MIN_DELTA = 3.0

@@ -17,9 +17,7 @@ from .actions import (
     DIRECTIONS,
     LIBRARY,
     SKIPPED,
-    ActionCurve,
     ActionDef,
-    ActionParams,
     build_action,
     label,
     random_params,
@@ -35,6 +33,7 @@ from .compose import (
     sample_motion,
     segment_labels,
 )
+from .curves import ActionCurve, ActionParams
 from .questions import QUERY_TYPES, RELATIONS, Question, candidate_questions, captions, select_questions
 
 __all__ = [

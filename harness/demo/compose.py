@@ -19,7 +19,8 @@ import numpy as np
 import smd
 from smd.angles import ANGLE_KEYS
 
-from .actions import LIBRARY, REST, ActionCurve, ActionParams, build_action, label, random_params
+from .actions import LIBRARY, build_action, label, random_params
+from .curves import REST, ActionCurve, ActionParams
 
 GRID_HZ = 120.0  # root-path integration grid; a multiple of 20 and 30 fps
 MIN_DURATION_S, MAX_DURATION_S = 2.0, 9.9  # 9.9: HumanML3D's loader keeps motions under 200 frames

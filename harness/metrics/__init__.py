@@ -15,7 +15,8 @@ from .score import caption_scores, corpus_metric, load_motion_features, main, re
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bertscore import bertscore_f1, rescale_f1
-    from .t2m_evaluator import T2MEvaluator, WordVectorizer, load_plain_pickle, spacy_tagger
+    from .t2m_evaluator import T2MEvaluator
+    from .t2m_text import WordVectorizer, load_plain_pickle, spacy_tagger
 
 __all__ = [
     "T2MEvaluator",
@@ -42,14 +43,14 @@ _LAZY = {
     "bertscore_f1": "bertscore",
     "rescale_f1": "bertscore",
     "T2MEvaluator": "t2m_evaluator",
-    "WordVectorizer": "t2m_evaluator",
-    "load_plain_pickle": "t2m_evaluator",
-    "spacy_tagger": "t2m_evaluator",
+    "WordVectorizer": "t2m_text",
+    "load_plain_pickle": "t2m_text",
+    "spacy_tagger": "t2m_text",
 }
 
 
 def __getattr__(name: str):
-    """Torch-backed names are imported on first use."""
+    """Torch-backed names, and the T2M evaluator's text side, are imported on first use."""
     if name in _LAZY:
         import importlib
 

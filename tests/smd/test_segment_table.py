@@ -15,18 +15,9 @@ import pytest
 from scipy.signal import find_peaks
 
 import smd
-from smd.segments import (
-    CYCLES,
-    DOWN,
-    HOLD,
-    UP,
-    Segment,
-    find_cuts,
-    find_extrema_columns,
-    segment,
-    segment_table,
-    smooth,
-)
+from smd.extrema import find_cuts, find_extrema_columns, smooth
+from smd.segmentation import segment, segment_table
+from smd.segments import CYCLES, DOWN, HOLD, UP, Segment
 
 # ------------------------------------------------------------------ reference implementation
 

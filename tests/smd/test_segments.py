@@ -3,7 +3,9 @@ import pytest
 
 import smd
 from smd.angles import ANGLE_KEYS
-from smd.segments import CYCLES, DOWN, HOLD, UP, segment, smooth
+from smd.extrema import smooth
+from smd.segmentation import segment
+from smd.segments import CYCLES, DOWN, HOLD, UP
 from tests.builders import arm_raise, piecewise, standing_root, times
 
 
@@ -74,7 +76,7 @@ def test_constant_curve_is_a_single_hold():
 def test_batched_peak_search_equals_find_peaks_on_each_curve():
     from scipy.signal import find_peaks
 
-    from smd.segments import find_extrema_columns
+    from smd.extrema import find_extrema_columns
 
     rng = np.random.default_rng(3)
     xs = smooth(np.cumsum(rng.normal(0, 3, (150, 6)), axis=0), 20.0, 0.25)

@@ -62,7 +62,8 @@ def test_errors():
 def test_planted_pairing_through_a_random_weight_evaluator(evaluator_dir, tagger):
     """Real motion side (random weights); the text side looks each caption's motion embedding up."""
     torch = pytest.importorskip("torch")
-    from harness.metrics.t2m_evaluator import T2MEvaluator, WordVectorizer
+    from harness.metrics.t2m_evaluator import T2MEvaluator
+    from harness.metrics.t2m_text import WordVectorizer
 
     n = 64
     ev = T2MEvaluator.from_dir(evaluator_dir, tagger=tagger)

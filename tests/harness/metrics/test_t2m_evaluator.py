@@ -9,17 +9,19 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from harness.metrics.t2m_evaluator import (  # noqa: E402
-    POS_ENUMERATOR,
-    SPACY_HELP,
     MotionEncoderBiGRUCo,
     MovementConvEncoder,
     T2MEvaluator,
     TextEncoderBiGRUCo,
+    find_evaluator_files,
+    load_state,
+)
+from harness.metrics.t2m_text import (  # noqa: E402
+    POS_ENUMERATOR,
+    SPACY_HELP,
     WordVectorizer,
     caption_tokens,
-    find_evaluator_files,
     load_plain_pickle,
-    load_state,
     load_vocabulary,
     process_text,
     spacy_tagger,

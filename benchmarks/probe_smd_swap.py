@@ -29,9 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.compare import load_run, mcnemar_p, paired_bootstrap_ci  # noqa: E402
+from harness.compare import load_run  # noqa: E402
 from harness.io import read_json  # noqa: E402
 from harness.results import cell_path, parse_cell_key, provenance_path  # noqa: E402
+from harness.stats import mcnemar_p, paired_bootstrap_ci  # noqa: E402
 
 
 def gold_log_probability(row: dict) -> float | None:

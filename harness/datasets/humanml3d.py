@@ -7,12 +7,15 @@ Layout of a dataset root (see DESIGN.md, "Datasets"):
     root/<split>.txt or root/splits/<split>.txt
 
 Ids starting with `M` are the left/right mirrored copies HumanML3D adds; when a copy's file is
-absent it is made from its base motion.
+absent it is made from its base motion (`joints_file`, `mirror_joints`). A captioned sub-span of a
+motion is a sample of its own, `<motion id>_<start>_<end>` in seconds (`span_id`, `parse_span_id`).
+The facts of these ids live here only; the SMD build, the prompt docs and the caption scorer use them.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,23 +114,69 @@ def parse_texts(path: Path | str) -> tuple[list[Caption], list[Problem]]:
     return captions, problems
 
 
+# ---------------------------------------------------------------- ids
+
 MIRROR_PREFIX = "M"  # HumanML3D's left/right mirrored copy of a motion: `M` + the base motion's id
+# A HumanML3D sub-span sample id, as T2M names them: "<motion id>_<start>_<end>" (seconds, "%f")
+SPAN_ID = re.compile(r"^(?P<motion>.+)_(?P<start>\d+\.\d+)_(?P<end>\d+\.\d+)$")
 
 
-def _joints_file(root: Path | str, motion_id: str) -> tuple[Path, bool]:
-    """(file to read, whether to mirror it)."""
+def span_id(motion_id: str, start: float, end: float) -> str:
+    """The sample id of the sub-span `start`..`end` (seconds) of a motion, as T2M prints it."""
+    return f"{motion_id}_{start:.6f}_{end:.6f}"
+
+
+def parse_span_id(sample_id: str) -> tuple[str, float, float] | None:
+    """(motion id, start, end) in seconds of a sub-span sample id (`span_id` at its printed precision);
+    None for any other id (a whole motion's)."""
+    m = SPAN_ID.match(sample_id)
+    return (m["motion"], float(m["start"]), float(m["end"])) if m else None
+
+
+def span_frames(start: float, end: float) -> tuple[int, int]:
+    """Frames `[first, end)` of a span in seconds, as T2M slices it: `[int(start*20), int(end*20))`."""
+    return int(start * HML_FPS), int(end * HML_FPS)
+
+
+def mirror_base(motion_id: str, prefix: str = MIRROR_PREFIX) -> str | None:
+    """The base motion's id of a mirrored copy's id (`M000007` -> `000007`); None for any other id."""
+    if motion_id.startswith(prefix) and len(motion_id) > len(prefix):
+        return motion_id[len(prefix) :]
+    return None
+
+
+def joints_file(root: Path | str, motion_id: str) -> tuple[Path, bool]:
+    """(file to read, whether to mirror it) of a motion: `root/new_joints/<id>.npy`, or for an
+    `M`-prefixed id without a file of its own its base motion's file, to mirror (`mirror_joints`).
+
+    Raises:
+        ValueError: an empty id or one that is a path.
+        FileNotFoundError: no file (nor base file to mirror); the message names the path.
+    """
     if not motion_id or "/" in motion_id or "\\" in motion_id or motion_id in (".", ".."):
         raise ValueError(f"invalid motion id {motion_id!r}")
     folder = Path(root) / "new_joints"
     path = folder / f"{motion_id}.npy"
     if path.is_file():
         return path, False
-    if motion_id.startswith(MIRROR_PREFIX) and len(motion_id) > len(MIRROR_PREFIX):
-        base = folder / f"{motion_id[len(MIRROR_PREFIX) :]}.npy"
+    base_id = mirror_base(motion_id)
+    if base_id is not None:
+        base = folder / f"{base_id}.npy"
         if base.is_file():
             return base, True
         raise FileNotFoundError(f"no joints for {motion_id!r}: {path} is missing, and so is {base} to mirror")
     raise FileNotFoundError(f"no joints for {motion_id!r}: {path} is missing")
+
+
+def mirror_joints(joints: np.ndarray) -> np.ndarray:
+    """HumanML3D's mirrored copy of joints `(T, 22, 3)`: x (the body's lateral axis) negated and
+    left/right joints swapped; a new array, the input is untouched."""
+    joints = joints[:, list(MIRROR_PERMUTATION)]  # fancy indexing copies: the file's array is untouched
+    joints[..., 0] *= -1
+    return joints
+
+
+# ---------------------------------------------------------------- joints
 
 
 def load_joints(root: Path | str, motion_id: str) -> np.ndarray:
@@ -140,19 +189,18 @@ def load_joints(root: Path | str, motion_id: str) -> np.ndarray:
         FileNotFoundError: no file (nor base file to mirror); the message names the path.
         ValueError: the file is not a `(T, 22, 3)` array.
     """
-    path, mirrored = _joints_file(root, motion_id)
+    path, mirrored = joints_file(root, motion_id)
     joints = np.load(path, allow_pickle=False)
     if joints.ndim != 3 or joints.shape[1:] != (N_JOINTS, 3):
         raise ValueError(f"{path}: expected joints of shape (T, {N_JOINTS}, 3), got {joints.shape}")
     if mirrored:
-        joints = joints[:, list(MIRROR_PERMUTATION)]  # fancy indexing copies: the file's array is untouched
-        joints[..., 0] *= -1
+        joints = mirror_joints(joints)
     return joints
 
 
 def motion_length(root: Path | str, motion_id: str) -> int:
     """Number of frames of a motion, read from the file header only (same `M` rule as `load_joints`)."""
-    path, _ = _joints_file(root, motion_id)
+    path, _ = joints_file(root, motion_id)
     shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
     if not shape:
         raise ValueError(f"{path}: expected an array of frames, got a scalar")
@@ -165,8 +213,9 @@ def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], 
     Per motion id of the split: a motion whose length is outside `[MIN_FRAMES, MAX_FRAMES)` yields
     nothing at all (T2M skips it before reading its captions, sub-spans included). Otherwise the
     whole-clip captions (`start == end == 0`) form the sample `motion_id`, and each distinct sub-span
-    `(start, end)` forms the sample `f"{motion_id}_{start:.6f}_{end:.6f}"` over frames
-    `[int(start*20), int(end*20))`, kept only when that slice has `MIN_FRAMES <= n < MAX_FRAMES` frames.
+    `(start, end)` forms the sample `span_id(motion_id, start, end)` (`<motion_id>_<start>_<end>`, "%f")
+    over frames `span_frames(start, end)`, `[int(start*20), int(end*20))`, kept only when that slice has
+    `MIN_FRAMES <= n < MAX_FRAMES` frames.
 
     Args:
         root: HumanML3D folder with `texts/`, `new_joints/` and the split lists.
@@ -206,11 +255,10 @@ def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], 
         for caption in captions:
             if not (caption.start == 0 and caption.end == 0):
                 # Grouped by the printed id so two spans never share an id.
-                spans.setdefault(f"{motion_id}_{caption.start:.6f}_{caption.end:.6f}", []).append(caption)
+                spans.setdefault(span_id(motion_id, caption.start, caption.end), []).append(caption)
         for sample_id, group in spans.items():
             # Python slice semantics, as T2M's motion[a:b]: both ends clip to the motion's length.
-            first = min(int(group[0].start * HML_FPS), length)
-            last = min(int(group[0].end * HML_FPS), length)
+            first, last = (min(frame, length) for frame in span_frames(group[0].start, group[0].end))
             if MIN_FRAMES <= last - first < MAX_FRAMES:
                 samples.append(CaptionSample(sample_id, motion_id, first, last, tuple(group)))
     samples.sort(key=lambda s: s.sample_id)

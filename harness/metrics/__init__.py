@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .coco import coco_scores, normalise, sacrebleu_score, three_references
+from .motions import load_motion_features
+from .readers import read_predictions
 from .retrieval import euclidean_distance_matrix, r_precision, top_k_hits
-from .score import caption_scores, corpus_metric, load_motion_features, main, read_predictions
+from .score import caption_scores, corpus_metric, main
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bertscore import bertscore_f1, rescale_f1

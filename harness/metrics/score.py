@@ -17,33 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .coco import coco_scores, sacrebleu_score
+from .motions import load_motion_features
+from .readers import ScoreError, load_references, read_predictions
 
 EXIT_ERROR = 2
-HML_FPS = 20
-# A HumanML3D sub-span sample id, as T2M names them: "<motion id>_<start>_<end>" (seconds, "%f")
-SPAN_ID = re.compile(r"^(?P<motion>.+)_(?P<start>\d+\.\d+)_(?P<end>\d+\.\d+)$")
-
-
-class ScoreError(Exception):
-    """A user-facing error: printed as `error: <message>`, exit status 2."""
-
-
-@dataclass(frozen=True)
-class Prediction:
-    id: str
-    prediction: str
-    references: tuple[str, ...] | None = None
-    motion_id: str | None = None
 
 
 # ---------------------------------------------------------------- corpus scores
@@ -181,125 +166,6 @@ def corpus_metric(
     if metric not in scores:
         raise KeyError(f"no metric {metric!r} (computed: {', '.join(sorted(scores))})")
     return scores[metric]
-
-
-# ---------------------------------------------------------------- inputs
-
-
-def read_predictions(path: Path | str, *, filter_name: str | None = None) -> list[Prediction]:
-    """Predictions from our JSONL or an lm-eval samples file (see the module docstring)."""
-    from harness.io import read_jsonl
-
-    rows = read_jsonl(path)
-    if not rows:
-        raise ScoreError(f"{path}: no predictions")
-    if all("doc" in r for r in rows):
-        return _from_lm_eval(rows, path, filter_name)
-    items = []
-    for n, r in enumerate(rows, 1):
-        if "id" not in r or not isinstance(r.get("prediction"), str):
-            raise ScoreError(f"{path}: line {n}: expected an object with 'id' and a string 'prediction'")
-        refs = r.get("references")
-        items.append(Prediction(str(r["id"]), r["prediction"], _refs(refs, path, n), r.get("motion_id")))
-    return items
-
-
-def _refs(refs: Any, path: Path | str, n: int) -> tuple[str, ...] | None:
-    if refs is None:
-        return None
-    if isinstance(refs, str):
-        refs = [refs]
-    if not (isinstance(refs, list) and all(isinstance(x, str) for x in refs)):
-        raise ScoreError(f"{path}: line {n}: 'references' must be a list of strings")
-    return tuple(refs) if refs else None
-
-
-def _first_text(value: Any) -> str | None:
-    while isinstance(value, list):
-        if not value:
-            return None
-        value = value[0]
-    return value if isinstance(value, str) else None
-
-
-def _from_lm_eval(rows: list[dict], path: Path | str, filter_name: str | None) -> list[Prediction]:
-    filters = sorted({str(r.get("filter", "none")) for r in rows})
-    if filter_name is None:
-        if len(filters) > 1:
-            raise ScoreError(f"{path}: several filters ({', '.join(filters)}): choose one with --filter")
-        filter_name = filters[0]
-    elif filter_name not in filters:
-        raise ScoreError(f"{path}: no filter {filter_name!r} (found {', '.join(filters)})")
-    items = []
-    for n, r in enumerate(rows, 1):
-        if str(r.get("filter", "none")) != filter_name:
-            continue
-        doc = r["doc"] if isinstance(r["doc"], dict) else {}
-        sample_id = doc.get("doc_id", doc.get("id", r.get("doc_id")))
-        text = _first_text(r.get("filtered_resps"))
-        if text is None:
-            text = _first_text(r.get("resps"))
-        if sample_id is None or text is None:
-            raise ScoreError(f"{path}: line {n}: no doc id or no generated text")
-        items.append(
-            Prediction(str(sample_id), text, _refs(doc.get("references"), path, n), doc.get("motion_id"))
-        )
-    return items
-
-
-def load_references(path: Path | str) -> dict[str, list[str]]:
-    """`{sample_id: [reference, ...]}` from a JSON file."""
-    from harness.io import read_json
-
-    data = read_json(path)
-    if not isinstance(data, dict) or not all(
-        isinstance(v, list) and all(isinstance(x, str) for x in v) for v in data.values()
-    ):
-        raise ScoreError(f"{path}: expected a JSON object {{id: [reference captions]}}")
-    return {str(k): v for k, v in data.items()}
-
-
-def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int | None, int | None]:
-    """(motion id, first frame, end frame) of a sample: T2M's span ids read `[int(start*20), int(end*20))`."""
-    m = SPAN_ID.match(sample_id)
-    if m and (motion_id is None or motion_id == m["motion"]):
-        return m["motion"], int(float(m["start"]) * HML_FPS), int(float(m["end"]) * HML_FPS)
-    return motion_id or sample_id, None, None
-
-
-def _target_skeleton() -> np.ndarray:
-    """HumanML3D's retargeting target as the SMD skeleton's rest pose: only bone lengths are used."""
-    import smd
-
-    return smd.forward_kinematics({}, np.array([[0.0, 0.9, 0.0]]))[0]
-
-
-def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None = None) -> np.ndarray:
-    """Raw 263-d features of a sample, from `root/[new_joint_vecs/]<id>.npy` or `root/[new_joints/]<id>.npy`.
-
-    Joint arrays `(T, 22, 3)` (HumanML3D canonical joints, 20 fps) are turned into features with
-    HumanML3D's own recipe (`harness.motion_features`, retargeted to the SMD skeleton, whose bone lengths
-    are HumanML3D's target skeleton's, left/right averaged). A sub-span sample takes its frames of the
-    features, as T2M slices `new_joint_vecs`.
-    """
-    root = Path(root)
-    motion, first, end = motion_span(sample_id, motion_id)
-    if not motion or "/" in motion or "\\" in motion or motion in (".", ".."):
-        raise ScoreError(f"invalid motion id {motion!r}")
-    for folder in (root / "new_joint_vecs", root / "new_joints", root):
-        path = folder / f"{motion}.npy"
-        if path.is_file():
-            break
-    else:
-        raise FileNotFoundError(f"no motion file for {sample_id!r}: {motion}.npy not found under {root}")
-    arr = np.load(path, allow_pickle=False)
-    if arr.ndim == 3 and arr.shape[1:] == (22, 3):
-        from ..motion_features import joints_to_features
-
-        arr = joints_to_features(arr, _target_skeleton())
-    elif not (arr.ndim == 2 and arr.shape[1] == 263):
-        raise ScoreError(f"{path}: expected 263-d features (T, 263) or joints (T, 22, 3), got {arr.shape}")
-    return arr if first is None else arr[first:end]
 
 
 # ---------------------------------------------------------------- CLI

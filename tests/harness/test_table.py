@@ -131,7 +131,7 @@ def test_smd_table_reports_a_malformed_cell(tmp_path, capsys):
 
 
 def _qa_cell(dataset, variant, adapter, acc, *, n=200, backbone="tiny", **extra):
-    from harness.compare import wilson_interval
+    from harness.stats import wilson_interval
 
     low, high = wilson_interval(round(acc * n), n)
     metrics = {"acc": acc, "acc_ci95_low": low, "acc_ci95_high": high, "n": n, "chance": 0.1, **extra}

@@ -16,6 +16,7 @@ from harness.datasets import (
     parse_texts,
     read_split,
 )
+from harness.datasets.humanml3d import joints_file, mirror_base, parse_span_id, span_frames, span_id
 
 # Left/right joint pairs of the SMPL 22-joint body (DESIGN.md, "Motion conventions"), written out by hand.
 LEFT_RIGHT = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]
@@ -144,6 +145,15 @@ def test_sample_id_format_matches_the_reference_population(fixtures):
         motion_id, start, end = key.split("_")
         assert re.fullmatch(r"M?\d{6}", motion_id)
         assert f"{motion_id}_{float(start):.6f}_{float(end):.6f}" == key
+        assert span_id(*parse_span_id(key)) == key
+
+
+def test_span_ids_format_parse_and_read_as_t2m_frames():
+    assert span_id("000003", 1.0, 4.5) == "000003_1.000000_4.500000"
+    assert parse_span_id("000003_1.000000_4.500000") == ("000003", 1.0, 4.5)
+    assert parse_span_id("M000003_0.500000_2.000000") == ("M000003", 0.5, 2.0)
+    assert parse_span_id("000003") is None and parse_span_id("000003_1_4") is None
+    assert span_frames(1.0, 4.5) == (20, 90)  # [int(start * 20), int(end * 20))
 
 
 # --- joints ------------------------------------------------------------------------------------
@@ -160,6 +170,17 @@ def test_mirrored_id_is_built_from_the_base_motion(tmp_path):
     np.testing.assert_array_equal(mirrored, expected)
     np.testing.assert_array_equal(np.load(root / "new_joints" / "000007.npy"), base)  # file untouched
     assert motion_length(root, "M000007") == 50
+
+
+def test_joints_file_of_plain_and_mirrored_ids(tmp_path):
+    root = layout(tmp_path, {"000007": 50, "000008": 50, "M000008": 60}, {}, [])
+    folder = root / "new_joints"
+    assert joints_file(root, "000007") == (folder / "000007.npy", False)
+    assert joints_file(root, "M000007") == (folder / "000007.npy", True)  # no file of its own
+    assert joints_file(root, "M000008") == (folder / "M000008.npy", False)
+    assert (mirror_base("M000007"), mirror_base("000007"), mirror_base("M")) == ("000007", None, None)
+    with pytest.raises(ValueError, match="invalid motion id"):
+        joints_file(root, "../000007")
 
 
 def test_mirrored_file_on_disk_is_used_as_is(tmp_path):

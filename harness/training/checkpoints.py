@@ -1,7 +1,7 @@
 """Resumable checkpoints and adapters of a training run.
 
 A checkpoint holds what a resumed run needs to replay the same arithmetic: the trainable weights,
-AdamW and scheduler state, the progress record and every RNG (one file per process). It is written
+AdamW and scheduler state, the run's `TrainState` and every RNG (one file per process). It is written
 to a temporary folder and renamed into place, so a run killed at any moment keeps its previous one.
 Everything in it loads with `torch.load(weights_only=True)`.
 """
@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 from ..io import atomic_write_text
+from .state import TrainState
 
 
 class TrainingError(RuntimeError):
@@ -45,13 +46,13 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(out: Path, accelerator, model, optimizer, scheduler, progress: dict) -> Path:
+def save_checkpoint(out: Path, state: TrainState, *, accelerator, model, optimizer, scheduler) -> Path:
     """Write a checkpoint to a temporary folder, rename it into place, then point `latest` at it: a
     process killed at any moment leaves the previous checkpoint intact."""
     import torch
 
     ckpts = out / "checkpoints"
-    tag = f"e{progress['epoch']:03d}-b{progress['batch']:06d}"
+    tag = state.tag
     tmp = ckpts / f".tmp-{tag}"
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -69,7 +70,7 @@ def save_checkpoint(out: Path, accelerator, model, optimizer, scheduler, progres
                 "trainable": trainable,
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
-                "progress": progress,
+                "progress": state.to_checkpoint(),
             },
             tmp / "state.pt",
         )
@@ -86,27 +87,41 @@ def save_checkpoint(out: Path, accelerator, model, optimizer, scheduler, progres
     return ckpts / tag
 
 
-def load_checkpoint(out: Path, accelerator, model, optimizer, scheduler) -> dict | None:
-    """Restore the newest complete checkpoint; its progress record, or None when there is none."""
+def load_checkpoint(out: Path, *, accelerator, model, optimizer, scheduler) -> TrainState | None:
+    """Restore the newest complete checkpoint into the model, optimizer, scheduler and RNGs; its
+    `TrainState`, or None when there is none.
+
+    Raises:
+        TrainingError: the checkpoint does not fit the model or the world size, or its progress record is
+            not one this version reads (naming the file).
+    """
     import torch
 
     latest = out / "checkpoints" / "latest"
     if not latest.is_file():
         return None
     folder = out / "checkpoints" / latest.read_text().strip()
-    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
-    missing, unexpected = accelerator.unwrap_model(model).load_state_dict(state["trainable"], strict=False)
-    if unexpected or set(state["trainable"]) - {n for n, _ in model.named_parameters()} - set(missing):
+    saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+    try:
+        # read first: an unreadable record is reported as such, with nothing half-restored
+        progress = TrainState.from_checkpoint(saved.get("progress"))
+    except ValueError as e:
+        raise TrainingError(
+            f"{folder / 'state.pt'}: not a checkpoint this version can resume ({e}); "
+            "delete its checkpoints/ folder to start over"
+        ) from e
+    missing, unexpected = accelerator.unwrap_model(model).load_state_dict(saved["trainable"], strict=False)
+    if unexpected or set(saved["trainable"]) - {n for n, _ in model.named_parameters()} - set(missing):
         raise TrainingError(f"{folder}: checkpoint weights do not match the model ({unexpected[:3]})")
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
     rng = folder / f"rng_{accelerator.process_index}.pt"
     if not rng.is_file():
         raise TrainingError(
             f"{folder}: no RNG state for process {accelerator.process_index} (world size changed?)"
         )
     _set_rng_state(torch.load(rng, weights_only=True))
-    return state["progress"]
+    return progress
 
 
 def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -512,6 +513,145 @@ def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
     assert a.keys() == b.keys() and len(a) > 0
     assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6
     assert [h["val_acc"] for h in resumed["history"]] == [h["val_acc"] for h in straight["history"]]
+
+
+def _checkpointed_toy():
+    """A toy model, optimizer and scheduler under a CPU Accelerator, as `load_checkpoint` restores them."""
+    import torch
+    from accelerate import Accelerator
+
+    torch.manual_seed(0)
+    accelerator = Accelerator(cpu=True)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (step + 1))
+    model, optimizer = accelerator.prepare(model, optimizer)
+    return {"accelerator": accelerator, "model": model, "optimizer": optimizer, "scheduler": scheduler}
+
+
+def _legacy_progress() -> dict:
+    """The progress dict as the loop wrote it before TrainState (and as TrainState still writes it):
+    checkpoints already on disk hold this. A fresh one each call: states built from it share its lists."""
+    entry = {"epoch": 1, "step": 6, "train_loss": 2.0, "val_acc": 0.5, "val_invalid_rate": 0.0, "val_n": 4}
+    return {
+        "epoch": 1,
+        "batch": 4,
+        "global_step": 8,
+        "step_losses": [2.5, 2.25, 2.0, 1.75, 1.5, 1.25, 1.0, 0.75],
+        "history": [entry],
+        "best": dict(entry),
+        "fingerprint": "f" * 64,
+    }
+
+
+def test_the_train_state_round_trips_through_a_checkpoint(tmp_path):
+    import torch
+
+    from harness.training.checkpoints import load_checkpoint, save_checkpoint
+    from harness.training.state import TrainState
+
+    toy = _checkpointed_toy()
+    toy["model"](torch.ones(1, 3)).sum().backward()
+    toy["optimizer"].step()
+    toy["scheduler"].step()
+    state = TrainState(**_legacy_progress())
+    assert state.tag == "e001-b000004" and state.position() == {"epoch": 1, "batch": 4, "step": 8}
+    folder = save_checkpoint(tmp_path, state, **toy)
+    assert folder.name == state.tag == (tmp_path / "checkpoints" / "latest").read_text().strip()
+    saved = torch.load(folder / "state.pt", weights_only=True)  # plain types only: no pickled class
+    assert saved["progress"] == _legacy_progress()  # the on-disk layout is the one older versions wrote
+    weights = {k: v.clone() for k, v in toy["model"].state_dict().items()}
+    after_save = torch.rand(4)  # the draw a resumed run makes next
+
+    with torch.no_grad():
+        for p in toy["model"].parameters():
+            p.add_(1.0)
+    state.finish_step(0.5, batch=6)
+    restored = load_checkpoint(tmp_path, **toy)
+    assert restored == TrainState(**_legacy_progress()) != state
+    assert restored.best == restored.history[-1]
+    assert all(torch.equal(weights[k], v) for k, v in toy["model"].state_dict().items())
+    assert torch.equal(torch.rand(4), after_save)
+    assert toy["scheduler"].last_epoch == 1 and toy["optimizer"].state_dict()["state"]
+
+
+def test_a_checkpoint_written_before_train_state_resumes(tmp_path):
+    import torch
+
+    from harness.training.checkpoints import load_checkpoint, save_checkpoint
+    from harness.training.state import TrainState
+
+    toy = _checkpointed_toy()
+    folder = save_checkpoint(tmp_path, TrainState(fingerprint="x"), **toy)
+    saved = torch.load(folder / "state.pt", weights_only=True)
+    torch.save({**saved, "progress": _legacy_progress()}, folder / "state.pt")  # as the old loop saved it
+    state = load_checkpoint(tmp_path, **toy)
+    assert (state.epoch, state.batch, state.global_step) == (1, 4, 8)
+    assert state.step_losses == _legacy_progress()["step_losses"] and state.best["val_acc"] == 0.5
+    assert state.fingerprint == "f" * 64
+
+
+@pytest.mark.parametrize(
+    "progress, problem",
+    [
+        ({k: v for k, v in _legacy_progress().items() if k != "global_step"}, "missing: global_step"),
+        ({**_legacy_progress(), "patience": 2}, "unknown: patience"),
+        ([1, 2], "progress is a list"),
+    ],
+    ids=["missing", "unknown", "not-a-dict"],
+)
+def test_a_checkpoint_this_version_cannot_read_is_refused_naming_the_file(tmp_path, progress, problem):
+    import torch
+
+    from harness.training.checkpoints import TrainingError, load_checkpoint, save_checkpoint
+    from harness.training.state import TrainState
+
+    toy = _checkpointed_toy()
+    folder = save_checkpoint(tmp_path, TrainState(fingerprint="x"), **toy)
+    saved = torch.load(folder / "state.pt", weights_only=True)
+    torch.save({**saved, "progress": progress}, folder / "state.pt")
+    with torch.no_grad():
+        toy["model"].weight.zero_()
+    expected = f"{re.escape(str(folder / 'state.pt'))}: not a checkpoint this version can resume.*{problem}"
+    with pytest.raises(TrainingError, match=expected):
+        load_checkpoint(tmp_path, **toy)
+    assert not toy["model"].weight.any()  # refused before anything was restored
+
+
+def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, tmp_path, monkeypatch):
+    """Interrupted in epoch 2 (Ctrl-C): run.json says canceled, the epoch-1 checkpoint stays, and the
+    next call resumes from it to the result of an uninterrupted run."""
+    import torch
+    from safetensors.torch import load_file
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+    # 8 examples, batch 2 x 1 -> 4 steps per epoch; only the epochs' ends are checkpointed
+    sets = {"docs": [sub], "epochs": 2, "batch_size": 2, "grad_accum": 1, "lr": 2e-3, "val_limit": 2}
+    straight = _run(demo, tmp_path / "straight", **sets)
+    step, calls = torch.optim.AdamW.step, []
+
+    def interrupting_step(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 6:  # epoch 2, step 2
+            raise KeyboardInterrupt
+        return step(self, *a, **k)
+
+    out = tmp_path / "interrupted"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", interrupting_step)
+        with pytest.raises(KeyboardInterrupt):
+            _run(demo, out, **sets)
+    stopped = json.loads((out / "run.json").read_text())
+    assert stopped["status"] == "canceled" and stopped["wall_s"] > 0
+    assert [h["epoch"] for h in stopped["history"]] == [1]
+    assert (out / "checkpoints" / "latest").read_text().strip() == "e001-b000000"
+    resumed = _run(demo, out, **sets)
+    assert resumed["status"] == "success"
+    assert resumed["resumed_from"] == {"epoch": 1, "batch": 0, "step": 4}
+    assert resumed["step_losses"] == straight["step_losses"] and len(straight["step_losses"]) == 8
+    assert resumed["history"] == straight["history"] and resumed["best"] == straight["best"]
+    a, b = (load_file(d / "last" / "adapter_model.safetensors") for d in (out, tmp_path / "straight"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_resuming_with_other_settings_is_refused(demo, tmp_path):

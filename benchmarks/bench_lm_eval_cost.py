@@ -36,7 +36,7 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from harness.io import read_jsonl
-    from harness.prompt_docs import docs_path
+    from harness.layout import docs_path
     from harness.prompts import render_prompt
     from harness.tiny_backbone import build_tiny_backbone, corpus_from_docs
 

@@ -35,7 +35,7 @@ def build_demo(root: Path, n_motions: int) -> dict:
     """A demo benchmark with v5_top3 QA docs and a tiny backbone (512-token vocabulary)."""
     from harness.build_smd import main as build_smd
     from harness.demo.generate import generate_demo
-    from harness.prompt_docs import docs_path
+    from harness.layout import docs_path
     from harness.prompt_docs import main as make_docs
     from harness.qa_options import main as make_options
     from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
@@ -223,8 +223,8 @@ def letter_accuracy(model, tokenizer, docs) -> float:
     """Accuracy of the option letter with the highest log-likelihood after the prompt (one pass each)."""
     import torch
 
+    from harness.answers import LETTERS
     from harness.prompts import render_prompt
-    from harness.qa_options import LETTERS
 
     letter_ids = [tokenizer(x, add_special_tokens=False)["input_ids"][0] for x in LETTERS]
     correct = 0

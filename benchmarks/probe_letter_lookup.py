@@ -153,8 +153,8 @@ def qa_after_drill(drilled: Path, backbone: Path, docs_dir: Path, work: Path) ->
 def main() -> None:
     from transformers import AutoTokenizer
 
+    from harness.answers import LETTERS
     from harness.io import read_jsonl
-    from harness.qa_options import LETTERS
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)

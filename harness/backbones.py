@@ -2,8 +2,14 @@
 
 Each entry gives the hub id or local folder, the dtype to load in, chat-template quirks passed to
 `tokenizer.apply_chat_template` (Qwen3's `enable_thinking: false`), `trust_remote_code` (only GLM-4
-needs it) and, where the module names differ from Llama's, the LoRA target modules. A name that is
-not in the registry is taken as a local folder or hub id, with default settings.
+needs it) and the `train:` settings it needs instead of the section's (the LoRA target modules where
+the module names differ from Llama's, the tiny backbone's learning rate). A name that is not in the
+registry is taken as a local folder or hub id, with default settings.
+
+One precedence rule holds for every training key, lowest first: `train:`, `train.<task>:`,
+`backbones.<name>.train:`, `backbones.<name>.train.<task>:`, then `--set`. A backbone's `train:` is
+checked as strictly as `train:` itself when a run merges it (an unknown key or a wrong type names
+`backbones.<name>.train.<key>`).
 
     path, kwargs = resolve("qwen2.5-7b")   # ("Qwen/Qwen2.5-7B-Instruct", {"dtype": "bfloat16", ...})
 """
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .training.config import read_params, typed_from_mapping
+from .config import Params, load_params, typed_from_mapping
 
 DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 # how to build the registry's local folders (dvc.yaml runs these as stages)
@@ -34,13 +40,12 @@ class Backbone:
         dtype: weights dtype when loading for a GPU (`auto` keeps the checkpoint's); CPU runs use float32.
         trust_remote_code: run the repository's own modelling code (GLM-4 only).
         chat_template_kwargs: extra keyword arguments for `apply_chat_template`.
-        lora_target_modules: LoRA targets for this architecture (None: the training config's).
-        modules_to_save: modules trained in full next to LoRA (the training config's win when set).
         context_length: context limit in tokens when the config does not say it (None: from the config).
         eval_batch_size: lm-eval's batch size in the pipeline's evaluations (a small model on CPU gains
             from batching; results do not depend on it beyond float rounding).
-        train: `train:` settings this backbone needs instead of the section's (e.g. the randomly
-            initialised tiny backbone's higher learning rate); `--set` overrides still win.
+        train: `train:` settings this backbone needs instead of the section's, with optional `qa:` and
+            `caption:` sub-sections (e.g. the randomly initialised tiny backbone's higher learning rate,
+            GLM-4's fused-projection LoRA targets); `--set` overrides still win.
         notes: free text.
     """
 
@@ -49,8 +54,6 @@ class Backbone:
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
     trust_remote_code: bool = False
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
-    lora_target_modules: tuple[str, ...] | None = None
-    modules_to_save: tuple[str, ...] = ()
     context_length: int | None = None
     eval_batch_size: int = 1
     train: dict[str, Any] = field(default_factory=dict)
@@ -62,43 +65,37 @@ class Backbone:
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
             "chat_template_kwargs": dict(self.chat_template_kwargs),
-            "lora_target_modules": self.lora_target_modules,
-            "modules_to_save": self.modules_to_save,
             "context_length": self.context_length,
         }
 
 
-def load_registry(params: Path | str | dict | None = None) -> dict[str, Backbone]:
+def load_registry(params: Params | Path | str | dict | None = None) -> dict[str, Backbone]:
     """Every named backbone of a params file (default: the repository's `params.yaml`).
 
     Raises:
         ValueError: an entry with an unknown key or a wrong type (the message names entry and key).
     """
-    base = Path(params).parent if isinstance(params, (str, Path)) else DEFAULT_PARAMS.parent
-    data = params if isinstance(params, dict) else read_params(params or DEFAULT_PARAMS)
-    section = data.get("backbones") or {}
-    if not isinstance(section, dict):
-        raise ValueError("params: `backbones` must be a mapping of name -> entry")
+    loaded = load_params(params, DEFAULT_PARAMS)
     registry = {}
-    for name, entry in section.items():
+    for name, entry in loaded.section("backbones").items():
+        if not isinstance(entry, dict) or "path" not in entry:
+            raise ValueError(f"backbones.{name}: an entry is a mapping with a `path`")
         backbone = typed_from_mapping(Backbone, entry, f"backbones.{name}", name=str(name))
-        if "path" not in entry:
-            raise ValueError(f"backbones.{name}: `path` is required")
-        local = base / backbone.path
+        local = loaded.folder / backbone.path
         if not Path(backbone.path).is_absolute() and (backbone.path.startswith(".") or local.exists()):
             backbone = Backbone(**{**backbone.__dict__, "path": str(local)})
         registry[str(name)] = backbone
     return registry
 
 
-def get_backbone(name_or_path: str, params: Path | str | dict | None = None) -> Backbone:
+def get_backbone(name_or_path: str, params: Params | Path | str | dict | None = None) -> Backbone:
     """The registry entry called `name_or_path`, else an entry for that folder or hub id.
 
     Raises:
         FileNotFoundError: a path-like name (absolute, `./`, `../`, `~`) that does not exist, or a
             registry entry whose local folder is missing.
     """
-    registry = load_registry(params) if params is not None or DEFAULT_PARAMS.is_file() else {}
+    registry = load_registry(params)
     if name_or_path in registry:
         backbone = registry[name_or_path]
         if _looks_local(backbone.path) and not Path(backbone.path).expanduser().exists():
@@ -119,7 +116,9 @@ def get_backbone(name_or_path: str, params: Path | str | dict | None = None) -> 
     return Backbone(name=name_or_path, path=name_or_path, dtype="auto")  # a hub id
 
 
-def resolve(name_or_path: str, params: Path | str | dict | None = None) -> tuple[str, dict[str, Any]]:
+def resolve(
+    name_or_path: str, params: Params | Path | str | dict | None = None
+) -> tuple[str, dict[str, Any]]:
     """`(path, kwargs)` for a backbone name, folder or hub id; see `Backbone.kwargs` for the keys."""
     backbone = get_backbone(name_or_path, params)
     return backbone.path, backbone.kwargs()
@@ -127,3 +126,16 @@ def resolve(name_or_path: str, params: Path | str | dict | None = None) -> tuple
 
 def _looks_local(path: str) -> bool:
     return path.startswith(("/", "./", "../", "~")) or Path(path).is_absolute()
+
+
+def context_length(config, tokenizer, backbone: Backbone | None = None, max_length: int | None = None) -> int:
+    """The context limit training and evaluation both hold a prompt to: `max_length` when set, then the
+    backbone entry's `context_length`, then what lm-eval's HF backend resolves from the model config and
+    tokenizer (`lm_eval.models.utils.resolve_max_length`, so a doc that trains is a doc lm-eval scores)."""
+    if max_length:
+        return int(max_length)
+    if backbone is not None and backbone.context_length:
+        return backbone.context_length
+    from lm_eval.models.utils import resolve_max_length
+
+    return int(resolve_max_length(config, tokenizer))

@@ -21,9 +21,10 @@ import numpy as np
 from tqdm import tqdm
 
 import smd
-from smd.skeleton import MIRROR_PERMUTATION
 
+from .datasets.humanml3d import mirror_joints
 from .io import atomic_write_json, atomic_write_text, load_npy
+from .layout import dataset_kind
 from .problems import Problem
 from .smd_files import smd_file_name, write_smd_file
 
@@ -54,7 +55,7 @@ def load_motion(ref: MotionRef) -> np.ndarray:
     """Joints (T, 22, 3) of a reference, cropped and mirrored as it says."""
     joints = load_npy(ref.path)
     if joints.ndim == 3 and ref.mirror:
-        joints = joints[:, list(MIRROR_PERMUTATION)] * np.array([-1.0, 1.0, 1.0], dtype=joints.dtype)
+        joints = mirror_joints(joints)
     if ref.start or ref.end is not None:
         joints = joints[ref.start : ref.end]
     return joints
@@ -222,16 +223,6 @@ def build_smd(
     return report
 
 
-def dataset_kind(root: Path | str) -> str:
-    """ "qa" (a `questions/` folder) or "humanml3d" (a `new_joints/` folder)."""
-    root = Path(root)
-    if (root / "questions").is_dir():
-        return "qa"
-    if (root / "new_joints").is_dir():
-        return "humanml3d"
-    raise ValueError(f"{root}: not a dataset folder (expected questions/ or new_joints/)")
-
-
 def motion_refs(root: Path | str, splits: tuple[str, ...] = ("train", "val", "test")):
     """(refs, problems) of every motion a dataset's questions or caption samples need.
 
@@ -258,10 +249,7 @@ def motion_refs(root: Path | str, splits: tuple[str, ...] = ("train", "val", "te
         samples, found = humanml3d.caption_samples(root, split)
         problems += found
         for s in samples:
-            mirror = False
-            path = root / "new_joints" / f"{s.motion_id}.npy"
-            if not path.exists() and s.motion_id.startswith("M"):
-                path, mirror = root / "new_joints" / f"{s.motion_id[1:]}.npy", True
+            path, mirror = humanml3d.joints_file(root, s.motion_id)
             whole = s.sample_id == s.motion_id
             refs.append(
                 MotionRef(

@@ -125,7 +125,7 @@ STAGES = {
     "build-smd": ("harness.build_smd", "build the SMD files of a dataset for every preset"),
     "make-options": ("harness.qa_options", "write the 10-option QA files of a QA dataset"),
     "make-docs": ("harness.prompt_docs", "write the prompt docs (JSONL) of a dataset for one preset"),
-    "score-captions": ("harness.metrics.score", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
+    "score-captions": ("harness.metrics.score_cli", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
     "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
     "convert-gguf": ("harness.gguf_backbone", "smollm2-135m from its pip wheel's GGUF, as a HF folder"),

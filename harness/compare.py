@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import atomic_write_json, read_json, read_jsonl
+from .io import atomic_write_json, read_json, read_jsonl, sha256_file
 from .results import cell_key, cell_path, parse_cell_key, parse_cell_path, provenance_path
 from .stats import (
     CAPTION_CI_METRICS,
@@ -53,7 +53,6 @@ from .stats import (
     mcnemar_p,
     paired_bootstrap_ci,
 )
-from .training.data import sha256_file
 
 __all__ = [
     "CompareError",

@@ -7,8 +7,14 @@ One call runs `lm_eval.simple_evaluate` on one task with lm-eval's `hf` model (t
 registry in `params.yaml`, `peft=<adapter>`, the backbone's chat template and its kwargs) and writes:
 
     results/<dataset>/<preset>/<backbone>[+<adapter-name>].json             numbers only (harness.results)
-    results/<dataset>/<preset>/<backbone>[+<adapter-name>].provenance.json  inputs, versions, hardware, ...
+    results/<dataset>/<preset>/<backbone>[+<adapter-name>].provenance.json  inputs, SMD format, versions
     runs/eval_samples/<dataset>/<preset>/<same name>.jsonl                   one line per scored doc
+    runs/eval_samples/<dataset>/<preset>/<same name>.run.json                git commit, hardware, times
+
+The committed provenance holds only what the inputs decide, so re-running a cell on the same inputs
+rewrites it byte for byte and `dvc repro` on a fresh clone leaves `git status` clean; when, where and
+from which commit it ran goes to the run log beside the samples. Evaluating an adapter on docs of
+another SMD format or preset than it was trained on is an error naming both (harness.smd_files).
 
 Samples stay out of `results/` because they grow with the test set (HumanML3D: 4k+ captions per
 cell); the provenance names the file and its sha256. A caption samples file is the input format
@@ -16,7 +22,7 @@ of `smd score-captions` (`id`, `prediction`, `references`, `motion_id`).
 
 A cell holds `n` (docs scored) and `skipped` (test docs left out because their prompt does not fit
 the context; lm-eval's HF backend would cut them from the left) beside lm-eval's metrics, and, from the
-per-doc samples (`harness.compare.cell_statistics`): `chance` (QA: mean of 1 / number of options),
+per-doc samples (`harness.stats.cell_statistics`): `chance` (QA: mean of 1 / number of options),
 `<metric>_ci95_low` / `_ci95_high` (Wilson 95 % interval of each per-doc 0/1 metric; captions: bootstrap
 CIs of `bleu_4`, `rouge_l`, `cider`), `<metric>_n` for a per-type metric, and `limit` when `--limit`
 left docs unscored. A call whose inputs (task and its version, preset, model path and files, adapter
@@ -32,8 +38,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -41,35 +45,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .backbones import Backbone, get_backbone
-from .compare import cell_statistics
-from .io import atomic_write_jsonl, folder_digest, read_json, read_jsonl
-from .prompt_docs import docs_path
-from .qa_options import LETTERS
-from .results import CAPTION_DATASETS, DATASETS, QA_DATASETS, Cell, cell_path, provenance_path, write_cell
-from .training.data import sha256_file
+from .config import Params
+from .io import atomic_write_json, atomic_write_jsonl, folder_digest, read_json, read_jsonl, sha256_file
+from .layout import docs_path
+from .lm_eval_io import (
+    SEEDS,
+    adapter_record,
+    cell_backbone_name,
+    cell_metrics,
+    model_args,
+    sample_rows,
+    task_version,
+    tasks_dir,
+)
+from .registry import TASKS, parse_result_dataset
+from .results import Cell, cell_path, provenance_path, write_cell
+from .smd_files import docs_format
+from .stats import cell_statistics
 
-__all__ = ["TASK_DATASETS", "EvalInputError", "EvalRequest", "main", "run_evaluation"]
+__all__ = ["EvalInputError", "EvalRequest", "main", "run_evaluation"]
 
 EXIT_BAD_INPUT = 2
-REPO = Path(__file__).resolve().parents[1]
-CHECKOUT_TASKS = REPO / "tasks"
+_LOG = logging.getLogger("smd.evaluate")
 DEFAULT_SAMPLES_DIR = Path("runs/eval_samples")
-# Which dataset's docs a task reads: the `<dataset>_root` metadata key of harness.lm_eval_tasks.
-TASK_DATASETS = {
-    "smd_babel_qa": "babel_qa",
-    "smd_babel_qa_mc": "babel_qa",
-    "smd_humman_qa": "humman_qa",
-    "smd_humman_qa_mc": "humman_qa",
-    "smd_babel_qa_cloze": "babel_qa",
-    "smd_humman_qa_cloze": "humman_qa",
-    "smd_humanml3d_caption": "humanml3d",
-    "smd_humanml3d_caption_full": "humanml3d",
-}
-# lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
-SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}
 
 
 class EvalInputError(Exception):
@@ -87,7 +86,7 @@ class EvalRequest:
     backbone: str
     adapter: Path | None = None
     adapter_name: str | None = None
-    params: Path | None = None
+    params: Params | Path | None = None
     results: Path = Path("results")
     samples_dir: Path = DEFAULT_SAMPLES_DIR
     limit: int | None = None
@@ -96,134 +95,7 @@ class EvalRequest:
     force: bool = False
 
 
-# ---------------------------------------------------------------- pure helpers
-
-
-def cell_backbone_name(backbone: Backbone) -> str:
-    """The backbone's name in a cell: the registry name, else a folder's base name or a hub id with
-    `/` as `--` (`Qwen/Qwen2.5-7B-Instruct` -> `Qwen--Qwen2.5-7B-Instruct`), kept to Cell's characters."""
-    local = Path(backbone.path).expanduser()
-    if "/" not in backbone.name and "\\" not in backbone.name:
-        raw = backbone.name
-    elif local.exists():
-        raw = local.resolve().name
-    else:
-        raw = backbone.name.replace("/", "--")
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).lstrip("._-")
-    if not name:
-        raise EvalInputError(f"backbone {backbone.name!r}: no cell name can be made of it; register a name")
-    return name
-
-
-def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[str, Any]:
-    """lm-eval `hf` model arguments: weights, dtype (float32 on CPU), chat-template kwargs, adapter.
-
-    lm-eval 0.4.13's HFLM takes `chat_template_args` (passed to `apply_chat_template` with every
-    prompt) as a model argument; only a dict `model_args`, as here, can carry it.
-    """
-    args: dict[str, Any] = {"pretrained": backbone.path, "dtype": backbone.dtype if cuda else "float32"}
-    if backbone.trust_remote_code:
-        args["trust_remote_code"] = True
-    if backbone.chat_template_kwargs:
-        args["chat_template_args"] = dict(backbone.chat_template_kwargs)
-    if backbone.context_length:
-        args["max_length"] = backbone.context_length
-    if adapter is not None:
-        args["peft"] = str(adapter)
-    return args
-
-
-def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[str, float]:
-    """lm-eval's `results[task]` as cell numbers: `acc,none` -> `acc`, another filter -> `acc_<filter>`;
-    a stderr that is not a finite number ("N/A" for corpus metrics) is left out.
-
-    Raises:
-        ValueError: a metric (not a stderr) that is not a finite number.
-    """
-    out: dict[str, float] = {}
-    for key, value in task_results.items():
-        metric, comma, filter_name = key.partition(",")
-        if not comma:  # name, alias, sample_len: not metrics
-            continue
-        name = metric if filter_name == "none" else f"{metric}_{re.sub(r'[^A-Za-z0-9_]+', '_', filter_name)}"
-        finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if finite:
-            out[name] = value
-        elif not metric.endswith("_stderr"):
-            raise ValueError(f"metric {key} is not a finite number: {value!r}")
-    return {**out, "n": n, "skipped": skipped}
-
-
-def sample_rows(samples: list[dict]) -> list[dict]:
-    """One row per scored doc, sorted by doc id: the doc's `id` and `motion_id`, the `prediction`
-    (generated text, or the option letter with the highest log-likelihood), the `target`, the
-    references of a caption doc and the doc's numeric per-sample metrics."""
-    rows = []
-    for s in samples:
-        doc = s.get("doc") or {}
-        row = {"id": str(doc.get("doc_id", s.get("doc_id"))), "motion_id": doc.get("motion_id")}
-        responses = s.get("filtered_resps") or []
-        if responses and isinstance(responses[0], (list, tuple)):  # log-likelihood per option
-            logliks = [float(r[0]) for r in responses]
-            row["prediction"] = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
-            row["loglikelihoods"] = logliks
-        else:
-            row["prediction"] = responses[0] if responses else ""
-        row["target"] = s.get("target")
-        if "options" in doc:  # the doc's chance level is 1 / len(options)
-            row["n_options"] = len(doc["options"])
-        if "references" in doc:
-            row["references"] = list(doc["references"])
-        for metric in s.get("metrics") or []:
-            value = s.get(metric)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                row[metric] = value
-        rows.append(row)
-    return sorted(rows, key=lambda r: r["id"])
-
-
 # ---------------------------------------------------------------- inputs
-
-
-def tasks_dir() -> Path:
-    """The task YAMLs: the checkout's `tasks/`, else where `pip install .` put them."""
-    if (CHECKOUT_TASKS / "smd.yaml").is_file():
-        return CHECKOUT_TASKS
-    import lm_eval.tasks
-
-    return Path(lm_eval.tasks.__file__).parent / "smd"
-
-
-class _TaskYamlLoader(yaml.SafeLoader):
-    """Reads a task YAML without importing what its `!function` tags name."""
-
-
-_TaskYamlLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
-
-
-def task_version(task: str, folder: Path | None = None) -> float | str | None:
-    """`metadata.version` of a task YAML, following `include:` as lm-eval does (the file's own keys win)."""
-    path = (folder or tasks_dir()) / f"{task}.yaml"
-    config: dict = {}
-    for _ in range(10):  # include chains are short; a cycle must not hang
-        own = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaskYamlLoader) or {}
-        config = {**own, **config}
-        if "include" not in own:
-            break
-        path = path.parent / own["include"]
-    return (config.get("metadata") or {}).get("version")
-
-
-def _adapter_record(adapter: Path) -> dict[str, Any]:
-    if not adapter.is_dir():
-        raise EvalInputError(f"adapter folder not found: {adapter}")
-    if not (adapter / "adapter_config.json").is_file():
-        raise EvalInputError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
-    names = ("adapter_model.safetensors", "adapter_model.bin")
-    weights = next((adapter / n for n in names if (adapter / n).is_file()), None)
-    if weights is None:
-        raise EvalInputError(f"{adapter}: no adapter_model.safetensors (or .bin)")
-    return {"path": str(adapter), "weights": weights.name, "sha256": sha256_file(weights)}
 
 
 def _json_safe(obj: Any) -> Any:
@@ -248,13 +120,16 @@ def plan(request: EvalRequest) -> _Plan:
     Raises:
         EvalInputError: anything missing or inconsistent (the message names the path or option).
     """
-    kind = TASK_DATASETS.get(request.task)
-    if kind is None:
-        raise EvalInputError(f"unknown task {request.task!r} (known: {', '.join(TASK_DATASETS)})")
-    wanted = CAPTION_DATASETS if kind == "humanml3d" else QA_DATASETS
-    if request.dataset not in wanted:
+    if request.task not in TASKS:
+        raise EvalInputError(f"unknown task {request.task!r} (known: {', '.join(TASKS)})")
+    kind = TASKS[request.task].name
+    try:
+        name = parse_result_dataset(request.dataset)
+    except ValueError as e:
+        raise EvalInputError(f"--dataset: {e}") from None
+    if name.dataset.name != kind or (name.scoring is not None and name.task != request.task):
         raise EvalInputError(
-            f"task {request.task} scores {kind} docs; --dataset must be one of {', '.join(wanted)}"
+            f"task {request.task} scores {kind} docs: --dataset {request.dataset!r} names task {name.task}"
         )
     docs = docs_path(request.data_root, request.preset, "test")
     if not docs.is_file():
@@ -271,10 +146,14 @@ def plan(request: EvalRequest) -> _Plan:
         backbone = get_backbone(request.backbone, request.params)
     except (FileNotFoundError, ValueError) as e:
         raise EvalInputError(str(e)) from None
-    adapter = _adapter_record(request.adapter) if request.adapter is not None else None
-    adapter_name = (request.adapter_name or "lora") if adapter else None
-    cell = (request.dataset, request.preset, cell_backbone_name(backbone), adapter_name)
     try:
+        scored = docs_format(read_jsonl(docs), str(docs))
+        adapter = adapter_record(request.adapter, scored, docs) if request.adapter is not None else None
+    except ValueError as e:
+        raise EvalInputError(str(e)) from None
+    adapter_name = (request.adapter_name or "lora") if adapter else None
+    try:
+        cell = (request.dataset, request.preset, cell_backbone_name(backbone), adapter_name)
         Cell(*cell)  # the names' rules, checked before an hour of evaluation
     except ValueError as e:
         raise EvalInputError(str(e)) from None
@@ -287,6 +166,7 @@ def plan(request: EvalRequest) -> _Plan:
         "model_files": folder_digest(backbone.path),
         "adapter_sha256": adapter["sha256"] if adapter else None,
         "docs_sha256": docs_sha,
+        "smd": scored,
         "limit": request.limit,
         "metadata": _json_safe(request.metadata),
     }
@@ -354,7 +234,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     samples_file = request.samples_dir / Path(*resolved.cell[:2]) / (path.stem + ".jsonl")
     atomic_write_jsonl(samples_file, rows)
     # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
-    metrics |= cell_statistics(rows, captions=resolved.cell[0] in CAPTION_DATASETS)
+    metrics |= cell_statistics(rows, captions=parse_result_dataset(resolved.cell[0]).scoring is None)
     if request.limit is not None and metrics["n"] < in_split - skipped:
         metrics["limit"] = request.limit
 
@@ -376,16 +256,27 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         "limit": request.limit,
         "seeds": SEEDS,
         "samples": {"path": str(samples_file), "sha256": sha256_file(samples_file), "rows": len(rows)},
-        "git": git_state(),
         "versions": versions(),
+        "lm_eval_config": _json_safe(res.get("config")),
+        "run_log": str(run_log_path(samples_file)),
+    }
+    # when, where and from which commit: beside the samples, not in the committed provenance, which
+    # holds only what the inputs decide (a re-run of the same inputs rewrites it byte for byte)
+    run_log = {
+        "git": git_state(),
         "hardware": hardware(),
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
-        "lm_eval_config": _json_safe(res.get("config")),
     }
+    atomic_write_json(run_log_path(samples_file), run_log)
     write_cell(request.results, Cell(*resolved.cell, metrics=metrics), provenance)
     return "written", path
+
+
+def run_log_path(samples_file: Path) -> Path:
+    """The run log of a cell (git commit, hardware, times): `<samples>.run.json`."""
+    return samples_file.with_suffix(".run.json")
 
 
 def _read_provenance(path: Path) -> dict | None:
@@ -427,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="smd evaluate", description="Score one backbone (+ adapter) on one lm-eval task; write its cell."
     )
-    p.add_argument("--task", required=True, choices=tuple(TASK_DATASETS))
-    p.add_argument("--dataset", required=True, choices=DATASETS, help="the cell's dataset name")
+    p.add_argument("--task", required=True, choices=tuple(TASKS))
+    p.add_argument("--dataset", required=True, help="the cell's dataset name: [prefix_]<dataset>[_mc|_cloze]")
     p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<preset>/")
     p.add_argument("--preset", required=True, help="SMD preset (the cell's variant), e.g. v5_top3")
     p.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
@@ -454,8 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`smd evaluate --task T --dataset D --data-root DIR --preset P --backbone B [--adapter DIR]`."""
+def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
+    """`smd evaluate --task T --dataset D --data-root DIR --preset P --backbone B [--adapter DIR]`.
+
+    `params`: the params file already read by the caller (`smd stage`), used instead of `--params`."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     request = EvalRequest(
@@ -466,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         backbone=args.backbone,
         adapter=args.adapter,
         adapter_name=args.adapter_name,
-        params=args.params,
+        params=params if params is not None else args.params,
         results=args.results,
         samples_dir=args.samples_dir,
         limit=args.limit,

@@ -113,6 +113,14 @@ def folder_digest(path: str | Path, full_hash_limit: int = 256 * 2**20) -> str |
     return digest.hexdigest()
 
 
+def sha256_file(path: Path | str) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_yaml(path: Path | str, what: str) -> Any:
     """A YAML file through `yaml.safe_load` (None when empty).
 

@@ -23,16 +23,17 @@ used (the group `smd` has no aggregate metrics).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
-import re
 from pathlib import Path
 
+from .answers import LETTERS, extract_option
+from .backbones import context_length
 from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import read_jsonl
-from .prompt_docs import docs_path
+from .layout import docs_path
 from .prompts import build_messages, caption_user, qa_cloze_user, qa_user, render_prompt, target
-from .qa_options import LETTERS
 
 DEFAULT_VARIANT = "v5"
 _LOG = logging.getLogger("smd.lm_eval")
@@ -53,9 +54,9 @@ def _data_root(dataset: str, data_root: str | None, metadata: dict) -> Path:
     return Path(os.environ.get("SMD_DATA_DIR", "data")).expanduser() / dataset
 
 
-# Caption-metric assets from the task metadata (bertscore_model, evaluator_dir, motions_dir): the
-# corpus-level aggregations read them here, which is why these functions live in one shared module.
-_CAPTION_ASSETS: dict[str, str | None] = {}
+# Caption-metric assets from the task metadata: lm-eval hands an aggregation only the per-doc items,
+# so each caption doc carries them (a JSON field) and each item passes them on, instead of module state.
+CAPTION_ASSET_KEYS = ("bertscore_model", "evaluator_dir", "motions_dir")
 
 
 def _context_limit(metadata: dict):
@@ -70,14 +71,8 @@ def _context_limit(metadata: dict):
     tokenizer = AutoTokenizer.from_pretrained(
         metadata.get("tokenizer") or pretrained, trust_remote_code=trust
     )
-    if metadata.get("max_length"):
-        return tokenizer, int(metadata["max_length"])
     config = AutoConfig.from_pretrained(pretrained, trust_remote_code=trust)
-    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
-        if getattr(config, attr, None):
-            return tokenizer, int(getattr(config, attr))
-    limit = getattr(tokenizer, "model_max_length", None)
-    return tokenizer, int(limit) if limit and limit < 10**9 else 2048
+    return tokenizer, context_length(config, tokenizer, max_length=metadata.get("max_length"))
 
 
 def prompt_tokens(tokenizer, doc: dict, qa_target: str = "letter") -> int:
@@ -123,6 +118,7 @@ def load_docs(
     smd_variant: str = DEFAULT_VARIANT,
     answer_tokens: int | None = 0,
     qa_target: str = "letter",
+    extra: dict | None = None,
     **metadata,
 ):
     """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn of the
@@ -144,7 +140,8 @@ def load_docs(
         if path.is_file():
             rows = _drop_too_long(read_jsonl(path), split, metadata, answer_tokens, qa_target)
             system = [build_messages(r, with_target=False, qa_target=qa_target)[0]["content"] for r in rows]
-            splits[split] = datasets.Dataset.from_list([{**r, "system": s} for r, s in zip(rows, system)])
+            rows = [{**r, "system": s, **(extra or {})} for r, s in zip(rows, system)]
+            splits[split] = datasets.Dataset.from_list(rows)
     if not splits:
         raise FileNotFoundError(
             f"no prompt docs for variant {smd_variant!r} in {root / 'docs' / smd_variant}: run "
@@ -178,9 +175,9 @@ def humman_qa_cloze_docs(**metadata):
 
 
 def humanml3d_docs(**metadata):
-    _CAPTION_ASSETS.clear()
-    _CAPTION_ASSETS.update({k: metadata.get(k) for k in ("bertscore_model", "evaluator_dir", "motions_dir")})
-    return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, **metadata)
+    assets = json.dumps({k: metadata.get(k) for k in CAPTION_ASSET_KEYS}, sort_keys=True)
+    extra = {"caption_assets": assets}
+    return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, extra=extra, **metadata)
 
 
 def qa_doc_to_text(doc: dict) -> str:
@@ -254,43 +251,6 @@ def cloze_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[
     }
 
 
-_PUNCT = re.compile(r"[^\w\s/]")
-
-
-def _norm(text: str) -> str:
-    return " ".join(_PUNCT.sub(" ", text.lower()).split())
-
-
-_LEADING_LETTER = re.compile(
-    r"^\W*(?:the\s+)?(?:answer|option)?\s*(?:is)?\s*:?\s*\(?([A-J])\)?(?=$|[\s.:,)\]])(.*)$", re.S | re.I
-)
-
-
-def extract_option(text: str, options: list[str]) -> int | None:
-    """Index of the option an answer names, by letter or by option text; None when it names none.
-
-    Case and punctuation are ignored. A leading letter counts when it stands alone ("B", "B.", "(B)",
-    "Answer: B") or is followed by its own option's text ("B. walk"); otherwise the answer must be one
-    option's text, or contain exactly one option's text.
-    """
-    normed = [_norm(o) for o in options]
-    m = _LEADING_LETTER.match(text.strip())
-    if m:
-        idx = LETTERS.index(m.group(1).upper())
-        rest = _norm(m.group(2))
-        if idx < len(options) and (not rest or rest == normed[idx] or rest.startswith(normed[idx] + " ")):
-            return idx
-        if rest in normed:  # "B. sit" where B is not "sit": contradicts itself
-            return None
-    answer = _norm(text)
-    if answer in normed:
-        return normed.index(answer)
-    hits = [i for i, o in enumerate(normed) if o and re.search(rf"(?<!\w){re.escape(o)}(?!\w)", answer)]
-    # "walk" inside "walk backwards": keep only options not contained in another hit
-    hits = [i for i in hits if not any(j != i and normed[i] in normed[j] for j in hits)]
-    return hits[0] if len(hits) == 1 else None
-
-
 def qa_process_results(doc: dict, results: list[str]) -> dict[str, int]:
     """Generation QA: accuracy by exact option match; an answer naming no option is wrong and invalid."""
     idx = extract_option(results[0], doc["options"])
@@ -309,7 +269,9 @@ CAPTION_ASSET_METRICS = (
 
 
 def _caption_item(doc: dict, results: list[str]) -> tuple:
-    return (doc["doc_id"], results[0].strip(), tuple(doc["references"]), doc["motion_id"])
+    """(id, prediction, references, motion id, the task's caption assets as JSON) of one doc."""
+    assets = doc.get("caption_assets", "{}")
+    return (doc["doc_id"], results[0].strip(), tuple(doc["references"]), doc["motion_id"], assets)
 
 
 def caption_process_results(doc: dict, results: list[str]) -> dict[str, tuple]:
@@ -326,7 +288,8 @@ def _aggregate(metric: str):
     def aggregate(items: list) -> float:
         from .metrics import corpus_metric
 
-        assets = dict(_CAPTION_ASSETS)
+        assets = json.loads(items[0][4]) if items else {}  # the same on every doc of the task
+        items = [item[:4] for item in items]
         if metric == "bertscore_f1" and not assets.get("bertscore_model"):
             raise ValueError(
                 "bertscore_f1 needs --metadata '{\"bertscore_model\": PATH}' (a local roberta-large)"

@@ -20,28 +20,25 @@ default is the offline demo; the paper's configuration is one `dvc exp run -S ..
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .backbones import load_registry
-from .prompt_docs import docs_path, docs_variant
-from .training.config import read_params, typed_from_mapping
+from .config import Params, load_params, typed_from_mapping
+from .layout import docs_path, docs_variant
+from .registry import DATASETS, SCORINGS, check_prefix, get_dataset, result_dataset, task_name
 
-# the lm-eval task that scores each dataset (tasks/*.yaml)
-EVAL_TASKS = {
-    "babel_qa": "smd_babel_qa",
-    "humman_qa": "smd_humman_qa",
-    "humanml3d": "smd_humanml3d_caption",
-}
-# how a QA dataset is scored: the suffix of its lm-eval task (and of its cells' dataset)
-SCORINGS = {"generation": "", "mc": "_mc", "cloze": "_cloze"}
 # what the adapter of a scoring was trained to answer (harness.training.config.TrainConfig.qa_target)
 SCORING_TARGETS = {"generation": "letter", "mc": "letter", "cloze": "text"}
 # adapter names in cells, and the run folder of each QA target beside `qa/`
 ADAPTER_NAMES = {"letter": "lora", "text": "lora-text"}
 ADAPTER_NAME = ADAPTER_NAMES["letter"]
+# the stage each `smd stage` sub-command runs (imported when it runs; tests/test_layout.py reads this map
+# to find each dvc.yaml stage's code)
+STAGE_MODULES = {"train": "harness.train", "evaluate": "harness.evaluate"}
 RUN_TASK_DIRS = {("qa", "letter"): "qa", ("qa", "text"): "qa-text", ("caption", "letter"): "caption"}
 
 
@@ -82,9 +79,11 @@ class Pipeline:
     eval_limit: int | None = None
 
     def __post_init__(self):
-        for name in (*self.qa_datasets, self.caption_dataset):
-            if name not in EVAL_TASKS:
-                raise ValueError(f"pipeline: unknown dataset {name!r} (known: {', '.join(EVAL_TASKS)})")
+        for names, kind in ((self.qa_datasets, "qa"), ((self.caption_dataset,), "caption")):
+            for name in names:
+                if get_dataset(name).kind != kind:
+                    raise ValueError(f"pipeline: {name!r} is a {get_dataset(name).kind} dataset, not {kind}")
+        check_prefix(self.results_prefix)
         if not self.presets or docs_variant(self.presets[0])[1]:
             raise ValueError(f"pipeline: presets must start with a real SMD preset, got {list(self.presets)}")
 
@@ -107,17 +106,17 @@ class Pipeline:
         return "qa" if dataset in self.qa_datasets else "caption"
 
     def result_dataset(self, dataset: str, scoring: str = "generation") -> str:
-        return f"{self.results_prefix}{dataset}{SCORINGS[scoring]}"
+        return result_dataset(dataset, scoring, self.results_prefix)
 
 
-def load_pipeline(params: Path | str) -> Pipeline:
-    return typed_from_mapping(Pipeline, read_params(params).get("pipeline", {}), "pipeline")
+def load_pipeline(params: Params | Path | str) -> Pipeline:
+    return typed_from_mapping(Pipeline, load_params(params).section("pipeline"), "pipeline")
 
 
 def train_argv(
-    p: Pipeline, task: str, backbone: str, preset: str, params: Path, target: str = "letter"
+    p: Pipeline, task: str, backbone: str, preset: str, params: Params, target: str = "letter"
 ) -> list:
-    argv = ["--task", task, "--backbone", backbone, "--params", str(params), "--restart-changed"]
+    argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
     argv += ["--out", str(p.run_dir(task, backbone, preset, target))]
     argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
     argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
@@ -132,19 +131,19 @@ def evaluate_argv(
     backbone: str,
     preset: str,
     lora: bool,
-    params: Path,
+    params: Params,
     scoring: str = "generation",
 ) -> list:
     if scoring != "generation" and dataset not in p.qa_datasets:
         raise ValueError(f"{dataset}: only QA datasets have the {scoring!r} scoring")
     argv = [
         "--task",
-        EVAL_TASKS[dataset] + SCORINGS[scoring],
+        task_name(dataset, scoring),
         "--dataset",
         p.result_dataset(dataset, scoring),
     ]
     argv += ["--data-root", str(p.root(dataset)), "--preset", preset, "--backbone", backbone]
-    argv += ["--params", str(params), "--results", p.results_dir]
+    argv += ["--params", str(params.path), "--results", p.results_dir]
     # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
     # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
     argv += ["--samples-dir", str(p.samples_dir())]
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         help="QA answers: letters or option texts",
     )
     evaluate = sub.add_parser("evaluate", help="evaluate one dataset x backbone x preset (zero-shot or LoRA)")
-    evaluate.add_argument("--dataset", choices=sorted(EVAL_TASKS), required=True)
+    evaluate.add_argument("--dataset", choices=list(DATASETS), required=True)
     evaluate.add_argument("--scoring", choices=list(SCORINGS), default="generation", help="QA scoring")
     evaluate.add_argument("--lora", action="store_true", help="with the adapter of the train stage")
     for s in (train, evaluate):
@@ -182,20 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        p = load_pipeline(args.params)
+        params = load_params(args.params)  # read once: the stage below gets this very mapping
+        p = load_pipeline(params)
         if args.stage == "train":
-            argv = train_argv(p, args.task, args.backbone, args.preset, args.params, args.target)
+            argv = train_argv(p, args.task, args.backbone, args.preset, params, args.target)
         else:
-            argv = evaluate_argv(
-                p, args.dataset, args.backbone, args.preset, args.lora, args.params, args.scoring
-            )
+            argv = evaluate_argv(p, args.dataset, args.backbone, args.preset, args.lora, params, args.scoring)
     except (ValueError, FileNotFoundError) as e:
         print(f"smd stage: error: {e}", file=sys.stderr)
         return 2
-    if args.stage == "train":
-        from .train import main as train_main
-
-        return train_main(argv)
-    from .evaluate import main as evaluate_main
-
-    return evaluate_main(argv)
+    return importlib.import_module(STAGE_MODULES[args.stage]).main(argv, params=params)

@@ -3,6 +3,8 @@
 QA:       doc_id, motion_id, smd, question, options, answer_idx, answer, answer_type, relation
 captions: doc_id, motion_id, smd, references (every reference of the sample; sub-spans are their
           own samples, described by the SMD of their own frames)
+both:     smd_format, smd_preset: the format version and preset of the SMD text (harness.smd_files,
+          the format contract)
 
 A docs variant is an SMD preset (`v5_top3`) or its motion-blind control (`v5_top3-blind`): the same
 docs with each SMD replaced by the SMD of another motion of the same split, by a seeded derangement.
@@ -18,27 +20,16 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
+from .layout import BLIND_SUFFIX, dataset_kind, docs_path, docs_variant
 from .problems import Problem
 
 __all__ = [
-    "BLIND_SUFFIX",
     "blind_control",
     "caption_docs",
-    "docs_path",
-    "docs_variant",
     "main",
     "qa_docs",
     "swap_partners",
 ]
-
-BLIND_SUFFIX = "-blind"
-
-
-def docs_variant(variant: str) -> tuple[str, bool]:
-    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True)."""
-    if variant.endswith(BLIND_SUFFIX):
-        return variant[: -len(BLIND_SUFFIX)], True
-    return variant, False
 
 
 def qa_docs(rows: Iterable[dict], texts: dict[str, str], source: str) -> tuple[list[dict], list[Problem]]:
@@ -78,10 +69,6 @@ def caption_docs(samples: Iterable, texts: dict[str, str], source: str) -> tuple
     return docs, problems
 
 
-def docs_path(root: Path | str, variant: str, split: str) -> Path:
-    return Path(root) / "docs" / variant / f"{split}.jsonl"
-
-
 def swap_partners(groups: dict[str, str], seed: str) -> dict[str, str]:
     """A derangement of the keys of `groups` (key -> group) in which no key's partner shares its group.
 
@@ -113,14 +100,16 @@ def blind_control(docs: list[dict], seed: str, *, mirror_prefix: str | None = No
     by sample (a sub-span has its own SMD). `mirror_prefix` (HumanML3D's `M`) marks mirrored copies,
     grouped with their base motion.
     """
+    from .datasets.humanml3d import mirror_base
+
     key_field = "motion_id" if docs and "options" in docs[0] else "doc_id"
     smd, groups = {}, {}
     for d in docs:
         key = d[key_field]
         smd.setdefault(key, d["smd"])
         motion = d["motion_id"]
-        if mirror_prefix and motion.startswith(mirror_prefix) and len(motion) > len(mirror_prefix):
-            motion = motion[len(mirror_prefix) :]
+        if mirror_prefix:
+            motion = mirror_base(motion, mirror_prefix) or motion
         groups[key] = motion
     partner = swap_partners(groups, seed) if docs else {}
     return [{**d, "smd": smd[partner[d[key_field]]], "smd_source": partner[d[key_field]]} for d in docs]
@@ -131,7 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     `--preset P-blind` its motion-blind control (each SMD swapped for another motion's of the split)."""
     import argparse
 
-    from .build_smd import dataset_kind
     from .io import atomic_write_json, atomic_write_jsonl, read_json
     from .smd_files import load_smd_file, smd_file_name
 
@@ -153,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     preset, blind = docs_variant(args.preset)
     smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
-    texts = load_smd_file(smd_path).texts
+    smd_file = load_smd_file(smd_path)
+    if smd_file.preset != preset:  # the format contract: the docs say which preset they hold
+        parser.error(f"{smd_path} holds SMD preset {smd_file.preset!r}, not --preset {preset!r}")
+    texts = smd_file.texts
+    contract = {"smd_format": smd_file.format_version, "smd_preset": smd_file.preset}
     problems: list[Problem] = []
     counts = {}
     for split in ("train", "val", "test"):
@@ -172,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
 
             mirror = None if dataset_kind(args.root) == "qa" else MIRROR_PREFIX
             docs = blind_control(docs, f"{args.control_seed}:{split}", mirror_prefix=mirror)
+        docs = [{**d, **contract} for d in docs]
         atomic_write_jsonl(docs_path(args.root, args.preset, split), docs)
         counts[split] = len(docs)
     report = {
         "preset": args.preset,
         **({"control_seed": args.control_seed} if blind else {}),
         "smd": str(smd_path),
+        **contract,
         "docs": counts,
         "problems": [p.to_dict() for p in problems],
     }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .qa_options import LETTERS
+from .answers import LETTERS
 
 PROMPT_VERSION = 1
 QaTarget = Literal["letter", "text"]

@@ -39,7 +39,11 @@ def hardware() -> dict:
 
 
 def git_state() -> dict[str, Any] | None:
-    """Commit and dirty flag of the checkout that holds this code; None outside a git checkout."""
+    """Commit and dirty flag of the checkout that holds this code; None outside a git checkout.
+
+    Dirty means a tracked file other than the pipeline's own outputs differs from the commit: while
+    `dvc repro` runs, the cells and `dvc.lock` it has already rewritten do not make the code dirty.
+    """
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -48,7 +52,19 @@ def git_state() -> dict[str, Any] | None:
 
     try:
         commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+        outputs = [f":(exclude){p}" for p in pipeline_outputs()]
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", ".", *outputs))
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": commit, "dirty": dirty}
+
+
+def pipeline_outputs(lock: Path = REPO / "dvc.lock") -> list[str]:
+    """`dvc.lock` itself and every output it lists (cells, tables): what `dvc repro` rewrites."""
+    import yaml
+
+    if not lock.is_file():
+        return []
+    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    outs = {o["path"] for stage in stages.values() for o in stage.get("outs") or [] if "path" in o}
+    return [lock.name, *sorted(outs)]

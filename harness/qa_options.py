@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chisquare
 
-MAX_OPTIONS = 10
-LETTERS = "ABCDEFGHIJ"
+from .answers import LETTERS, MAX_OPTIONS
 
 
 def _rng(qid: str, seed: int) -> np.random.Generator:

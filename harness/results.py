@@ -21,10 +21,11 @@ name as backbone (`babel_qa/-/imore`).
 
 Names. The dataset component names the base dataset and, for QA, how it was scored, as the lm-eval task
 does without `smd_`: `babel_qa` (generation, the paper's protocol), `babel_qa_mc` (letters by
-log-likelihood), `babel_qa_cloze` (option texts by log-likelihood), the same for `humman_qa`, and
-`demo_` before the demo's (`demo_babel_qa_cloze`); all are derived from QA_BASES / CAPTION_BASES /
-DEMO_BASES (`parse_dataset`, `qa_task`). The variant is the SMD preset, with `-blind` for the
-motion-blind control docs (`v5_top3-blind`: each SMD swapped for another motion's; `parse_variant`).
+log-likelihood), `babel_qa_cloze` (option texts by log-likelihood), the same for `humman_qa`, and a
+profile's results prefix before them (`demo_babel_qa_cloze`, `ci_humanml3d`); all are derived from the
+dataset registry (`harness.registry.parse_result_dataset`). The variant is the SMD preset, with
+`-blind` for the motion-blind control docs (`v5_top3-blind`: each SMD swapped for another motion's;
+`parse_variant`).
 Adapters: `lora` (trained on the answer letters), `lora-text` (on the answer texts, for cloze).
 """
 
@@ -39,17 +40,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from .io import atomic_write_json, read_json, read_yaml
+from .registry import parse_result_dataset
 
 __all__ = [
-    "CAPTION_DATASETS",
-    "DATASETS",
-    "DEMO_DATASETS",
     "DOCS_KINDS",
-    "QA_BASE_DATASETS",
-    "QA_SCORINGS",
     "MEASURED",
     "NO_VARIANT",
-    "QA_DATASETS",
     "REFERENCE_DIR",
     "REPORTED",
     "Cell",
@@ -58,37 +54,16 @@ __all__ = [
     "load_reference",
     "load_results",
     "parse_cell_key",
-    "parse_dataset",
     "parse_variant",
     "parse_cell_path",
     "provenance_path",
-    "qa_task",
     "write_cell",
 ]
 
-# The base datasets; every cell dataset name is derived from them below (one place).
-QA_BASES = ("babel_qa", "humman_qa")
-CAPTION_BASES = ("humanml3d",)
-DEMO_BASES = ("babel_qa", "humanml3d")  # the synthetic demo mimics these layouts
-DEMO_PREFIX = "demo_"
-# How a QA cell was scored, as the suffix of the lm-eval task name (`smd_babel_qa_cloze`) and of the
-# cell's dataset: generation + answer extraction (the paper's protocol), the option letters by
-# log-likelihood, the option texts by log-likelihood.
-QA_SCORINGS = {"": "generation", "_mc": "mc", "_cloze": "cloze"}
 # The docs kind in a variant: `v5_top3` (real docs) or `v5_top3-blind` (the motion-blind control:
 # each SMD swapped for another motion's).
 DOCS_KINDS = {"": "real", "-blind": "blind"}
 
-
-def _with_demo(bases: tuple[str, ...]) -> tuple[str, ...]:
-    return bases + tuple(DEMO_PREFIX + b for b in bases if b in DEMO_BASES)
-
-
-QA_BASE_DATASETS = _with_demo(QA_BASES)  # babel_qa, humman_qa, demo_babel_qa
-QA_DATASETS = tuple(base + suffix for base in QA_BASE_DATASETS for suffix in QA_SCORINGS)
-CAPTION_DATASETS = _with_demo(CAPTION_BASES)
-DATASETS = QA_DATASETS + CAPTION_DATASETS
-DEMO_DATASETS = tuple(d for d in DATASETS if d.startswith(DEMO_PREFIX))
 
 MEASURED = "measured"
 REPORTED = "reported"
@@ -108,7 +83,7 @@ class Cell:
     """One result: a dataset scored with one SMD variant by one backbone, with or without an adapter.
 
     Attributes:
-        dataset: one of DATASETS.
+        dataset: a registry dataset's cell name (`[prefix]<dataset>[_mc|_cloze]`, harness.registry).
         variant: SMD preset name (`v5`, `v5_top3`, ...), or `-` for a method without SMDs.
         backbone: backbone registry name (`qwen2.5-7b`, `tiny`) or a peer method's name (`imore`).
         adapter: adapter name (`lora`), None for zero-shot.
@@ -162,30 +137,6 @@ def parse_cell_key(key: str) -> tuple[str, str, str, str | None]:
         raise ValueError(f"{key!r}: empty adapter name after '+'")
     _check_names(dataset, variant, backbone, adapter or None, where=repr(key))
     return dataset, variant, backbone, adapter or None
-
-
-def parse_dataset(dataset: str) -> tuple[str, str | None]:
-    """A cell's dataset as (base dataset, QA scoring): `"demo_babel_qa_cloze"` -> `("demo_babel_qa",
-    "cloze")`, `"babel_qa"` -> `("babel_qa", "generation")`, `"humanml3d"` -> `("humanml3d", None)`.
-
-    Raises:
-        ValueError: not one of DATASETS.
-    """
-    if dataset in CAPTION_DATASETS:
-        return dataset, None
-    for suffix in sorted(QA_SCORINGS, key=len, reverse=True):  # `_mc` before the empty suffix
-        base = dataset.removesuffix(suffix) if suffix else dataset
-        if base in QA_BASE_DATASETS and base + suffix == dataset:
-            return base, QA_SCORINGS[suffix]
-    raise ValueError(f"unknown dataset {dataset!r} (known: {', '.join(DATASETS)})")
-
-
-def qa_task(dataset: str) -> str:
-    """The lm-eval task a QA cell's dataset names: `demo_babel_qa_cloze` -> `smd_babel_qa_cloze`."""
-    base, scoring = parse_dataset(dataset)
-    if scoring is None:
-        raise ValueError(f"{dataset!r} is a caption dataset, not QA")
-    return "smd_" + dataset.removeprefix(DEMO_PREFIX)
 
 
 def parse_variant(variant: str) -> tuple[str, str]:
@@ -320,8 +271,10 @@ def load_reference(path: Path | str) -> list[Cell]:
 
 def _check_names(dataset: str, variant: str, backbone: str, adapter: str | None, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
-    if dataset not in DATASETS:
-        raise ValueError(f"{prefix}unknown dataset {dataset!r} (known: {', '.join(DATASETS)})")
+    try:
+        parse_result_dataset(dataset)
+    except ValueError as e:
+        raise ValueError(f"{prefix}{e}") from None
     named = [("variant", variant), ("backbone", backbone)] + [("adapter", adapter)] * (adapter is not None)
     for what, name in named:
         if what == "variant" and name == NO_VARIANT:

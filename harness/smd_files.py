@@ -3,7 +3,12 @@
 Ours carry their provenance:
     {"format_version": "smd-text-1", "preset": "v5_top3", "params": {...}, "texts": {id: text}}
 The paper's released files (`angle_texts_v5*.json`) are a bare `{motion_id: text}`; they load
-too, with format version "paper" (adapters trained on one format should not be fed the other).
+too, with format version "paper".
+
+The format contract: an adapter is trained on one SMD format and preset, and is evaluated on that one.
+Every prompt doc carries the `smd_format` (format version) and `smd_preset` of the SMD text it holds;
+training records them in `run.json` (refusing docs of mixed formats), evaluation in the cell's
+provenance, and evaluating an adapter on docs of another format or preset is an error naming both.
 """
 
 from __future__ import annotations
@@ -25,6 +30,35 @@ class SMDFile:
     preset: str
     params: dict
     texts: dict[str, str]
+
+
+def docs_format(rows: list[dict], source: str) -> dict[str, str] | None:
+    """`{"format_version", "preset"}` of a list of prompt docs, which must all agree (None: no docs).
+
+    Raises:
+        ValueError: a doc without the fields (docs made before the format contract) or docs of two
+            formats or presets in one list (`source` names the file or files).
+    """
+    if not rows:
+        return None
+    found = {(r.get("smd_format"), r.get("smd_preset")) for r in rows}
+    if (None, None) in found or any(None in f for f in found):
+        raise ValueError(f"{source}: docs without smd_format / smd_preset: re-run `smd make-docs`")
+    if len(found) != 1:
+        shown = ", ".join(f"{f} {p}" for f, p in sorted(found))
+        raise ValueError(f"{source}: docs of several SMD formats or presets ({shown}): train on one")
+    ((fmt, preset),) = found
+    return {"format_version": fmt, "preset": preset}
+
+
+def check_same_format(trained: dict[str, str], scored: dict[str, str], adapter: str, docs: str) -> None:
+    """Raise ValueError naming both unless an adapter's training docs and the docs it scores share
+    their SMD format version and preset."""
+    if scored is not None and trained != scored:
+        raise ValueError(
+            f"adapter {adapter} was trained on SMD {trained['format_version']} preset {trained['preset']}, "
+            f"docs {docs} hold SMD {scored['format_version']} preset {scored['preset']}"
+        )
 
 
 def smd_file_name(preset: str) -> str:

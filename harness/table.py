@@ -16,14 +16,14 @@ Tables, each only with the columns that have a number:
 3. **Per-type accuracy**: per QA dataset, one row per cell that carries per-type metrics (`acc_action`,
    ..., `acc_in_between`): accuracy per query type and per relation.
 
-The synthetic demo datasets get tables of their own: their numbers say the pipeline runs and what the
-method does in miniature, not how good a model is, so they never share a column with the real
-benchmarks. Reported rows (from the reference file) are labelled "reported" and listed after the
-measured ones, with their citations under the table.
+Each results prefix gets tables of its own: the synthetic demo's (`demo_`) numbers say the pipeline
+runs and what the method does in miniature, not how good a model is, so they never share a column with
+the real benchmarks; another profile's (`ci_`) neither. Reported rows (from the reference file) are
+labelled "reported" and listed after the measured ones, with their citations under the table.
 
 Each measured number has its 95 % CI beside it when the cell carries one (`41.2 [35.1, 47.3]`: Wilson
 score interval for accuracies, percentile bootstrap over docs for BLEU-4 / ROUGE-L / CIDEr; see
-`harness.compare`); a `†` marks a cell scored on a subset (`limit` in the cell). Under the measured rows,
+`harness.stats`); a `†` marks a cell scored on a subset (`limit` in the cell). Under the measured rows,
 an `n` row gives the docs scored per column and a `chance` row the split's chance level (mean of
 1 / number of options); a range `a–b` where the rows of a column differ.
 
@@ -34,65 +34,39 @@ R@k as fractions with three decimals, MM-Dist with two; "–" where a model has 
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 
 import smd
 
 from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import atomic_write_bytes, atomic_write_text
+from .registry import DATASETS, DEMO_PREFIX, parse_result_dataset, result_dataset
 from .results import (
-    CAPTION_DATASETS,
-    DEMO_DATASETS,
     NO_VARIANT,
-    QA_BASE_DATASETS,
-    QA_DATASETS,
-    QA_SCORINGS,
     REPORTED,
     Cell,
     load_reference,
     load_results,
-    parse_dataset,
     parse_variant,
 )
+from .table_render import (
+    DOCS_NAMES,
+    Column,
+    Row,
+    Table,
+    render_figure,
+    render_markdown,
+)
 
-__all__ = [
-    "Column",
-    "Row",
-    "Table",
-    "build_tables",
-    "format_cell",
-    "format_value",
-    "render_figure",
-    "render_markdown",
-]
+__all__ = ["build_tables", "main"]
 
 EXIT_ERROR = 2
-MISSING = "–"
-SUBSET_MARK = "†"
 HEADLINE_VARIANTS = ("v5", "v5_top3")  # the paper's full SMD and its best (Top-3) variant
 
-PERCENT_METRICS = frozenset(
-    {"acc", "acc_norm", "invalid_rate", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider"}
-    | {"bertscore_f1", "chance"}
-    | {f"acc_{t}" for t in ANSWER_TYPES + RELATIONS}
-)
-DECIMALS = {"r_precision_top1": 3, "r_precision_top2": 3, "r_precision_top3": 3, "mm_dist": 2}
-CI_LOW, CI_HIGH = "_ci95_low", "_ci95_high"
-# metrics whose chance level is the split's (1 / options); invalid_rate is not a score
-CHANCE_METRICS = frozenset({"acc", "acc_norm"} | {f"acc_{t}" for t in ANSWER_TYPES + RELATIONS})
 
-DATASET_NAMES = {
-    "babel_qa": "BABEL-QA",
-    "humman_qa": "HuMMan-QA",
-    "humanml3d": "HumanML3D",
-    "demo_babel_qa": "Demo BABEL-QA",
-    "demo_humanml3d": "Demo HumanML3D",
-}
-# the columns of each QA scoring (QA_SCORINGS' values); generation is the paper's protocol: no prefix
+# the columns of each QA scoring (harness.registry.SCORINGS); generation is the paper's protocol: no prefix
 SCORING_COLUMNS = {
     "generation": (("acc", "acc"), ("invalid_rate", "invalid")),
     "mc": (("acc", "MC acc"),),
@@ -117,111 +91,47 @@ TYPE_NAMES = {
     "in_between": "in between",
 }
 TYPE_COLUMNS = tuple((f"acc_{t}", TYPE_NAMES.get(t, t)) for t in ANSWER_TYPES + RELATIONS)
-DOCS_NAMES = {"real": "real", "blind": "blind control"}
 ADAPTER_NAMES = {"lora": "LoRA", "lora-text": "LoRA (texts)"}
 
 
-def _qa_layout(base: str) -> list[tuple[str, str, str]]:
-    """(cell dataset, metric, header) of a QA base dataset, every scoring."""
-    name = DATASET_NAMES[base]
-    inverse = {scoring: suffix for suffix, scoring in QA_SCORINGS.items()}
-    return [
-        (base + inverse[scoring], metric, f"{name} {header}")
-        for scoring, columns in SCORING_COLUMNS.items()
-        for metric, header in columns
-    ]
+def _scope(prefix: str) -> tuple[str, str]:
+    """(table scope, column-name prefix) of a results prefix: real data, the demo, another profile."""
+    if prefix == "":
+        return "real data", ""
+    if prefix == DEMO_PREFIX:
+        return "synthetic demo data", "Demo "
+    return f"profile {prefix[:-1]}", f"{prefix[:-1]} "
 
 
-def _layout(bases: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
+def _layout(prefix: str) -> tuple[tuple[str, str, str], ...]:
+    """(cell dataset, metric, header) of every registry dataset under one results prefix."""
+    names = _scope(prefix)[1]
     out: list[tuple[str, str, str]] = []
-    for base in bases:
-        if base in QA_BASE_DATASETS:
-            out += _qa_layout(base)
+    for d in DATASETS.values():
+        title = names + d.title
+        if d.kind == "qa":
+            out += [
+                (result_dataset(d.name, scoring, prefix), metric, f"{title} {header}")
+                for scoring, columns in SCORING_COLUMNS.items()
+                for metric, header in columns
+            ]
         else:
-            out += [(base, metric, f"{DATASET_NAMES[base]} {header}") for metric, header in CAPTION_COLUMNS]
+            out += [(result_dataset(d.name, None, prefix), m, f"{title} {h}") for m, h in CAPTION_COLUMNS]
     return tuple(out)
-
-
-_REAL_BASES = tuple(d for d in QA_BASE_DATASETS + CAPTION_DATASETS if d not in DEMO_DATASETS)
-_DEMO_BASES = tuple(d for d in QA_BASE_DATASETS + CAPTION_DATASETS if d in DEMO_DATASETS)
-REAL_LAYOUT = _layout(_REAL_BASES)
-DEMO_LAYOUT = _layout(_DEMO_BASES)
-
-
-@dataclass(frozen=True)
-class Column:
-    dataset: str
-    metric: str
-    header: str
-
-
-@dataclass(frozen=True)
-class Row:
-    """One model and setting at one SMD variant; `values` maps (dataset, metric) -> number, with each
-    cell's CIs, `n`, `chance` and `limit` beside its scores. `scoring` is set in per-type tables."""
-
-    label: str
-    variant: str
-    source: str
-    values: dict[tuple[str, str], float]
-    citation: str | None = None
-    scoring: str | None = None
-
-    @property
-    def preset(self) -> str:
-        return parse_variant(self.variant)[0]
-
-    @property
-    def docs(self) -> str:
-        return parse_variant(self.variant)[1]
-
-
-@dataclass(frozen=True)
-class Table:
-    title: str
-    columns: tuple[Column, ...]
-    rows: tuple[Row, ...]
-    kind: str = "scores"  # or "per-type"
-    notes: tuple[str, ...] = field(default=())
-
-
-def format_value(metric: str, value: float | None) -> str:
-    """`acc 0.667 -> "66.7"`, `r_precision_top1 0.584 -> "0.584"`, `mm_dist 2.35 -> "2.35"`, None -> "–"."""
-    if value is None:
-        return MISSING
-    if metric in PERCENT_METRICS:
-        return f"{100 * value:.1f}"
-    if metric in DECIMALS:
-        return f"{value:.{DECIMALS[metric]}f}"
-    return f"{value:g}"
-
-
-def format_cell(row: Row, column: Column) -> str:
-    """The number of a row in a column, with its 95 % CI when the cell has one and `†` for a subset:
-    `"41.2 [35.1, 47.3]"`, `"41.2 [35.1, 47.3]†"`, `"66.7"` (reported), `"–"`."""
-    key = (column.dataset, column.metric)
-    value = row.values.get(key)
-    if value is None:
-        return MISSING
-    text = format_value(column.metric, value)
-    low = row.values.get((column.dataset, column.metric + CI_LOW))
-    high = row.values.get((column.dataset, column.metric + CI_HIGH))
-    if low is not None and high is not None:
-        text += f" [{format_value(column.metric, low)}, {format_value(column.metric, high)}]"
-    if row.source != REPORTED and (column.dataset, "limit") in row.values:
-        text += SUBSET_MARK
-    return text
 
 
 def build_tables(measured: Iterable[Cell], reported: Iterable[Cell] = ()) -> list[Table]:
     """The tables for a set of cells (pure: no files); a table with no row is left out."""
     measured, reported = list(measured), list(reported)
+    prefixes = {parse_result_dataset(c.dataset).prefix for c in measured}
+    # real data first, then the demo, then other profiles (`ci_`), each in tables of its own
+    order = sorted(prefixes | {""}, key=lambda p: (p != "", p != DEMO_PREFIX, p))
     tables = []
-    for layout, scope in ((REAL_LAYOUT, "real data"), (DEMO_LAYOUT, "synthetic demo data")):
-        datasets = {d for d, _, _ in layout}
-        cells = [c for c in measured if c.dataset in datasets]
-        # reported numbers are from real benchmarks only, and none are ever placed in a demo table
-        cells += [c for c in reported if c.dataset in datasets and c.dataset not in DEMO_DATASETS]
+    for prefix in order:
+        layout, scope = _layout(prefix), _scope(prefix)[0]
+        cells = [c for c in measured if parse_result_dataset(c.dataset).prefix == prefix]
+        if prefix == "":  # reported numbers are from real benchmarks only, never in a profile's table
+            cells += [c for c in reported if parse_result_dataset(c.dataset).prefix == ""]
         rows = _rows(cells)
         headline = tuple(r for r in rows if r.preset in HEADLINE_VARIANTS + (NO_VARIANT,))
         if headline:
@@ -229,114 +139,8 @@ def build_tables(measured: Iterable[Cell], reported: Iterable[Cell] = ()) -> lis
         ablation = tuple(r for r in rows if r.variant != NO_VARIANT)
         if any(r.preset not in HEADLINE_VARIANTS for r in ablation):
             tables.append(_table(f"SMD variants ({scope})", layout, ablation))
-        tables += _per_type_tables([c for c in cells if c.source != REPORTED], scope)
+        tables += _per_type_tables([c for c in cells if c.source != REPORTED], scope, prefix)
     return tables
-
-
-def render_markdown(tables: Sequence[Table]) -> str:
-    """The tables as one Markdown document."""
-    out = [
-        "# SMD-Bench results",
-        "",
-        "Generated by `smd table`. Accuracy, BLEU, ROUGE-L, CIDEr and BERTScore x100; R@k as fractions; "
-        "MM-Dist as a distance. Rows marked *reported* are published numbers, not measured here. "
-        "`[a, b]`: 95 % confidence interval (accuracies: Wilson score interval; BLEU@4, ROUGE-L, CIDEr: "
-        "percentile bootstrap over docs, 10,000 resamples, seed 0). *n*: docs scored; *chance*: the "
-        "split's chance level (mean of 1 / number of options). Differences between two rows: `smd compare`.",
-    ]
-    if not tables:
-        out += ["", "No results yet."]
-    for table in tables:
-        out += ["", f"## {table.title}", ""] + _md_table(table)
-        if any(
-            SUBSET_MARK in format_cell(r, c)
-            for r in table.rows
-            for c in table.columns
-            if r.source != REPORTED
-        ):
-            limits = sorted({int(v) for r in table.rows for (_, m), v in r.values.items() if m == "limit"})
-            out += [
-                "",
-                f"{SUBSET_MARK} scored on a subset: the first {', '.join(map(str, limits))} docs of the "
-                "split (`limit`).",
-            ]
-        citations = list(dict.fromkeys(r.citation for r in table.rows if r.citation))
-        if citations:
-            out += [""] + [f"Reported: {c}." for c in citations]
-    return "\n".join(out) + "\n"
-
-
-def _md_table(table: Table) -> list[str]:
-    blind = any(r.docs != "real" for r in table.rows)
-    lead = ["Model", "SMD"] + ["Docs"] * blind + ["Scoring"] * (table.kind == "per-type")
-    lines = [
-        _md_row(lead + [c.header for c in table.columns]),
-        _md_row(["---"] * len(lead) + ["---:"] * len(table.columns)),
-    ]
-    for row in table.rows:
-        variant = MISSING if row.variant == NO_VARIANT else row.preset
-        first = [row.label, variant] + [DOCS_NAMES.get(row.docs, row.docs)] * blind
-        first += [row.scoring or MISSING] * (table.kind == "per-type")
-        lines.append(_md_row(first + [format_cell(row, c) for c in table.columns]))
-    measured = [r for r in table.rows if r.source != REPORTED]
-    if measured:
-        pad = [""] * (len(lead) - 1)
-        lines.append(_md_row(["*n*"] + pad + [_spread(measured, c, _n_key(c), "n") for c in table.columns]))
-        chance = [_spread(measured, c, (c.dataset, "chance"), "chance") for c in table.columns]
-        chance = [v if c.metric in CHANCE_METRICS else "" for v, c in zip(chance, table.columns)]
-        if any(v not in ("", MISSING) for v in chance):
-            lines.append(_md_row(["*chance*"] + pad + chance))
-    return lines
-
-
-def _n_key(column: Column) -> tuple[str, str]:
-    return column.dataset, "n"
-
-
-def _spread(rows: Sequence[Row], column: Column, key: tuple[str, str], metric: str) -> str:
-    """The value of `key` over the rows that have a number in `column`: one value or a range `a–b`."""
-    with_value = [r for r in rows if (column.dataset, column.metric) in r.values]
-    # a per-type metric has its own docs' count and chance level (`acc_action_n`, `acc_action_chance`)
-    own = (column.dataset, f"{column.metric}_{metric}")
-    values = [r.values.get(own, r.values.get(key)) for r in with_value]
-    values = [v for v in values if v is not None]
-    if not values:
-        return MISSING if with_value else ""
-
-    def fmt(v: float) -> str:
-        return f"{int(v)}" if metric == "n" else format_value(metric, v)
-
-    low, high = fmt(min(values)), fmt(max(values))
-    return low if low == high else f"{low}–{high}"
-
-
-def render_figure(tables: Sequence[Table]) -> bytes:
-    """A PNG of grouped bars per table (headline tables only): one group per metric, one bar per row,
-    measured bars with their 95 % CI as error bars, and the chance level as a dashed line per group.
-
-    Metrics on a 0-100 scale only (the x100 ones and R@k as percent); MM-Dist has units of its own and
-    the invalid rate is not a score: both are left out. Reported rows are hatched.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    panels = [t for t in tables if t.title.startswith("Backbones")]
-    plotted = [[c for c in t.columns if _plottable(c.metric)] for t in panels]
-    fig = Figure(
-        figsize=(max(6.0, 1.6 * max((len(c) for c in plotted), default=1) + 3.0), 4.2 * max(1, len(panels)))
-    )
-    FigureCanvasAgg(fig)
-    if not panels:
-        ax = fig.add_subplot()
-        ax.text(0.5, 0.5, "no results", ha="center", va="center")
-        ax.set_axis_off()
-    for i, (table, columns) in enumerate(zip(panels, plotted)):
-        ax = fig.add_subplot(len(panels), 1, i + 1)
-        _bars(ax, table, columns)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -415,38 +219,38 @@ def _rows(cells: list[Cell]) -> list[Row]:
     ]
 
 
-def _per_type_tables(cells: list[Cell], scope: str) -> list[Table]:
-    """Per QA base dataset: one row per measured cell with per-type metrics, columns = types, relations."""
+def _per_type_tables(cells: list[Cell], scope: str, prefix: str) -> list[Table]:
+    """Per QA dataset: one row per measured cell with per-type metrics, columns = types, relations."""
     tables = []
-    for base in QA_BASE_DATASETS:
+    for d in (d for d in DATASETS.values() if d.kind == "qa"):
+        base = prefix + d.name
+        names = [(c, parse_result_dataset(c.dataset)) for c in cells]
         typed = [
-            c
-            for c in cells
-            if c.dataset in QA_DATASETS and parse_dataset(c.dataset)[0] == base
-            if any(m in c.metrics for m, _ in TYPE_COLUMNS)
+            (c, name)
+            for c, name in names
+            if name.base == base and any(m in c.metrics for m, _ in TYPE_COLUMNS)
         ]
         if not typed:
             continue
         scorings = list(SCORING_COLUMNS)
-        typed.sort(key=lambda c: (_order(c), scorings.index(parse_dataset(c.dataset)[1])))
+        typed.sort(key=lambda cn: (_order(cn[0]), scorings.index(cn[1].scoring)))
         rows = tuple(
             Row(
                 label=_label(c),
                 variant=c.variant,
                 source=c.source,
                 values={(base, m): v for m, v in c.metrics.items()},
-                scoring=parse_dataset(c.dataset)[1],
+                scoring=name.scoring,
             )
-            for c in typed
+            for c, name in typed
         )
         columns = tuple(
             Column(base, metric, header)
             for metric, header in TYPE_COLUMNS
             if any((base, metric) in r.values for r in rows)
         )
-        tables.append(
-            Table(f"Per-type accuracy, {DATASET_NAMES[base]} ({scope})", columns, rows, kind="per-type")
-        )
+        title = _scope(prefix)[1] + d.title
+        tables.append(Table(f"Per-type accuracy, {title} ({scope})", columns, rows, kind="per-type"))
     return tables
 
 
@@ -469,89 +273,3 @@ def _table(title: str, layout, rows: tuple[Row, ...]) -> Table:
         if any((dataset, metric) in r.values for r in rows)
     )
     return Table(title, columns, rows)
-
-
-def _md_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-
-def _plottable(metric: str) -> bool:
-    """Fractions that read as percentages on a shared 0-100 axis (MM-Dist is a distance: left out)."""
-    return (metric in PERCENT_METRICS and metric != "invalid_rate") or metric.startswith("r_precision_top")
-
-
-def _bars(ax, table: Table, columns: list[Column]) -> None:
-    import numpy as np
-
-    if not columns:
-        ax.text(0.5, 0.5, "no metric on a 0-100 scale", ha="center", va="center")
-        ax.set_axis_off()
-        return
-    rows = table.rows
-    width = 0.8 / len(rows)
-    x = np.arange(len(columns))
-    colours = [f"C{i % 10}" for i in range(len(rows))]
-    for i, row in enumerate(rows):
-        heights = np.array([100 * row.values.get((c.dataset, c.metric), np.nan) for c in columns])
-        reported = row.source == REPORTED
-        label = row.label + ("" if row.variant == NO_VARIANT else f" [{row.variant}]")
-        if not reported and any((c.dataset, "limit") in row.values for c in columns):
-            label += f" {SUBSET_MARK}subset"
-        low = np.array([100 * row.values.get((c.dataset, c.metric + CI_LOW), np.nan) for c in columns])
-        high = np.array([100 * row.values.get((c.dataset, c.metric + CI_HIGH), np.nan) for c in columns])
-        has_ci = ~np.isnan(low) & ~np.isnan(high) & ~np.isnan(heights)
-        centres = x - 0.4 + (i + 0.5) * width
-        ax.bar(
-            centres,
-            heights,
-            width,
-            label=label,
-            color=colours[i],
-            alpha=0.55 if reported else 0.95,
-            hatch="//" if reported else None,
-            edgecolor="black",
-            linewidth=0.5,
-        )
-        if has_ci.any():
-            errors = np.vstack([heights - low, high - heights])[:, has_ci]
-            ax.errorbar(
-                centres[has_ci],
-                heights[has_ci],
-                yerr=np.maximum(errors, 0),
-                fmt="none",
-                ecolor="black",
-                elinewidth=0.8,
-                capsize=2,
-            )
-    chance_drawn = False
-    for j, column in enumerate(columns):
-        if column.metric not in CHANCE_METRICS:
-            continue
-        values = [
-            r.values.get(
-                (column.dataset, f"{column.metric}_chance"), r.values.get((column.dataset, "chance"))
-            )
-            for r in rows
-            if (column.dataset, column.metric) in r.values
-        ]
-        values = [v for v in values if v is not None]
-        if values:
-            level = 100 * float(np.mean(values))
-            ax.hlines(
-                level,
-                j - 0.45,
-                j + 0.45,
-                colors="red",
-                linestyles="dashed",
-                linewidth=1.0,
-                label=None if chance_drawn else "chance",
-            )
-            chance_drawn = True
-    ax.set_xticks(x, ["\n".join(c.header.rsplit(" ", 1)) for c in columns], fontsize=8)
-    ax.set_ylabel("score (x100), 95% CI")
-    ax.set_ylim(0, 100)
-    ax.set_title(table.title, fontsize=10, loc="left")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="hatched: reported", title_fontsize=7
-    )

@@ -139,6 +139,6 @@ def load_tiny_config(params: Path | None) -> TinyConfig:
     """The `tiny:` section of a params file (unknown keys rejected); defaults without a file."""
     if params is None:
         return TinyConfig()
-    from .training.config import read_params, typed_from_mapping
+    from .config import load_params, typed_from_mapping
 
-    return typed_from_mapping(TinyConfig, read_params(params).get("tiny", {}), "tiny")
+    return typed_from_mapping(TinyConfig, load_params(params).section("tiny"), "tiny")

@@ -35,7 +35,8 @@ import sys
 from pathlib import Path
 
 from .backbones import DEFAULT_PARAMS, Backbone, get_backbone
-from .training.config import TrainConfig, load_train_config, parse_overrides
+from .config import Params, load_params, parse_overrides
+from .training.config import TrainConfig, load_train_config
 
 __all__ = ["Backbone", "TrainConfig", "main", "run_training"]
 
@@ -47,7 +48,7 @@ def run_training(
     backbone: str,
     out: Path,
     *,
-    params: Path | None = None,
+    params: Params | Path | None = None,
     overrides: dict | None = None,
     restart_changed: bool = False,
 ) -> dict:
@@ -58,7 +59,8 @@ def run_training(
         docs / val_docs: prompt-doc JSONL files (several QA datasets are trained jointly).
         backbone: a name of `params.yaml` `backbones:`, a model folder or a hub id.
         out: output folder (resumes from its checkpoints; returns at once if its run finished).
-        params: params file (default: the repository's `params.yaml` when present, else paper defaults).
+        params: params file or an already read `Params` (default: the repository's `params.yaml` when
+            present, else paper defaults). It is read once, here.
         overrides: `TrainConfig` fields to override (`--set`).
         restart_changed: start over when `out` holds a run of other inputs (else an error).
 
@@ -70,13 +72,9 @@ def run_training(
     """
     from .training.loop import train
 
-    if params is None and DEFAULT_PARAMS.is_file():
-        params = DEFAULT_PARAMS
-    resolved: Backbone = get_backbone(backbone, params)
-    # the backbone's own settings (top level, then per task), then the caller's
-    own = {k: v for k, v in resolved.train.items() if k not in ("qa", "caption")}
-    own.update(resolved.train.get(task) or {})
-    cfg = load_train_config(params, task, {**own, **(overrides or {})})
+    loaded = load_params(params, DEFAULT_PARAMS)
+    resolved: Backbone = get_backbone(backbone, loaded)
+    cfg = load_train_config(loaded, task, overrides, backbone=resolved)
     return train(
         cfg,
         docs=list(docs),
@@ -87,7 +85,7 @@ def run_training(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
     """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME --out DIR`."""
     parser = argparse.ArgumentParser(prog="smd train", description=main.__doc__)
     parser.add_argument("--task", choices=("qa", "caption"), required=True)
@@ -120,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             args.val_docs,
             args.backbone,
             args.out,
-            params=args.params,
+            params=params if params is not None else args.params,
             overrides=parse_overrides(args.overrides),
             restart_changed=args.restart_changed,
         )

@@ -68,9 +68,7 @@ def plausibility_warnings(canonical: np.ndarray, fps: float, up_axis: str) -> tu
     low, high = BODY_HEIGHT_RANGE_M
     if not low <= height <= high:
         hint = "millimetres or centimetres?" if height > high else "not metres?"
-        out.append(
-            f"body height {height:.2f} m is outside {low}-{high} m: joints must be in metres ({hint})"
-        )
+        out.append(f"body height {height:.2f} m is outside {low}-{high} m: joints must be in metres ({hint})")
     if float(np.median(head_above)) <= 0:
         other = "z" if up_axis == "y" else "y"
         out.append(

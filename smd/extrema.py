@@ -3,8 +3,8 @@
 `smooth` is the moving average over a window in seconds; `find_cuts` finds the ends and the
 extrema of many curves at once (exactly those `scipy.signal.find_peaks` finds on each curve
 alone, at a prominence of at least the threshold), with extremum times and values refined to
-sub-frame precision by a parabola through the three samples around them; `find_extrema_columns`
-gives the same per column of a (T, n) array. `smd.segmentation` cuts the curves at these points.
+sub-frame precision by a parabola through the three samples around them. `smd.segmentation` cuts
+the curves at these points.
 """
 
 from __future__ import annotations
@@ -106,23 +106,3 @@ def find_cuts(curves: np.ndarray, min_prominence: float | np.ndarray) -> Cuts:
         np.concatenate([value, curves[:, 0], curves[:, -1]])[order],
         np.concatenate([prominence, np.full(2 * n_cols, np.inf)])[order],
     )
-
-
-class Extrema(NamedTuple):  # of one curve: frame (ascending), refined time and value, prominence
-    index: np.ndarray
-    time: np.ndarray
-    value: np.ndarray
-    prominence: np.ndarray
-
-
-def find_extrema_columns(xs: np.ndarray, min_prominence: float) -> list[Extrema]:
-    """The extrema of every column of `xs` (T, n) with prominence >= `min_prominence`."""
-    n, n_cols = xs.shape
-    cuts = find_cuts(np.ascontiguousarray(xs.T), min_prominence)
-    inner = np.isfinite(cuts.prominence)  # not a curve's end
-    frame, time, value, prom = (x[inner] for x in cuts)
-    bounds = np.searchsorted(frame, n * np.arange(n_cols + 1)).tolist()
-    return [
-        Extrema(index=frame[a:b] % n, time=time[a:b], value=value[a:b], prominence=prom[a:b])
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]

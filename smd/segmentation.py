@@ -25,32 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .extrema import Cuts, find_cuts
-from .segments import _CYCLES, _DOWN, _HOLD, _UP, Segment, SegmentTable
-
-
-def segment(
-    xs: np.ndarray,
-    fps: float,
-    delta: float,
-    *,
-    min_hold_s: float = 0.3,
-    cycles: bool = True,
-    still_speed: float | None = None,
-) -> tuple[Segment, ...]:
-    """Segments of an already smoothed curve `xs` (T,) at threshold `delta` (curve units)."""
-    curve = np.asarray(xs, dtype=np.float64)[None]
-    table = segment_table(
-        curve,
-        fps,
-        delta,
-        find_cuts(curve, delta),
-        min_hold_s=min_hold_s,
-        cycles=cycles,
-        still_speed=still_speed,
-    )
-    return table.segments(1)[0]
-
+from .extrema import Cuts
+from .segments import _CYCLES, _DOWN, _HOLD, _UP, SegmentTable
 
 # A still stretch may drift: up to this many deltas from end to end (a person resting with the
 # knees bent sways by some degrees and still "holds").

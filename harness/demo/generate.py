@@ -32,6 +32,7 @@ import numpy as np
 
 import smd
 
+from ..registry import DATASETS
 from .compose import Motion, SegmentLabel, labels_json, random_motion, sample_motion, segment_labels
 from .questions import (
     QUERY_TYPES,
@@ -43,7 +44,8 @@ from .questions import (
     select_questions,
 )
 
-QA_FPS, HML_FPS = 30.0, 20.0
+# the demo writes each dataset at the frame rate its real counterpart has (harness.registry)
+QA_FPS, HML_FPS = DATASETS["babel_qa"].fps, DATASETS["humanml3d"].fps
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
 QUESTIONS_PER_MOTION = 10 / 3  # ~2,000 questions for the default 600 motions
@@ -106,7 +108,8 @@ def qa_joints(motion: Motion) -> np.ndarray:
 
 def hml_joints(motion: Motion) -> np.ndarray:
     """HumanML3D copy: 20 fps, Y up, canonical frame (frame 0 faces +Z, root xz at the origin), float32."""
-    return smd.canonicalize(sample_motion(motion, HML_FPS), HML_FPS, "y").astype(np.float32)
+    joints = sample_motion(motion, HML_FPS)
+    return smd.canonicalize(joints, HML_FPS, DATASETS["humanml3d"].up_axis).astype(np.float32)
 
 
 # ---------------------------------------------------------------- writing

@@ -13,7 +13,7 @@ from .coco import coco_scores, normalise, sacrebleu_score, three_references
 from .motions import load_motion_features
 from .readers import read_predictions
 from .retrieval import euclidean_distance_matrix, r_precision, top_k_hits
-from .score import caption_scores, corpus_metric, main
+from .score import caption_scores, corpus_metric
 
 if TYPE_CHECKING:  # pragma: no cover
     from .bertscore import bertscore_f1, rescale_f1
@@ -30,7 +30,6 @@ __all__ = [
     "euclidean_distance_matrix",
     "load_motion_features",
     "load_plain_pickle",
-    "main",
     "normalise",
     "r_precision",
     "read_predictions",

@@ -1,5 +1,5 @@
 """The inputs of the caption scorer: prediction files (our JSONL or an lm-eval samples file) and
-reference files, read into `Prediction`s (the formats are in `harness.metrics.score`'s docstring).
+reference files, read into `Prediction`s (the formats are in `harness.metrics.score_cli`'s docstring).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Prediction:
 
 
 def read_predictions(path: Path | str, *, filter_name: str | None = None) -> list[Prediction]:
-    """Predictions from our JSONL or an lm-eval samples file (formats: `harness.metrics.score`)."""
+    """Predictions from our JSONL or an lm-eval samples file (formats: `harness.metrics.score_cli`)."""
     from harness.io import read_jsonl
 
     rows = read_jsonl(path)

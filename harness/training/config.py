@@ -7,16 +7,12 @@ Unknown keys and values outside a `Literal` are errors that name the key, never 
 
 from __future__ import annotations
 
-import dataclasses
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from ..io import read_yaml
+from ..config import Params, checked_fields, load_params, typed_from_mapping
 from ..prompts import QaTarget
 
 TaskName = Literal["qa", "caption"]
@@ -97,113 +93,56 @@ class TrainConfig:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """`value` checked against a type hint (the subset configs use); raises ValueError naming `where`."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return value
-    if origin is Literal:
-        if value not in args:
-            raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where)
-            except ValueError as e:
-                errors.append(str(e))
-        raise ValueError(errors[0])
-    if origin is tuple:
-        if isinstance(value, str):  # one regex or one module name
-            value = [value]
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a mapping, got {value!r}")
-        return dict(value)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if hint is float:
-        # YAML 1.1 reads `1e-4` (no dot) as a string: accept any number written as text
-        if isinstance(value, bool):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: expected a number, got {value!r}") from None
-    if hint is str:
-        if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported type {hint!r}")
-
-
-def typed_from_mapping(cls: type, mapping: dict, where: str, **fixed: Any):
-    """An instance of dataclass `cls` from a mapping: unknown keys and wrong types raise ValueError."""
-    if not isinstance(mapping, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(mapping).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    values = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in mapping.items()}
-    return cls(**{**values, **fixed})
-
-
-def read_params(path: Path | str) -> dict:
-    """`params.yaml` as a mapping (safe_load); a missing or malformed file raises a clear error."""
-    data = read_yaml(path, "params file") or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a mapping at the top level")
-    return data
-
-
-def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
-    """`["lr=2e-4", "epochs=1"]` -> `{"lr": 0.0002, "epochs": 1}` (values parsed as YAML scalars)."""
-    out = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"--set expects key=value, got {pair!r}")
-        out[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-    return out
-
-
 def load_train_config(
-    params: Path | str | dict | None, task: str, overrides: dict[str, Any] | None = None
+    params: Params | Path | str | dict | None,
+    task: str,
+    overrides: dict[str, Any] | None = None,
+    *,
+    backbone=None,
 ) -> TrainConfig:
-    """TrainConfig for `task` from params (path or mapping): `train:` fields, then `train.<task>:`, then
-    `overrides`. No params file gives the paper defaults with the task's batch settings.
+    """TrainConfig for `task`, every key by one rule, lowest first: `train:`, `train.<task>:`, the
+    backbone entry's `train:` and its `train.<task>:` (`backbone`: a harness.backbones.Backbone), then
+    `overrides` (`--set`). No params gives the paper defaults with the task's batch settings.
 
     Raises:
-        ValueError: unknown key, wrong type or value outside its Literal (the message names the key).
+        ValueError: unknown key, wrong type or value outside its Literal, naming the layer and key
+            (`train.qa.lr`, `backbones.tiny.train.epochs`, `--set lr`).
     """
     if task not in typing.get_args(TaskName):
         raise ValueError(f"task must be qa or caption, got {task!r}")
-    data = params if isinstance(params, dict) else read_params(params) if params is not None else {}
-    section = data.get("train") or {}
-    if not isinstance(section, dict):
-        raise ValueError("params: `train` must be a mapping")
-    base = {k: v for k, v in section.items() if k not in ("qa", "caption")}
-    per_task = section.get(task) or {}
-    if params is None:  # the paper's per-task batches without a params file
-        per_task = {"batch_size": 1, "grad_accum": 8} if task == "caption" else {}
-    if not isinstance(per_task, dict):
-        raise ValueError(f"params: `train.{task}` must be a mapping")
-    merged = {**base, **per_task, **(overrides or {})}
-    if merged.get("task", task) != task:
-        raise ValueError(f"train.task is {merged['task']!r} but the run trains {task!r}")
+    loaded = load_params(params)
+    layers = _layers(loaded.section("train"), task, "train")
+    if not loaded.data:  # the paper's per-task batches without a params file
+        layers.append(({"batch_size": 1, "grad_accum": 8} if task == "caption" else {}, "train"))
+    if backbone is not None:
+        layers += _layers(dict(backbone.train), task, f"backbones.{backbone.name}.train")
+    layers.append((dict(overrides or {}), "--set"))
+    merged: dict[str, Any] = {}
+    for layer, where in layers:
+        if layer.get("task", task) != task:
+            raise ValueError(f"{where}.task is {layer['task']!r} but the run trains {task!r}")
+        _check_layer(layer, where)
+        merged.update(layer)
     merged["task"] = task
     return typed_from_mapping(TrainConfig, merged, "train")
+
+
+def _layers(section: Any, task: str, where: str) -> list[tuple[dict, str]]:
+    """A `train:`-style section as its two layers: the shared keys, then the task's sub-section."""
+    if not isinstance(section, dict):
+        raise ValueError(f"params: `{where}` must be a mapping")
+    task_keys = set(section) & set(typing.get_args(TaskName))
+    per_task = section.get(task) or {}
+    if not isinstance(per_task, dict):
+        raise ValueError(f"params: `{where}.{task}` must be a mapping")
+    for other in task_keys - {task}:  # checked too, so a typo in the other task's section fails now
+        _check_layer(section[other] or {}, f"{where}.{other}")
+    shared = {k: v for k, v in section.items() if k not in task_keys}
+    return [(shared, where), (dict(per_task), f"{where}.{task}")]
+
+
+def _check_layer(layer: Any, where: str) -> None:
+    """Each key of one layer is a TrainConfig field of the right type (named `where.key` if not)."""
+    if not isinstance(layer, dict):
+        raise ValueError(f"params: `{where}` must be a mapping")
+    checked_fields(TrainConfig, {k: v for k, v in layer.items() if k != "task"}, where)

@@ -10,14 +10,14 @@ text) picks the QA formulation: a text example is the cloze task's prompt and go
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import read_jsonl
+from ..io import read_jsonl, sha256_file
 from ..prompts import build_messages, is_qa, render_prompt
+from ..smd_files import docs_format
 
 IGNORE = -100
 
@@ -33,14 +33,6 @@ class Example:
 
     def __len__(self) -> int:
         return len(self.input_ids)
-
-
-def sha256_file(path: Path | str) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_docs(paths: Iterable[Path | str], task: str) -> tuple[list[dict], list[dict]]:
@@ -60,8 +52,22 @@ def read_docs(paths: Iterable[Path | str], task: str) -> tuple[list[dict], list[
         if wrong:
             raise ValueError(f"{path}: {len(wrong)} doc(s) are not {task} docs (first: {wrong[0]})")
         docs.extend(rows)
-        files.append({"path": str(path), "sha256": sha256_file(path), "docs": len(rows)})
+        smd = docs_format(rows, str(path))
+        files.append({"path": str(path), "sha256": sha256_file(path), "docs": len(rows), "smd": smd})
     return docs, files
+
+
+def single_format(files: list[dict]) -> dict[str, str] | None:
+    """The one SMD format and preset of a run's docs files (records of `read_docs`; None: no docs).
+
+    Raises:
+        ValueError: files of two formats or presets, naming each (an adapter learns one format).
+    """
+    with_docs = [f for f in files if f["smd"] is not None]
+    if len({(f["smd"]["format_version"], f["smd"]["preset"]) for f in with_docs}) > 1:
+        listed = "; ".join(f"{f['path']}: {f['smd']}" for f in with_docs)
+        raise ValueError(f"the docs of one run hold several SMD formats or presets: {listed}")
+    return dict(with_docs[0]["smd"]) if with_docs else None
 
 
 def encode_example(

@@ -9,7 +9,9 @@ A run is `prepare` (docs, examples, model, optimizer: built the same way whether
 resumed), `resume` (the `TrainState` to start from), then per epoch `train_epoch` and `validate`.
 
 Output folder:
-    run.json                 config, data hashes, versions, hardware, history, status
+    run.json                 config, data hashes, SMD format, versions, history, status: what the
+                             inputs decide, so the same inputs rewrite it byte for byte
+    ../<out>.run.json        the run log beside the folder: git commit, hardware, start, end, wall_s
     best/  last/             LoRA adapter + tokenizer (best: by val accuracy (QA) or val loss (caption))
     checkpoints/<tag>/       resumable state; checkpoints/latest names the newest complete one
 """
@@ -91,14 +93,15 @@ def train(
         "status": "running",
         "task": cfg.task,
         "smd": smd_format,
-        "config": dataclasses.asdict(cfg),
-        "started": now_utc(),
+        # as run.json holds it (tuples as lists), so a finished run's record reads back equal
+        "config": json.loads(json.dumps(dataclasses.asdict(cfg))),
         "backbone": {"name": backbone.name, **backbone.kwargs(), "path": backbone.path},
         "versions": versions(),
-        "git": git_state(),
-        "hardware": {**hardware(), "processes": accelerator.num_processes},
     }
     record = RunRecord(out / "run.json", fields, main_process=accelerator.is_main_process, started=started)
+    record.write_log(
+        started=now_utc(), git=git_state(), hardware={**hardware(), "processes": accelerator.num_processes}
+    )
     try:
         run = prepare(cfg, data=data, backbone=backbone, accelerator=accelerator, bf16=bf16, record=record)
         state = resume(out, run, record=record)

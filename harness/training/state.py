@@ -122,15 +122,35 @@ class TrainState:
         return cls(**progress)
 
 
+def run_log_path(out: Path) -> Path:
+    """The run log of the run folder `out`, beside it: `<out>.run.json` (git commit, hardware, times).
+
+    Outside the folder because the folder is the pipeline's tracked output: what is in it is what the
+    inputs decide (re-running the same inputs rewrites it byte for byte), when and where it ran is not.
+    """
+    return out.parent / f"{out.name}.run.json"
+
+
 @dataclass
 class RunRecord:
     """`run.json` as it is being written: every update is written through at once (main process only),
-    so a run killed at any point leaves a record that says how far it got."""
+    so a run killed at any point leaves a record that says how far it got. `log` (the run log: commit,
+    hardware, start and end) is written beside the run folder, at the start and at the end."""
 
     path: Path
     data: dict
     main_process: bool
     started: float  # time.perf_counter() when the run started: `wall_s` counts from it
+    log: dict = field(default_factory=dict)
+
+    @property
+    def log_path(self) -> Path:
+        return run_log_path(self.path.parent)
+
+    def write_log(self, **fields) -> None:
+        self.log.update(fields)
+        if self.main_process:
+            atomic_write_json(self.log_path, self.log)
 
     def update(self, **fields) -> None:
         """Change the record without writing it: the next `write` or `finish` carries the change."""
@@ -143,6 +163,5 @@ class RunRecord:
 
     def finish(self, status: str, **fields) -> None:
         """The last write of a run: its status, `fields`, and when and how long after the start it ended."""
-        self.write(
-            status=status, **fields, finished=now_utc(), wall_s=round(time.perf_counter() - self.started, 2)
-        )
+        self.write(status=status, **fields)
+        self.write_log(status=status, finished=now_utc(), wall_s=round(time.perf_counter() - self.started, 2))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ..lm_eval_tasks import extract_option
+from ..answers import extract_option
 from ..prompts import render_prompt
 from .config import TrainConfig
 from .data import Example, collate

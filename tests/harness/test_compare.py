@@ -9,9 +9,8 @@ import pytest
 
 from harness.cli import main
 from harness.compare import CompareError, compare_runs, load_run
-from harness.io import atomic_write_jsonl
+from harness.io import atomic_write_jsonl, sha256_file
 from harness.results import Cell, write_cell
-from harness.training.data import sha256_file
 
 from .test_stats import _caption_rows, _qa_rows, _sentences
 

@@ -1,7 +1,9 @@
 """`smd evaluate` on the 24-motion demo and the tiny backbone, offline: cells, provenance, samples, skips."""
 
 import hashlib
+import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -10,17 +12,18 @@ pytest.importorskip("lm_eval")
 pytest.importorskip("peft")
 
 from harness.backbones import Backbone  # noqa: E402
-from harness.evaluate import (  # noqa: E402
+from harness.evaluate import main  # noqa: E402
+from harness.io import read_json, read_jsonl  # noqa: E402
+from harness.layout import docs_path  # noqa: E402
+from harness.lm_eval_io import (  # noqa: E402
     cell_backbone_name,
     cell_metrics,
-    main,
     model_args,
     sample_rows,
     task_version,
 )
-from harness.io import read_json, read_jsonl  # noqa: E402
-from harness.prompt_docs import docs_path  # noqa: E402
 from harness.results import provenance_path  # noqa: E402
+from smd import FORMAT_VERSION  # noqa: E402
 
 LIMIT = 4
 
@@ -100,9 +103,13 @@ def test_provenance_records_inputs_versions_and_the_limit(zero_shot, demo):
     assert prov["model_args"] == {"pretrained": str(demo["model"]), "dtype": "float32"}
     assert prov["task_metadata"] == {"smd_variant": "v5_top3", "babel_qa_root": str(demo["qa"])}
     assert {"torch", "transformers", "peft", "lm_eval"} <= set(prov["versions"])
-    assert prov["hardware"]["cpu_count"] >= 1
     assert prov["lm_eval_config"]["random_seed"] == 0 and prov["lm_eval_config"]["limit"] == LIMIT
-    assert prov["wall_seconds"] > 0 and prov["started_at"] <= prov["finished_at"]
+    assert prov["inputs"]["smd"] == {"format_version": FORMAT_VERSION, "preset": "v5_top3"}
+    # only what the inputs decide is committed; when, where and from which commit goes to the run log
+    assert not {"git", "hardware", "started_at", "finished_at", "wall_seconds"} & set(prov)
+    log = read_json(Path(prov["run_log"]))
+    assert log["hardware"]["cpu_count"] >= 1 and "commit" in (log["git"] or {"commit": None})
+    assert log["wall_seconds"] > 0 and log["started_at"] <= log["finished_at"]
 
 
 def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
@@ -116,7 +123,8 @@ def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
 
 
 def test_the_cell_carries_chance_cis_and_the_limit_and_compares_with_itself(zero_shot):
-    from harness.compare import compare_runs, load_run, wilson_interval
+    from harness.compare import compare_runs, load_run
+    from harness.stats import wilson_interval
 
     cell = read_json(zero_shot["cell"])
     assert cell["limit"] == LIMIT  # the demo's test split has more docs than LIMIT
@@ -145,8 +153,9 @@ def test_force_or_changed_inputs_run_again(zero_shot, demo, no_run, extra):
 
 def test_another_task_may_not_replace_a_cell(zero_shot, demo, no_run, capsys):
     before = zero_shot["cell"].read_bytes()
+    # the cell's name says its task: `demo_babel_qa` is generation, `demo_babel_qa_mc` the letters' MC
     assert main(_argv(demo, zero_shot["out"], zero_shot["params"], task="smd_babel_qa_mc")) == 2
-    assert "holds smd_babel_qa results" in capsys.readouterr().err
+    assert "--dataset 'demo_babel_qa' names task smd_babel_qa" in capsys.readouterr().err
     assert zero_shot["cell"].read_bytes() == before
 
 
@@ -171,8 +180,27 @@ def test_a_lora_adapter_gets_its_own_cell_with_the_adapter_hash(demo, tmp_path):
     assert not (tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "tiny.json").exists()
 
 
+def test_an_adapter_of_another_smd_preset_is_refused_naming_both(demo, tmp_path, capsys):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
+    run = tmp_path / "run"
+    get_peft_model(AutoModelForCausalLM.from_pretrained(demo["model"]), config).save_pretrained(run / "best")
+    # the run.json `smd train` writes beside best/: trained on the v5 preset, scored on v5_top3 docs
+    (run / "run.json").write_text(json.dumps({"smd": {"format_version": FORMAT_VERSION, "preset": "v5"}}))
+    params = _write_params(tmp_path, demo["model"])
+    assert main(_argv(demo, tmp_path, params, extra=["--adapter", str(run / "best")])) == 2
+    err = capsys.readouterr().err
+    assert f"trained on SMD {FORMAT_VERSION} preset v5," in err
+    assert f"hold SMD {FORMAT_VERSION} preset v5_top3" in err
+    assert not (tmp_path / "results").exists()
+
+
 def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_path):
-    from harness.metrics.score import read_predictions
+    from harness.metrics.readers import read_predictions
 
     params = _write_params(tmp_path, demo["model"])
     argv = _argv(

@@ -22,7 +22,7 @@ def test_lm_eval_cli_runs_the_qa_tasks(demo, tmp_path):
 
 
 def test_lm_eval_cli_runs_the_caption_task_and_its_samples_score_offline(demo, tmp_path, capsys):
-    from harness.metrics.score import main as score_captions
+    from harness.metrics.score_cli import main as score_captions
 
     task = "smd_humanml3d_caption"
     results, out = run_lm_eval_cli(demo["model"], task, demo["hml"], tmp_path / "results", 5, "--log_samples")
@@ -93,10 +93,10 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
 
+    from harness.answers import LETTERS
     from harness.io import read_jsonl
-    from harness.prompt_docs import docs_path
+    from harness.layout import docs_path
     from harness.prompts import qa_cloze_user, qa_user
-    from harness.qa_options import LETTERS
 
     docs = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
     gold = {qa_user(d): LETTERS[d["answer_idx"]] for d in docs}
@@ -183,9 +183,9 @@ def test_per_type_accuracy_is_aggregated_per_type_and_lands_in_the_cell(tmp_path
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
 
-    from harness.evaluate import cell_metrics
+    from harness.answers import LETTERS
     from harness.io import atomic_write_jsonl
-    from harness.qa_options import LETTERS
+    from harness.lm_eval_io import cell_metrics
 
     kinds = [("action", "before"), ("action", "after"), ("action", "no_relation"), ("action", "before"),
              ("direction", "no_relation"), ("direction", "in_between")]  # fmt: skip

@@ -1,12 +1,12 @@
 import pytest
 import yaml
 
+from harness.answers import extract_option
 from harness.lm_eval_tasks import (
     TYPE_METRICS,
     cloze_doc_to_choice,
     cloze_process_results,
     doc_to_choice,
-    extract_option,
     load_docs,
     mc_process_results,
     qa_process_results,

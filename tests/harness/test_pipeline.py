@@ -27,7 +27,9 @@ import pytest
 import yaml
 
 from harness import pipeline as pipeline_mod
+from harness.config import Params
 from harness.pipeline import Pipeline, load_pipeline
+from harness.registry import task_name
 from harness.results import cell_path, provenance_path
 from tests.builders import REPO
 
@@ -259,7 +261,9 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
             assert _covered(Path(docs), stage.deps), f"{stage.name}: {docs} is no dependency"
         # the train: section DVC tracks is the one training reads; after a change, training starts over
         # (a run folder of other inputs is otherwise an error)
-        assert Path(call["params"]) == Path("params.yaml") and call["restart_changed"] is True
+        # params.yaml is read once per command: `smd stage` hands training the mapping it read
+        assert isinstance(call["params"], Params) and call["params"].path == Path("params.yaml")
+        assert call["restart_changed"] is True
         assert {"train", f"backbones.{b}"} <= set(stage.params), stage.name
         _assert_local_backbone_is_a_dependency(b, stage)
 
@@ -290,7 +294,7 @@ def _cell(p: Pipeline, dataset: str, scoring: str, backbone: str, preset: str, l
 def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
     import harness.evaluate
     from harness.backbones import load_registry
-    from harness.prompt_docs import docs_path
+    from harness.layout import docs_path
 
     requests = []
 
@@ -330,18 +334,19 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
             req.results,
             req.dataset,
             req.preset,
-            harness.evaluate.cell_backbone_name(registry[b]),
+            harness.lm_eval_io.cell_backbone_name(registry[b]),
             adapter_name,
         )
         assert written == cell, f"{name}: smd evaluate writes {written}, dvc.yaml declares {cell}"
-        assert req.limit == p.eval_limit and req.params == Path("params.yaml"), name
+        assert req.limit == p.eval_limit and isinstance(req.params, Params), name
+        assert req.params.path == Path("params.yaml"), name
         # lm-eval batches as the backbone's registry entry says (the demo's tiny: 16; the stage's
         # params include backbones.<b>, so a change re-runs it)
         assert req.batch_size == registry[b].eval_batch_size, name
         # per-doc samples stay with the profile's runs: another profile's cell of the same name (the
         # reduced CI demo's) must not overwrite them
         assert Path(p.runs_dir) in req.samples_dir.parents, name
-        assert req.task == pipeline_mod.EVAL_TASKS[dataset] + pipeline_mod.SCORINGS[scoring], name
+        assert req.task == task_name(dataset, scoring), name
         test_docs = docs_path(req.data_root, preset, "test")
         assert req.data_root == p.root(dataset) and _covered(test_docs, stage.deps), name
         assert {f"backbones.{b}", "pipeline.eval_limit"} <= set(stage.params), name
@@ -384,6 +389,8 @@ REDUCED = {
     ("train", "caption", "grad_accum"): 1,
     ("train", "val_limit"): 8,
     ("pipeline", "eval_limit"): 4,
+    # a prefix that is not the demo's: any results_prefix works end to end (cells, tables, metrics)
+    ("pipeline", "results_prefix"): "ci_",
     ("tiny", "vocab_size"): 512,
 }
 TRAIN_QA = "train-qa@tiny-v5_top3"
@@ -555,10 +562,17 @@ def test_repro_writes_the_demo_cells_and_tables_then_is_up_to_date(demo_project)
         n = json.loads((root / cell).read_text())["n"]
         assert n == REDUCED["pipeline", "eval_limit"], f"{cell}: pipeline.eval_limit not applied"
         assert json.loads((root / provenance_path(cell)).read_text())["status"] == "success"
-    written = {p.relative_to(root) for p in (root / "results").glob("demo_*/*/*.json")}
+    written = {p.relative_to(root) for p in (root / "results").glob("ci_*/*/*.json")}
     assert written == cells | set(map(provenance_path, cells))
     tables = (root / "reports" / "tables.md").read_text()
-    assert "tiny" in tables and "LoRA" in tables and "zero-shot" in tables
+    assert "tiny" in tables and "LoRA" in tables and "zero-shot" in tables and "(profile ci)" in tables
+
+    # a forced re-run of a cell rewrites its committed files byte for byte (only inputs in them)
+    cell = Path("results/ci_babel_qa/v5_top3/tiny+lora.json")
+    assert cell in cells
+    before = (root / cell).read_bytes(), (root / provenance_path(cell)).read_bytes()
+    _dvc(root, "repro", "--force", "--single-item", "eval-qa-lora@babel_qa-tiny-v5_top3")
+    assert ((root / cell).read_bytes(), (root / provenance_path(cell)).read_bytes()) == before
 
     output = _dvc(root, "repro", "--dry")
     assert not RUNNING.findall(output), output

@@ -2,14 +2,14 @@ import json
 
 import pytest
 
+import smd
 from harness.build_smd import main as build_main
 from harness.datasets.humanml3d import Caption, CaptionSample
 from harness.io import read_jsonl
+from harness.layout import BLIND_SUFFIX, docs_variant
 from harness.prompt_docs import (
-    BLIND_SUFFIX,
     blind_control,
     caption_docs,
-    docs_variant,
     main,
     qa_docs,
     swap_partners,
@@ -76,6 +76,21 @@ def test_qa_pipeline_from_dataset_to_docs(tmp_path):
     assert all(d["options"][d["answer_idx"]] == d["answer"] and d["smd"].startswith("Motion:") for d in docs)
     report = json.loads((root / "docs" / "v5_top3" / "report.json").read_text())
     assert report["docs"] == {"train": 4, "val": 4, "test": 4} and report["problems"] == []
+    # the format contract: every doc says which SMD format and preset it holds
+    assert {(d["smd_format"], d["smd_preset"]) for d in docs} == {(smd.FORMAT_VERSION, "v5_top3")}
+    assert (report["smd_format"], report["smd_preset"]) == (smd.FORMAT_VERSION, "v5_top3")
+
+
+def test_make_docs_refuses_an_smd_file_of_another_preset(tmp_path, capsys):
+    motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
+    root = write_qa_dataset(tmp_path / "tiny_qa", motions)
+    assert build_main([str(root), "--presets", "v5", "--workers", "1"]) == 0
+    assert options_main([str(root)]) == 0
+    v5 = root / "smd" / "angle_texts_v5.json"
+    with pytest.raises(SystemExit):
+        main([str(root), "--preset", "v5_top3", "--smd", str(v5)])
+    assert f"{v5} holds SMD preset 'v5', not --preset 'v5_top3'" in capsys.readouterr().err
+    assert not (root / "docs").exists()
 
 
 # ------------------------------------------------------------------------ the motion-blind control

@@ -6,7 +6,8 @@ import pytest
 
 from harness.cli import main
 from harness.results import REPORTED, Cell, write_cell
-from harness.table import build_tables, format_value, render_markdown
+from harness.table import build_tables
+from harness.table_render import format_value, render_markdown
 
 PAPER = "Zhang et al. 2026"
 
@@ -221,7 +222,7 @@ def test_figure_draws_ci_error_bars_and_the_chance_level():
     from matplotlib.container import ErrorbarContainer
     from matplotlib.figure import Figure
 
-    from harness.table import _bars
+    from harness.table_render import _bars
 
     measured = [
         _qa_cell("demo_babel_qa", "v5_top3", None, 0.41),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
@@ -27,7 +28,7 @@ def demo(tmp_path_factory):
     """A 24-motion demo with v5_top3 docs (QA and captions) and a tiny backbone with a 512-token vocab."""
     from harness.build_smd import main as build_smd
     from harness.demo.generate import generate_demo
-    from harness.prompt_docs import docs_path
+    from harness.layout import docs_path
     from harness.prompt_docs import main as make_docs
     from harness.qa_options import main as make_options
     from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
@@ -82,7 +83,8 @@ def test_params_yaml_gives_the_paper_defaults_per_task():
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
-    from harness.training.config import load_train_config, parse_overrides
+    from harness.config import parse_overrides
+    from harness.training.config import load_train_config
 
     with pytest.raises(ValueError, match="unknown key.*learning_rate"):
         load_train_config({"train": {"learning_rate": 1e-4}}, "qa")
@@ -96,6 +98,56 @@ def test_config_rejects_unknown_keys_and_bad_values():
         parse_overrides(["lr"])
     cfg = load_train_config({"train": {"lr": "1e-4"}}, "qa", parse_overrides(["lr=2e-4", "epochs=1"]))
     assert cfg.lr == 2e-4 and cfg.epochs == 1  # YAML 1.1 reads 2e-4 as text: coerced to a float
+
+
+def test_one_precedence_for_every_key_and_a_backbone_section_checked_as_strictly():
+    from harness.backbones import Backbone
+    from harness.training.config import load_train_config
+
+    params = {"train": {"lr": 1e-4, "epochs": 5, "target_modules": ["q_proj"], "qa": {"lr": 2e-4}}}
+    own = Backbone(name="b", path="b", train={"epochs": 2, "target_modules": ["qkv"], "qa": {"epochs": 3}})
+    cfg = load_train_config(params, "qa", {"epochs": 4}, backbone=own)
+    # train: < train.qa: < backbones.b.train: < backbones.b.train.qa: < --set, for every key alike
+    assert (cfg.lr, cfg.epochs, cfg.target_modules) == (2e-4, 4, ("qkv",))
+    assert load_train_config(params, "qa", backbone=own).epochs == 3
+    assert load_train_config(params, "caption", backbone=own).epochs == 2
+    for section, named in (
+        ({"learning_rate": 1}, "backbones.b.train: unknown key"),
+        ({"qa": {"epochs": "two"}}, "backbones.b.train.qa.epochs: expected an integer"),
+        ({"caption": {"bogus": 1}}, "backbones.b.train.caption: unknown key"),  # the other task too
+    ):
+        with pytest.raises(ValueError, match=named):
+            load_train_config(params, "qa", backbone=Backbone(name="b", path="b", train=section))
+
+
+def test_the_demo_backbone_takes_its_own_lr_and_modules_from_its_entry():
+    from harness.backbones import load_registry
+    from harness.config import load_params
+    from harness.training.config import load_train_config
+
+    params = load_params(REPO / "params.yaml")
+    tiny = load_registry(params)["tiny"]
+    cfg = load_train_config(params, "qa", backbone=tiny)
+    assert cfg.modules_to_save == ("norm", "lm_head") and cfg.lr == 5e-3 and cfg.epochs == 1
+    # the README's selective re-run, `-S backbones.tiny.train.lr=...`, is what changes the demo's rate
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["backbones"]["tiny"]["train"]["lr"] = 1e-2
+    assert load_train_config(data, "qa", backbone=load_registry(data)["tiny"]).lr == 1e-2
+    data["train"]["lr"] = 3e-3  # `train.lr` does not: the entry's own wins
+    assert load_train_config(data, "qa", backbone=load_registry(data)["tiny"]).lr == 1e-2
+
+
+def test_one_run_refuses_docs_of_two_smd_presets(demo, tmp_path):
+    rows = [json.loads(line) for line in demo["qa_docs"]["train"].read_text().splitlines()[:4]]
+    other = tmp_path / "other.jsonl"
+    other.write_text("".join(json.dumps({**r, "smd_preset": "v5"}) + "\n" for r in rows))
+    with pytest.raises(ValueError, match="several SMD formats or presets"):
+        _run(demo, tmp_path / "run", docs=[demo["qa_docs"]["train"], other])
+    legacy = tmp_path / "legacy.jsonl"  # docs made before the format contract
+    stripped = [{k: v for k, v in r.items() if k != "smd_format"} for r in rows]
+    legacy.write_text("".join(json.dumps(r) + "\n" for r in stripped))
+    with pytest.raises(ValueError, match="without smd_format / smd_preset: re-run `smd make-docs`"):
+        _run(demo, tmp_path / "run2", docs=[legacy])
 
 
 def test_backbone_registry_names_the_papers_six_and_tiny():
@@ -329,7 +381,9 @@ def test_a_right_padded_batch_gives_the_masked_loss_without_the_mask(demo, token
 
 
 def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
-    from harness.training.data import sha256_file
+    from harness.io import sha256_file
+    from harness.training.state import run_log_path
+    from smd import FORMAT_VERSION
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 16)
     out = tmp_path / "run"
@@ -339,12 +393,18 @@ def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
     assert sum(losses[-8:]) / 8 < 0.5 * sum(losses[:8]) / 8
     saved = json.loads((out / "run.json").read_text())
     assert saved["status"] == "success"
+    # when, where and from which commit it ran: in the run log beside the folder, not in run.json,
+    # which holds only what the inputs decide (the pipeline tracks the folder)
+    log = json.loads(run_log_path(out).read_text())
+    assert not {"git", "hardware", "started", "finished", "wall_s"} & set(saved)
     if (REPO / ".git").exists():  # the code's commit, as evaluation records it
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True)
-        assert saved["git"]["commit"] == head.stdout.strip() and isinstance(saved["git"]["dirty"], bool)
-    assert saved["data"]["train"] == [{"path": str(sub), "sha256": sha256_file(sub), "docs": 16}]
+        assert log["git"]["commit"] == head.stdout.strip() and isinstance(log["git"]["dirty"], bool)
+    smd = {"format_version": FORMAT_VERSION, "preset": "v5_top3"}
+    assert saved["data"]["train"] == [{"path": str(sub), "sha256": sha256_file(sub), "docs": 16, "smd": smd}]
+    assert saved["smd"] == smd  # the format contract: the adapter's SMD format and preset
     assert {"torch", "transformers", "peft", "accelerate"} <= set(saved["versions"])
-    assert "cpu_count" in saved["hardware"] and saved["wall_s"] > 0
+    assert "cpu_count" in log["hardware"] and log["wall_s"] > 0 and log["status"] == "success"
     assert [h["epoch"] for h in saved["history"]] == [1, 2, 3, 4, 5, 6]
     assert all(0.0 <= h["val_acc"] <= 1.0 for h in saved["history"])
     for name in ("best", "last"):
@@ -353,7 +413,7 @@ def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
     # a finished run is not redone
     stamp = (out / "last" / "adapter_model.safetensors").stat().st_mtime_ns
     again = _run(demo, out, docs=[sub], epochs=6, lr=1e-2, grad_accum=1, modules_to_save=TINY_FULL)
-    assert again["finished"] == saved["finished"]
+    assert again == saved and json.loads(run_log_path(out).read_text()) == log
     assert (out / "last" / "adapter_model.safetensors").stat().st_mtime_ns == stamp
 
 
@@ -392,7 +452,7 @@ def test_qa_target_is_a_typed_setting():
 
     assert load_train_config(REPO / "params.yaml", "qa").qa_target == "letter"
     assert load_train_config(None, "qa", {"qa_target": "text"}).qa_target == "text"
-    with pytest.raises(ValueError, match="train.qa_target: 'txt' is not one of 'letter', 'text'"):
+    with pytest.raises(ValueError, match="--set.qa_target: 'txt' is not one of 'letter', 'text'"):
         load_train_config(None, "qa", {"qa_target": "txt"})
 
 
@@ -624,6 +684,8 @@ def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, t
     import torch
     from safetensors.torch import load_file
 
+    from harness.training.state import run_log_path
+
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     # 8 examples, batch 2 x 1 -> 4 steps per epoch; only the epochs' ends are checkpointed
     sets = {"docs": [sub], "epochs": 2, "batch_size": 2, "grad_accum": 1, "lr": 2e-3, "val_limit": 2}
@@ -642,7 +704,7 @@ def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, t
         with pytest.raises(KeyboardInterrupt):
             _run(demo, out, **sets)
     stopped = json.loads((out / "run.json").read_text())
-    assert stopped["status"] == "canceled" and stopped["wall_s"] > 0
+    assert stopped["status"] == "canceled" and json.loads(run_log_path(out).read_text())["wall_s"] > 0
     assert [h["epoch"] for h in stopped["history"]] == [1]
     assert (out / "checkpoints" / "latest").read_text().strip() == "e001-b000000"
     resumed = _run(demo, out, **sets)
@@ -672,7 +734,9 @@ def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     out = tmp_path / "run"
     first = _run(demo, out, docs=[sub], epochs=1)
-    assert _run(demo, out, docs=[sub], epochs=1)["finished"] == first["finished"]  # not redone
+    stamp = (out / "run.json").stat().st_mtime_ns
+    assert _run(demo, out, docs=[sub], epochs=1) == first  # not redone
+    assert (out / "run.json").stat().st_mtime_ns == stamp
     with pytest.raises(TrainingError, match="holds a run with another config"):
         _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
     from harness.train import run_training

@@ -15,9 +15,10 @@ import pytest
 from scipy.signal import find_peaks
 
 import smd
-from smd.extrema import find_cuts, find_extrema_columns, smooth
-from smd.segmentation import segment, segment_table
+from smd.extrema import find_cuts, smooth
+from smd.segmentation import segment_table
 from smd.segments import CYCLES, DOWN, HOLD, UP, Segment
+from tests.smd.segment_helpers import find_extrema_columns, segment
 
 # ------------------------------------------------------------------ reference implementation
 

@@ -4,9 +4,9 @@ import pytest
 import smd
 from smd.angles import ANGLE_KEYS
 from smd.extrema import smooth
-from smd.segmentation import segment
 from smd.segments import CYCLES, DOWN, HOLD, UP
 from tests.builders import arm_raise, piecewise, standing_root, times
+from tests.smd.segment_helpers import segment
 
 
 def _segments(curve, fps=20.0, delta=5.0):
@@ -76,7 +76,7 @@ def test_constant_curve_is_a_single_hold():
 def test_batched_peak_search_equals_find_peaks_on_each_curve():
     from scipy.signal import find_peaks
 
-    from smd.extrema import find_extrema_columns
+    from tests.smd.segment_helpers import find_extrema_columns
 
     rng = np.random.default_rng(3)
     xs = smooth(np.cumsum(rng.normal(0, 3, (150, 6)), axis=0), 20.0, 0.25)

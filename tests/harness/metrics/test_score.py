@@ -5,7 +5,7 @@ import pytest
 
 from harness.metrics import caption_scores
 from harness.metrics.readers import read_predictions
-from harness.metrics.score import main
+from harness.metrics.score_cli import main
 
 from .conftest import simple_tagger
 

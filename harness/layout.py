@@ -1,0 +1,36 @@
+"""Where a dataset's files are: the path rules every stage derives its paths from.
+
+<root>/questions/ ...                       a QA dataset (BABEL-QA, HuMMan-QA layouts)
+<root>/new_joints/ ...                      a HumanML3D-style caption dataset
+<root>/smd/angle_texts_<preset>.json        SMD texts (harness.smd_files)
+<root>/docs/<variant>/<split>.jsonl         prompt docs; <variant> = <preset>[-blind]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["BLIND_SUFFIX", "dataset_kind", "docs_path", "docs_variant"]
+
+BLIND_SUFFIX = "-blind"
+
+
+def docs_variant(variant: str) -> tuple[str, bool]:
+    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True)."""
+    if variant.endswith(BLIND_SUFFIX):
+        return variant[: -len(BLIND_SUFFIX)], True
+    return variant, False
+
+
+def docs_path(root: Path | str, variant: str, split: str) -> Path:
+    return Path(root) / "docs" / variant / f"{split}.jsonl"
+
+
+def dataset_kind(root: Path | str) -> str:
+    """ "qa" (a `questions/` folder) or "humanml3d" (a `new_joints/` folder)."""
+    root = Path(root)
+    if (root / "questions").is_dir():
+        return "qa"
+    if (root / "new_joints").is_dir():
+        return "humanml3d"
+    raise ValueError(f"{root}: not a dataset folder (expected questions/ or new_joints/)")

@@ -1,0 +1,172 @@
+"""What goes into lm-eval and what comes out of it, for one results cell: the `hf` model arguments,
+pinned seeds, the task YAMLs and their versions, the cell's metrics and the per-doc sample rows.
+
+Pure helpers around `lm_eval.simple_evaluate` (harness.evaluate runs it); nothing here runs a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .answers import LETTERS
+from .backbones import Backbone
+from .io import read_json, sha256_file
+from .smd_files import check_same_format
+
+__all__ = [
+    "SEEDS",
+    "adapter_record",
+    "cell_backbone_name",
+    "cell_metrics",
+    "model_args",
+    "sample_rows",
+    "task_version",
+    "tasks_dir",
+]
+
+_LOG = logging.getLogger("smd.evaluate")
+REPO = Path(__file__).resolve().parents[1]
+CHECKOUT_TASKS = REPO / "tasks"
+
+
+# lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
+SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}
+
+
+def cell_backbone_name(backbone: Backbone) -> str:
+    """The backbone's name in a cell: the registry name, else a folder's base name or a hub id with
+    `/` as `--` (`Qwen/Qwen2.5-7B-Instruct` -> `Qwen--Qwen2.5-7B-Instruct`), kept to Cell's characters."""
+    local = Path(backbone.path).expanduser()
+    if "/" not in backbone.name and "\\" not in backbone.name:
+        raw = backbone.name
+    elif local.exists():
+        raw = local.resolve().name
+    else:
+        raw = backbone.name.replace("/", "--")
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", raw).lstrip("._-")
+    if not name:
+        raise ValueError(f"backbone {backbone.name!r}: no cell name can be made of it; register a name")
+    return name
+
+
+def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[str, Any]:
+    """lm-eval `hf` model arguments: weights, dtype (float32 on CPU), chat-template kwargs, adapter.
+
+    lm-eval 0.4.13's HFLM takes `chat_template_args` (passed to `apply_chat_template` with every
+    prompt) as a model argument; only a dict `model_args`, as here, can carry it.
+    """
+    args: dict[str, Any] = {"pretrained": backbone.path, "dtype": backbone.dtype if cuda else "float32"}
+    if backbone.trust_remote_code:
+        args["trust_remote_code"] = True
+    if backbone.chat_template_kwargs:
+        args["chat_template_args"] = dict(backbone.chat_template_kwargs)
+    if backbone.context_length:
+        args["max_length"] = backbone.context_length
+    if adapter is not None:
+        args["peft"] = str(adapter)
+    return args
+
+
+def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[str, float]:
+    """lm-eval's `results[task]` as cell numbers: `acc,none` -> `acc`, another filter -> `acc_<filter>`;
+    a stderr that is not a finite number ("N/A" for corpus metrics) is left out.
+
+    Raises:
+        ValueError: a metric (not a stderr) that is not a finite number.
+    """
+    out: dict[str, float] = {}
+    for key, value in task_results.items():
+        metric, comma, filter_name = key.partition(",")
+        if not comma:  # name, alias, sample_len: not metrics
+            continue
+        name = metric if filter_name == "none" else f"{metric}_{re.sub(r'[^A-Za-z0-9_]+', '_', filter_name)}"
+        finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if finite:
+            out[name] = value
+        elif not metric.endswith("_stderr"):
+            raise ValueError(f"metric {key} is not a finite number: {value!r}")
+    return {**out, "n": n, "skipped": skipped}
+
+
+def sample_rows(samples: list[dict]) -> list[dict]:
+    """One row per scored doc, sorted by doc id: the doc's `id` and `motion_id`, the `prediction`
+    (generated text, or the option letter with the highest log-likelihood), the `target`, the
+    references of a caption doc and the doc's numeric per-sample metrics."""
+    rows = []
+    for s in samples:
+        doc = s.get("doc") or {}
+        row = {"id": str(doc.get("doc_id", s.get("doc_id"))), "motion_id": doc.get("motion_id")}
+        responses = s.get("filtered_resps") or []
+        if responses and isinstance(responses[0], (list, tuple)):  # log-likelihood per option
+            logliks = [float(r[0]) for r in responses]
+            row["prediction"] = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
+            row["loglikelihoods"] = logliks
+        else:
+            row["prediction"] = responses[0] if responses else ""
+        row["target"] = s.get("target")
+        if "options" in doc:  # the doc's chance level is 1 / len(options)
+            row["n_options"] = len(doc["options"])
+        if "references" in doc:
+            row["references"] = list(doc["references"])
+        for metric in s.get("metrics") or []:
+            value = s.get(metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                row[metric] = value
+        rows.append(row)
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def tasks_dir() -> Path:
+    """The task YAMLs: the checkout's `tasks/`, else where `pip install .` put them."""
+    if (CHECKOUT_TASKS / "smd.yaml").is_file():
+        return CHECKOUT_TASKS
+    import lm_eval.tasks
+
+    return Path(lm_eval.tasks.__file__).parent / "smd"
+
+
+class _TaskYamlLoader(yaml.SafeLoader):
+    """Reads a task YAML without importing what its `!function` tags name."""
+
+
+_TaskYamlLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
+
+
+def task_version(task: str, folder: Path | None = None) -> float | str | None:
+    """`metadata.version` of a task YAML, following `include:` as lm-eval does (the file's own keys win)."""
+    path = (folder or tasks_dir()) / f"{task}.yaml"
+    config: dict = {}
+    for _ in range(10):  # include chains are short; a cycle must not hang
+        own = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaskYamlLoader) or {}
+        config = {**own, **config}
+        if "include" not in own:
+            break
+        path = path.parent / own["include"]
+    return (config.get("metadata") or {}).get("version")
+
+
+def adapter_record(adapter: Path, scored: dict[str, str], docs: Path) -> dict[str, Any]:
+    """Path, weights and hash of an adapter folder, and the SMD format it was trained on (the format
+    contract: it must be the format of the docs it scores; `scored`)."""
+    if not adapter.is_dir():
+        raise ValueError(f"adapter folder not found: {adapter}")
+    if not (adapter / "adapter_config.json").is_file():
+        raise ValueError(f"{adapter}: not a PEFT adapter folder (no adapter_config.json)")
+    names = ("adapter_model.safetensors", "adapter_model.bin")
+    weights = next((adapter / n for n in names if (adapter / n).is_file()), None)
+    if weights is None:
+        raise ValueError(f"{adapter}: no adapter_model.safetensors (or .bin)")
+    record = {"path": str(adapter), "weights": weights.name, "sha256": sha256_file(weights)}
+    run = adapter.parent / "run.json"  # `smd train` writes OUT/run.json beside OUT/best
+    trained = (read_json(run).get("smd") if run.is_file() else None) or None
+    if trained is None:
+        _LOG.warning("%s: no run.json saying which SMD format it was trained on: not checked", adapter)
+    else:
+        check_same_format(trained, scored, str(adapter), str(docs))
+    return {**record, "smd": trained}

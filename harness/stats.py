@@ -168,11 +168,11 @@ def caption_stats(predictions: Sequence[str], references: Sequence[Sequence[str]
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
-    from .metrics.coco import _check, normalise, three_references
+    from .metrics.coco import _check, nlgeval_text, three_references
 
     _check(predictions, references)
-    res = {i: [normalise(p)] for i, p in enumerate(predictions)}
-    gts = {i: [normalise(r) for r in three_references(refs)] for i, refs in enumerate(references)}
+    res = {i: [nlgeval_text(p)] for i, p in enumerate(predictions)}
+    gts = {i: [nlgeval_text(r) for r in three_references(refs)] for i, refs in enumerate(references)}
     bleu = np.zeros((len(res), 2 + 2 * _BLEU_N))
     for i in range(len(res)):
         cooked = cook_test(res[i][0], cook_refs(gts[i]))

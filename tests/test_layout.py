@@ -7,20 +7,20 @@
 - every code dependency a `dvc.yaml` stage runs is one of its `deps` (else `dvc repro` would not re-run
   it when that code changes), and every code dep it lists is code it runs.
 
-Imports are read with `ast`, inside functions too (a lazy import is still a dependency).
+Imports are read with `ast`, inside functions too (a lazy import is still a dependency), by
+`harness.code`: the closure training fingerprints its runs with.
 """
 
 from __future__ import annotations
 
-import ast
-import re
-from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 
 from harness.cli import STAGES
+from harness.code import import_closure, module_files
+from harness.code import imports as code_imports
 from harness.pipeline import STAGE_MODULES
 from tests.builders import REPO
 
@@ -35,61 +35,16 @@ ENTRY = {"harness", "harness.cli"}
 RUNTIME_LOADS = {"harness.evaluate": ("tasks.utils",)}
 
 
-def _module_files() -> dict[str, Path]:
-    files = {}
-    for top in ("smd", "harness", "tasks"):
-        for path in sorted((REPO / top).rglob("*.py")):
-            parts = path.relative_to(REPO).with_suffix("").parts
-            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-            files[name] = path
-    return files
+MODULES = module_files(REPO, ("smd", "harness", "tasks"))
 
 
-MODULES = _module_files()
-
-
-@cache
 def imports(module: str) -> frozenset[str]:
     """The project modules `module` imports (package `__init__`s included: importing runs them)."""
-    path = MODULES[module]
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(parts + ([base] if base else []))
-            names = [f"{base}.{a.name}" for a in node.names] + [base]
-        else:
-            continue
-        for name in names:
-            while name and name not in MODULES:
-                name = name.rpartition(".")[0]
-            while name:  # the module and every package above it
-                found.add(name)
-                name = name.rpartition(".")[0]
-    if module == "tasks.utils":  # tasks/utils.py puts the checkout on sys.path, then imports harness
-        found |= {m for m in _imported_names(path) if m in MODULES}
-    return frozenset(found - {module})
-
-
-def _imported_names(path: Path) -> set[str]:
-    return set(re.findall(r"from (harness[\w.]*) import", path.read_text(encoding="utf-8")))
+    return code_imports(module, MODULES)
 
 
 def closure(roots: tuple[str, ...]) -> set[str]:
-    seen: set[str] = set()
-    todo = list(roots)
-    while todo:
-        m = todo.pop()
-        if m in seen:
-            continue
-        seen.add(m)
-        todo += [d for d in imports(m) | set(RUNTIME_LOADS.get(m, ())) if d not in ENTRY]
-    return seen
+    return import_closure(roots, MODULES, also_loads=RUNTIME_LOADS, stop_at=ENTRY)
 
 
 STAGE_ROOTS = {module for module, _ in STAGES.values()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .coco import coco_scores, normalise, sacrebleu_score, three_references
+from .coco import coco_scores, nlgeval_text, sacrebleu_score, three_references
 from .motions import load_motion_features
 from .readers import read_predictions
 from .retrieval import euclidean_distance_matrix, r_precision, top_k_hits
@@ -30,7 +30,7 @@ __all__ = [
     "euclidean_distance_matrix",
     "load_motion_features",
     "load_plain_pickle",
-    "normalise",
+    "nlgeval_text",
     "r_precision",
     "read_predictions",
     "rescale_f1",

@@ -2,9 +2,10 @@
 
 Protocol (DESIGN.md, "Caption metrics"), as TM2T's `final_evaluations_m2t.py` runs it through NLGEval:
 
-- every string is `strip()`ped and split on whitespace; nothing else (no lower-casing, no punctuation
-  removal, no PTB tokenizer). The tokens are re-joined with single spaces so that every scorer sees the
-  same tokens (pycocoevalcap's ROUGE splits on " ", BLEU and CIDEr on any whitespace);
+- every scorer gets each string `strip()`ped and nothing else, exactly what NLGEval hands them (no
+  lower-casing, no punctuation removal, no PTB tokenizer, inner whitespace kept): BLEU and CIDEr then
+  split on any whitespace, pycocoevalcap's ROUGE-L on single spaces, so a doubled space inside a caption
+  is an empty token to ROUGE-L as it is in the published numbers;
 - each sample keeps exactly three references (`three_references`): more than three -> the first three;
   two (A, B) -> A, B, A; one (A) -> A, A, A;
 - `pycocoevalcap` Bleu(4) (corpus BLEU, "closest" reference length), Rouge (beta 1.2, mean over samples)
@@ -45,9 +46,13 @@ def three_references(references: Sequence[str]) -> list[str]:
     return refs * N_REFERENCES
 
 
-def normalise(text: str) -> str:
-    """Whitespace tokenisation of a stripped string, tokens joined by single spaces (nothing else)."""
-    return " ".join(text.strip().split())
+def nlgeval_text(text: str) -> str:
+    """A caption as NLGEval hands it to the COCO scorers: `strip()`ped, inner whitespace untouched.
+
+    >>> nlgeval_text("  a  man\twalks \n")
+    'a  man\twalks'
+    """
+    return text.strip()
 
 
 def _check(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> None:
@@ -75,8 +80,8 @@ def coco_scores(predictions: Sequence[str], references: Sequence[Sequence[str]])
     from pycocoevalcap.rouge.rouge import Rouge
 
     _check(predictions, references)
-    res = {i: [normalise(p)] for i, p in enumerate(predictions)}
-    gts = {i: [normalise(r) for r in three_references(refs)] for i, refs in enumerate(references)}
+    res = {i: [nlgeval_text(p)] for i, p in enumerate(predictions)}
+    gts = {i: [nlgeval_text(r) for r in three_references(refs)] for i, refs in enumerate(references)}
     bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
     rouge, _ = Rouge().compute_score(gts, res)
     cider, _ = Cider().compute_score(gts, res)

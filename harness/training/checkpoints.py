@@ -110,8 +110,10 @@ def load_checkpoint(out: Path, *, accelerator, model, optimizer, scheduler) -> T
             f"{folder / 'state.pt'}: not a checkpoint this version can resume ({e}); "
             "delete its checkpoints/ folder to start over"
         ) from e
-    missing, unexpected = accelerator.unwrap_model(model).load_state_dict(saved["trainable"], strict=False)
-    if unexpected or set(saved["trainable"]) - {n for n, _ in model.named_parameters()} - set(missing):
+    # the unwrapped model's names: DDP's wrapper prefixes its own with "module."
+    net = accelerator.unwrap_model(model)
+    missing, unexpected = net.load_state_dict(saved["trainable"], strict=False)
+    if unexpected or set(saved["trainable"]) - {n for n, _ in net.named_parameters()} - set(missing):
         raise TrainingError(f"{folder}: checkpoint weights do not match the model ({unexpected[:3]})")
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])

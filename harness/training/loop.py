@@ -30,6 +30,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ..backbones import Backbone
+from ..code import code_digest
 from ..io import folder_digest, read_json
 from ..provenance import git_state, hardware, now_utc, versions
 from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
@@ -41,15 +42,21 @@ from .state import Run, RunData, RunRecord, TrainState
 from .validation import better, cloze_accuracy, mean_loss, qa_accuracy
 
 LOG = logging.getLogger("smd.train")
+# the module `smd train` runs: its import closure is the code a run's fingerprint covers
+TRAINING_ENTRY = "harness.train"
 # Fields that cannot change the result: a resumed run may differ in them.
 _NOT_FINGERPRINTED = ("save_every", "val_batch_size", "extra")
 
 
 def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
-    """What makes two runs the same run: config, backbone (its files, for a local folder) and data."""
+    """What makes two runs the same run: config, backbone (its files, for a local folder), data and the
+    training code (the modules `smd train` runs: a run folder of other code is not this run's)."""
     conf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
     model = {"path": backbone.path, "files": folder_digest(backbone.path)}
-    blob = json.dumps({"config": conf, "backbone": model, "data": files}, sort_keys=True, default=str)
+    code = code_digest([TRAINING_ENTRY])
+    blob = json.dumps(
+        {"config": conf, "backbone": model, "data": files, "code": code}, sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -129,10 +136,10 @@ def _finished_run(out: Path, run_fingerprint: str, *, restart_changed: bool) -> 
     if previous.get("fingerprint") not in (None, run_fingerprint):
         if not restart_changed:
             raise TrainingError(
-                f"{out} holds a run with another config, backbone or data: use another --out, "
+                f"{out} holds a run with another config, backbone, data or training code: use another --out, "
                 "delete it, or pass --restart-changed"
             )
-        LOG.warning("%s: config, backbone or data changed since its run: starting over", out)
+        LOG.warning("%s: config, backbone, data or training code changed since its run: starting over", out)
         for stale in ("checkpoints", "best", "last"):
             shutil.rmtree(out / stale, ignore_errors=True)
         record_path.unlink(missing_ok=True)
@@ -252,7 +259,7 @@ def resume(out: Path, run: Run, *, record: RunRecord) -> TrainState:
         return TrainState(fingerprint=run.fingerprint)
     if state.fingerprint != run.fingerprint:
         raise TrainingError(
-            f"{out} holds a checkpoint of a different run (config, backbone or data differ): "
+            f"{out} holds a checkpoint of a different run (config, backbone, data or training code differ): "
             "use another --out or delete its checkpoints/"
         )
     record.update(resumed_from=state.position())
@@ -308,9 +315,15 @@ def train_epoch(run: Run, state: TrainState, *, epoch: int, out: Path) -> float:
 
 def _optimizer_step(run: Run, window: list[list[int]]) -> float:
     """One optimizer step over a window of micro-batches (lists of example indices); its loss."""
+    import torch
+
     accelerator, model, examples = run.accelerator, run.model, run.examples
-    # token-mean over the whole optimizer step, whatever the split into micro-batches
+    # token-mean over the whole optimizer step, whatever its split into micro-batches and processes:
+    # DDP averages the processes' gradients, so each scales its token sum by processes / all tokens
     n_tokens = sum(x != IGNORE for b in window for i in b for x in examples[i].labels[1:])
+    processes = accelerator.num_processes
+    if processes > 1:
+        n_tokens = int(accelerator.reduce(torch.tensor(n_tokens, device=accelerator.device), "sum"))
     step_loss = 0.0
     for j, b in enumerate(window):
         batch = {
@@ -318,11 +331,13 @@ def _optimizer_step(run: Run, window: list[list[int]]) -> float:
         }
         sync = j == len(window) - 1
         # DDP: all-reduce gradients once per optimizer step, not per micro-batch
-        ctx = accelerator.no_sync(model) if not sync and accelerator.num_processes > 1 else nullcontext()
+        ctx = accelerator.no_sync(model) if not sync and processes > 1 else nullcontext()
         with ctx:
             with accelerator.autocast():
                 loss, _ = loss_sum(model, batch, run.keep)
                 loss = loss / max(n_tokens, 1)
+                if processes > 1:
+                    loss = loss * processes
             accelerator.backward(loss)
         step_loss += float(loss.detach())
     if run.cfg.max_grad_norm > 0:
@@ -330,6 +345,8 @@ def _optimizer_step(run: Run, window: list[list[int]]) -> float:
     run.optimizer.step()
     run.scheduler.step()
     run.optimizer.zero_grad(set_to_none=True)
+    if processes > 1:  # the mean of the processes' shares is the step's loss over all its tokens
+        step_loss = float(accelerator.reduce(torch.tensor(step_loss, device=accelerator.device), "mean"))
     return step_loss
 
 

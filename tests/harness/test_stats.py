@@ -72,6 +72,15 @@ def test_caption_statistics_reproduce_the_coco_corpus_scores():
         assert scores[metric].shape == (1,)
 
 
+def test_caption_statistics_see_the_whitespace_the_corpus_scores_see():
+    preds = ["  a man   walks forward. ", "a\tperson jumps\n", "someone  waves  twice"]
+    refs = [["a man walks  forward."], ["a person jumps", "someone\thops"], ["someone waves twice "]]
+    full = _caption_scores(caption_stats(preds, refs), np.ones((1, 3)))
+    whole = coco_scores(preds, refs)
+    for metric in ("bleu_4", "rouge_l", "cider"):
+        assert full[metric][0] == pytest.approx(whole[metric], rel=1e-12, abs=1e-15), metric
+
+
 def test_wilson_interval():
     low, high = wilson_interval(41, 100)
     # hand-computed: centre (p + z²/2n) / (1 + z²/n) = 0.4133, half-width 0.0947

@@ -763,6 +763,21 @@ def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
     assert folder_digest("Qwen/Qwen2.5-7B-Instruct") is None  # a hub id: its path is its identity
 
 
+def test_other_training_code_makes_another_run(demo, tmp_path, monkeypatch):
+    """`dvc repro` re-runs a training stage when its code changed: the persisted folder must not hand
+    back the old code's adapter as finished."""
+    from harness.training import loop
+
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+    out = tmp_path / "run"
+    first = _run(demo, out, docs=[sub], epochs=1)
+    monkeypatch.setattr(loop, "code_digest", lambda roots: "0" * 64)  # as if a module had changed
+    with pytest.raises(loop.TrainingError, match="training code"):
+        _run(demo, out, docs=[sub], epochs=1)
+    monkeypatch.undo()
+    assert _run(demo, out, docs=[sub], epochs=1) == first  # the same code: the same finished run
+
+
 # ---------------------------------------------------------------------------------------------- bad input
 
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from harness.metrics.coco import coco_scores, normalise, sacrebleu_score, three_references
+from harness.metrics.coco import coco_scores, nlgeval_text, sacrebleu_score, three_references
 
 
 def test_three_reference_policy():
@@ -52,12 +52,54 @@ def test_first_reference_as_prediction_scores_high():
     assert worst["bleu_4"] < 0.1
 
 
-def test_only_whitespace_normalisation():
-    assert normalise("  a  man\twalks \n") == "a man walks"
+def _nlgeval_way(predictions, references):
+    """pycocoevalcap called as NLGEval calls it: `strip()`ped strings in, nothing else done to them."""
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    hyps = {i: [p.strip()] for i, p in enumerate(predictions)}
+    refs = {i: [r.strip() for r in three_references(rs)] for i, rs in enumerate(references)}
+    bleu, _ = Bleu(4).compute_score(refs, hyps, verbose=0)
+    out = {f"bleu_{n + 1}": float(b) for n, b in enumerate(bleu)}
+    out["rouge_l"] = float(Rouge().compute_score(refs, hyps)[0])
+    out["cider"] = float(Cider().compute_score(refs, hyps)[0])
+    return out
+
+
+# doubled, leading, trailing, tab and newline whitespace, in predictions and references
+ODD_SPACES = (
+    ["  a man   walks forward. ", "a\tperson jumps\n", "someone  waves  twice", "a person kicks"],
+    [
+        ["a man walks  forward.", " a person walks ahead"],
+        ["a person jumps", "someone\thops up"],
+        ["someone waves twice ", "a person waves"],
+        ["a  person kicks", "kicking\t\tforward", "the man kicks"],
+    ],
+)
+
+
+def test_scorers_get_exactly_what_nlgeval_hands_them():
+    assert nlgeval_text("  a  man\twalks \n") == "a  man\twalks"
+    predictions, references = ODD_SPACES
+    ours = coco_scores(predictions, references)
+    assert ours == _nlgeval_way(predictions, references)  # bit for bit, every metric
+
+    # and the test can tell: re-joining the tokens (the earlier normalisation) moves ROUGE-L only
+    def rejoin(text):
+        return " ".join(text.split())
+
+    rejoined = coco_scores([rejoin(p) for p in predictions], [[rejoin(r) for r in rs] for rs in references])
+    assert rejoined["rouge_l"] != ours["rouge_l"]
+    assert all(rejoined[k] == pytest.approx(ours[k], abs=1e-12) for k in ours if k != "rouge_l")
+
+
+def test_clean_captions_score_as_they_did_and_no_other_normalisation():
     refs = [["a man walks forward."], ["a person jumps"]]
     base = coco_scores(["a man walks forward.", "a person jumps"], refs)
-    spaced = coco_scores(["  a man   walks forward. ", "a\tperson jumps\n"], refs)
-    assert spaced == base
+    assert base == _nlgeval_way(["a man walks forward.", "a person jumps"], refs)
+    # only the ends are stripped: the same captions with outer whitespace score the same
+    assert coco_scores(["  a man walks forward. ", "a person jumps\n"], refs) == base
     # no lower-casing, no punctuation splitting: "A" != "a", "forward." != "forward"
     assert coco_scores(["A man walks forward", "a person jumps"], refs)["bleu_1"] < base["bleu_1"]
 

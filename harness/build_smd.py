@@ -2,8 +2,10 @@
 
 Each motion is analysed once and rendered for every preset, on all cores. Results are appended
 to a cache (`smd_cache.jsonl`, one line per motion, flushed as it goes) keyed by the motion file's
-size and modification time and the SMD format version, so a re-run after adding motions or after
-an interruption computes only what is missing. Outputs and the report are written atomically.
+content (sha256: a regenerated or copied file with the same bytes is the same motion, and the cache,
+part of a DVC output, is the same bytes on every machine) and the SMD format version, so a re-run
+after adding motions or after an interruption computes only what is missing. Outputs and the report
+are written atomically.
 A motion that cannot be described (missing or corrupt file, non-finite joints...) is recorded in
 `build_report.json` with its id and file, and the build goes on with the rest.
 """
@@ -23,7 +25,7 @@ from tqdm import tqdm
 import smd
 
 from .datasets.humanml3d import mirror_joints
-from .io import atomic_write_json, atomic_write_text, load_npy
+from .io import atomic_write_json, atomic_write_text, load_npy, sha256_file
 from .layout import dataset_kind
 from .problems import Problem
 from .smd_files import smd_file_name, write_smd_file
@@ -45,10 +47,9 @@ class MotionRef:
     end: int | None = None  # exclusive; None = to the end
 
     def key(self) -> str:
-        """Changes whenever the file or the way it is read changes."""
-        st = os.stat(self.path)
+        """Changes whenever the file's content or the way it is read changes (never with its mtime)."""
         how = f"{int(self.mirror)}:{self.start}:{self.end}:{self.fps}:{self.up_axis}"
-        return f"{st.st_size}:{st.st_mtime_ns}:{how}"
+        return f"{sha256_file(self.path)}:{how}"
 
 
 def load_motion(ref: MotionRef) -> np.ndarray:

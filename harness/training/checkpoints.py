@@ -8,6 +8,7 @@ Everything in it loads with `torch.load(weights_only=True)`.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -131,7 +132,17 @@ def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:
         tmp = folder.with_name(f".tmp-{folder.name}")
         shutil.rmtree(tmp, ignore_errors=True)
         accelerator.unwrap_model(model).save_pretrained(tmp)
+        _sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)
     accelerator.wait_for_everyone()
+
+
+def _sort_target_modules(config: Path) -> None:
+    """peft keeps `target_modules` as a set and writes it in hash order, which differs from process to
+    process: sorted, the same adapter is the same bytes (the run folder is a DVC output)."""
+    data = json.loads(config.read_text(encoding="utf-8"))
+    if isinstance(data.get("target_modules"), list):
+        data["target_modules"] = sorted(data["target_modules"])
+        atomic_write_text(config, json.dumps(data, indent=2, sort_keys=True) + "\n")

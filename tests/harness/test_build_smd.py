@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,8 +46,13 @@ def test_rerun_computes_only_new_or_changed_motions(tmp_path):
     build_smd(refs[:3], PRESETS, tmp_path / "out", workers=1)
     report = build_smd(refs, PRESETS, tmp_path / "out", workers=1)
     assert (report.computed, report.cached) == (2, 3)
+    cache = (tmp_path / "out" / CACHE_NAME).read_bytes()
+    for ref in refs:  # regenerated files, the same bytes: cached, and the cache byte for byte the same
+        Path(ref.path).write_bytes(Path(ref.path).read_bytes())
+        os.utime(ref.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert build_smd(refs, PRESETS, tmp_path / "out", workers=1).cached == 5
+    assert (tmp_path / "out" / CACHE_NAME).read_bytes() == cache
     np.save(refs[0].path, turn_and_squat().astype(np.float32))  # a changed file is recomputed
-    os.utime(refs[0].path, ns=(time.time_ns(), time.time_ns() + 10**9))
     report = build_smd(refs, PRESETS, tmp_path / "out", workers=1)
     assert (report.computed, report.cached) == (1, 4)
     texts = load_smd_file(tmp_path / "out" / "angle_texts_v5.json").texts

@@ -68,13 +68,12 @@ def describe_motion(ref: MotionRef, presets: tuple[str, ...]) -> dict[str, str]:
     return {p: smd.render(analysis, p) for p in presets}
 
 
-def _work(job: tuple[MotionRef, tuple[str, ...]]) -> tuple[str, str | None, dict | None, str | None]:
-    ref, presets = job
+def _work(job: tuple[MotionRef, str, tuple[str, ...]]) -> tuple[str, str, dict | None, str | None]:
+    ref, key, presets = job  # the key the build computed: hashing the file once is enough
     try:
-        key = ref.key()
         return ref.motion_id, key, describe_motion(ref, presets), None
     except (OSError, ValueError) as e:  # a bad motion is reported, never fatal
-        return ref.motion_id, None, None, str(e)
+        return ref.motion_id, key, None, str(e)
 
 
 @dataclass
@@ -156,7 +155,7 @@ def build_smd(
     cache = _read_cache(cache_path)
     failed = [p.to_dict() for p in (problems or [])]
 
-    todo: list[MotionRef] = []
+    todo: list[tuple[MotionRef, str]] = []  # with each motion's cache key
     for ref in refs:
         entry = cache.get(ref.motion_id)
         try:
@@ -171,14 +170,14 @@ def build_smd(
             and all(p in entry.get("texts", {}) for p in presets)
         )
         if not fresh:
-            todo.append(ref)
+            todo.append((ref, key))
 
     workers = max(1, min(workers or os.cpu_count() or 1, max(1, len(todo))))
     t_compute = time.perf_counter()
     computed = 0
     if todo:
-        jobs = [(r, presets) for r in todo]
-        paths = {r.motion_id: r.path for r in todo}
+        jobs = [(r, key, presets) for r, key in todo]
+        paths = {r.motion_id: r.path for r, _ in todo}
         with _open_cache_for_append(cache_path) as f:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 results = pool.imap_unordered(

@@ -14,6 +14,22 @@ import smd
 from smd.skeleton import MIRROR_PERMUTATION
 
 REPO = Path(__file__).resolve().parents[1]
+# `smd train` that SIGKILLs its own process in the KILL_AT_STEP-th optimizer step (on every process of
+# a multi-process run): a run killed mid-epoch, for the resume tests
+KILLING_TRAINER = """
+import os, signal, sys, torch
+calls = 0
+step = torch.optim.AdamW.step
+def killing_step(self, *a, **k):
+    global calls
+    calls += 1
+    if calls == int(os.environ["KILL_AT_STEP"]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return step(self, *a, **k)
+torch.optim.AdamW.step = killing_step
+from harness.train import main
+sys.exit(main(sys.argv[1:]))
+"""
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 

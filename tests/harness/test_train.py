@@ -15,7 +15,7 @@ pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 pytest.importorskip("transformers")
 
-from tests.builders import REPO  # noqa: E402
+from tests.builders import KILLING_TRAINER, REPO  # noqa: E402
 
 TASKS_DIR = REPO / "tasks"
 PRESET = "v5_top3"
@@ -523,23 +523,6 @@ def test_train_limit_trains_on_a_seeded_random_sample_in_file_order(demo, tmp_pa
 # ---------------------------------------------------------------------------------------------- resume
 
 
-_CHILD = """
-import os, signal, sys, torch
-from pathlib import Path
-calls = 0
-step = torch.optim.AdamW.step
-def killing_step(self, *a, **k):
-    global calls
-    calls += 1
-    if calls == int(os.environ["KILL_AT_STEP"]):  # mid-epoch, after the step-4 checkpoint
-        os.kill(os.getpid(), signal.SIGKILL)
-    return step(self, *a, **k)
-torch.optim.AdamW.step = killing_step
-from harness.train import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
     from safetensors.torch import load_file
 
@@ -551,8 +534,8 @@ def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "KILL_AT_STEP": "10"}
     killed = tmp_path / "killed"
     run = subprocess.run(
-        [sys.executable, "-c", _CHILD, *args, "--out", str(killed)], env=env, cwd=REPO, capture_output=True,
-        text=True, timeout=600,
+        [sys.executable, "-c", KILLING_TRAINER, *args, "--out", str(killed)],
+        env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
     # last checkpoint: step 8 (epoch 1, 4 micro-batches in); the kill came in step 10

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 
-from tests.builders import REPO  # noqa: E402
+from tests.builders import KILLING_TRAINER, REPO  # noqa: E402
 
 # 16 docs in batches of 2: 8 micro-batches an epoch, 4 optimizer steps of 2 micro-batches (one process
 # with grad_accum 2, or two processes with one each); dropout off, so both see the same arithmetic. The
@@ -31,21 +31,6 @@ SETTINGS = {
 # float sums in another order (DDP's all-reduce against accumulation in one process), over 8 AdamW
 # steps; measured: step losses within 2.4e-7, adapters equal to the bit
 TOLERANCE = 1e-6
-
-_KILLING_CHILD = """
-import os, signal, sys, torch
-calls = 0
-step = torch.optim.AdamW.step
-def killing_step(self, *a, **k):
-    global calls
-    calls += 1
-    if calls == int(os.environ["KILL_AT_STEP"]):  # on every process, after the step-6 checkpoint
-        os.kill(os.getpid(), signal.SIGKILL)
-    return step(self, *a, **k)
-torch.optim.AdamW.step = killing_step
-from harness.train import main
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def _free_port() -> int:
@@ -110,7 +95,7 @@ def runs(demo, tmp_path_factory):
     double = _two_processes(["-m", "harness.train"], _args(demo, tmp, two, grad_accum=1))
     assert double.returncode == 0, double.stderr[-3000:]
     child = tmp / "killing_child.py"
-    child.write_text(_KILLING_CHILD)
+    child.write_text(KILLING_TRAINER)
     dead = _two_processes([str(child)], _args(demo, tmp, killed, grad_accum=1), KILL_AT_STEP="7")
     assert dead.returncode != 0, dead.stdout[-2000:]
     stopped = json.loads((killed / "run.json").read_text())

@@ -75,7 +75,8 @@ def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[
 
 def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[str, float]:
     """lm-eval's `results[task]` as cell numbers: `acc,none` -> `acc`, another filter -> `acc_<filter>`;
-    a stderr that is not a finite number ("N/A" for corpus metrics) is left out.
+    a stderr that is not a finite number ("N/A" for corpus metrics) is left out, and so is a metric
+    whose aggregation found no value (`None`: a per-type accuracy of a type without docs).
 
     Raises:
         ValueError: a metric (not a stderr) that is not a finite number.
@@ -89,7 +90,7 @@ def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[
         finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if finite:
             out[name] = value
-        elif not metric.endswith("_stderr"):
+        elif value is not None and not metric.endswith("_stderr"):
             raise ValueError(f"metric {key} is not a finite number: {value!r}")
     return {**out, "n": n, "skipped": skipped}
 

@@ -13,12 +13,16 @@ list the options (`harness.prompts`, `qa_target="text"`), `acc` and length-norma
 (log-likelihood per character, lm-eval's definition).
 
 Per-type accuracy (`acc_action`, `acc_direction`, `acc_body_part`, `acc_no_relation`, `acc_before`,
-`acc_after`, `acc_in_between`) is a per-doc metric that a doc reports only for its own answer type and
-relation, aggregated by lm-eval's `mean`: one pass over the docs (sub-tasks per type would score every
-doc twice, once per grouping), lm-eval's closed-form standard error of the mean, and a type with no doc
-is simply absent from the results (no NaN). lm-eval then warns that the metrics were scored on
-different numbers of docs: that is these metrics, by design; size-weighted group aggregation is not
-used (the group `smd` has no aggregate metrics).
+`acc_after`, `acc_in_between`) is a per-doc metric, one pass over the docs (sub-tasks per type would
+score every doc twice, once per grouping): every doc reports all seven, `None` for the types and the
+relation it is not of, and `agg_type_accuracy` averages the docs that carry a value. Every doc reports
+every key because lm-eval gathers a data-parallel run's metrics key by key from every rank, and a
+rank whose share holds no doc of some type would otherwise lack the key (a KeyError at the gather;
+`tests/harness/test_lm_eval_distributed.py`). A type with no doc at all aggregates to `None` and is
+left out of the cell (`lm_eval_io.cell_metrics`); lm-eval has no standard error for a custom
+aggregation (N/A), and the cells carry a Wilson interval per type from the samples instead. lm-eval
+then warns that the metrics were scored on different numbers of docs: that is these metrics, by
+design; size-weighted group aggregation is not used (the group `smd` has no aggregate metrics).
 """
 
 from __future__ import annotations
@@ -209,9 +213,9 @@ def cloze_doc_to_choice(doc: dict) -> list[str]:
 TYPE_METRICS = tuple(f"acc_{t}" for t in ANSWER_TYPES + RELATIONS)
 
 
-def type_metrics(doc: dict, correct: int) -> dict[str, int]:
-    """`correct` under the doc's answer-type and relation metric (`acc_action`, `acc_before`, ...);
-    the other per-type metrics are absent for this doc, so each averages over its own docs only.
+def type_metrics(doc: dict, correct: int) -> dict[str, int | None]:
+    """`correct` under the doc's answer-type and relation metric (`acc_action`, `acc_before`, ...),
+    `None` under the other five: each averages over its own docs only (`agg_type_accuracy`).
 
     Raises:
         ValueError: the doc's answer_type or relation is not a known one (names the doc).
@@ -222,7 +226,15 @@ def type_metrics(doc: dict, correct: int) -> dict[str, int]:
             f"doc {doc.get('doc_id')}: answer_type {answer_type!r} / relation {relation!r} not in "
             f"{ANSWER_TYPES} / {RELATIONS} (remake the docs with `smd make-docs`)"
         )
-    return {f"acc_{answer_type}": correct, f"acc_{relation}": correct}
+    own = {f"acc_{answer_type}", f"acc_{relation}"}
+    return {name: (correct if name in own else None) for name in TYPE_METRICS}
+
+
+def agg_type_accuracy(values: list[int | None]) -> float | None:
+    """A per-type accuracy: the mean over the docs of that type (those with a value); `None` when
+    there is none, which the cell leaves out."""
+    carried = [v for v in values if v is not None]
+    return sum(carried) / len(carried) if carried else None
 
 
 def _argmax(values) -> int:
@@ -230,13 +242,13 @@ def _argmax(values) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))
 
 
-def mc_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int]:
+def mc_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int | None]:
     """Letter MC: lm-eval's `acc` (argmax of the letters' log-likelihoods) and its per-type split."""
     correct = int(_argmax([ll for ll, _ in results]) == doc["answer_idx"])
     return {"acc": correct, **type_metrics(doc, correct)}
 
 
-def cloze_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int]:
+def cloze_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[str, int | None]:
     """Cloze: lm-eval's `acc` and `acc_norm` (log-likelihood per character of the option text, as
     lm-eval's default multiple-choice scoring computes it) and the per-type split of `acc`."""
     lls = [ll for ll, _ in results]
@@ -251,7 +263,7 @@ def cloze_process_results(doc: dict, results: list[tuple[float, bool]]) -> dict[
     }
 
 
-def qa_process_results(doc: dict, results: list[str]) -> dict[str, int]:
+def qa_process_results(doc: dict, results: list[str]) -> dict[str, int | None]:
     """Generation QA: accuracy by exact option match; an answer naming no option is wrong and invalid."""
     idx = extract_option(results[0], doc["options"])
     correct = int(idx == doc["answer_idx"])

@@ -13,6 +13,7 @@ from harness.lm_eval_tasks import (  # noqa: F401
     agg_r_precision_top3,
     agg_rouge_l,
     agg_sacrebleu,
+    agg_type_accuracy,
     babel_qa_cloze_docs,
     babel_qa_docs,
     babel_qa_gen_docs,

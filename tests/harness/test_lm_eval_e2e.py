@@ -243,9 +243,10 @@ def test_per_type_accuracy_is_aggregated_per_type_and_lands_in_the_cell(tmp_path
         json.dumps(results, allow_nan=False)  # strict JSON: no NaN anywhere
         cell = cell_metrics(results, n=6, skipped=0)
         assert {k: cell[k] for k in expected} == pytest.approx(expected), task
-        assert "acc_body_part" not in cell and "acc_body_part,none" not in results, task  # no such docs
-        # mean's closed-form standard error: sample std / sqrt(n) (0 for after: one doc)
-        assert cell["acc_action_stderr"] == pytest.approx((1 / 3) ** 0.5 / 2), task
-        assert "acc_after_stderr" not in cell, task  # one doc: lm-eval reports N/A
+        # no such docs: lm-eval reports no value, and the cell has no such metric
+        assert results["acc_body_part,none"] is None and "acc_body_part" not in cell, task
+        # a custom aggregation has no standard error in lm-eval (N/A): the cell carries none
+        assert results["acc_action_stderr,none"] == "N/A" and "acc_action_stderr" not in cell, task
+        assert cell["acc_stderr"] == pytest.approx((0.5 * 0.5 * 6 / 5) ** 0.5 / 6**0.5), task
     assert res["results"]["smd_babel_qa_cloze"]["acc_norm,none"] == pytest.approx(0.5)
     assert res["results"]["smd_babel_qa"]["invalid_rate,none"] == 0.0

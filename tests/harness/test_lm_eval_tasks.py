@@ -4,6 +4,7 @@ import yaml
 from harness.answers import extract_option
 from harness.lm_eval_tasks import (
     TYPE_METRICS,
+    agg_type_accuracy,
     cloze_doc_to_choice,
     cloze_process_results,
     doc_to_choice,
@@ -41,21 +42,27 @@ def test_answer_extraction(answer, expected):
     assert extract_option(answer, OPTIONS) == expected
 
 
+def _types(**own) -> dict:
+    """The seven per-type metrics of a doc: `own` values, None for the others."""
+    return {name: own.get(name) for name in TYPE_METRICS}
+
+
 def test_process_results_counts_invalid_answers_as_wrong():
     doc = {"options": OPTIONS, "answer_idx": 2, "answer_type": "action", "relation": "before"}
-    per_type = {"acc_action": 1, "acc_before": 1}
-    assert qa_process_results(doc, ["C"]) == {"acc": 1, "invalid_rate": 0, **per_type}
-    assert qa_process_results(doc, ["A"]) == {"acc": 0, "invalid_rate": 0, "acc_action": 0, "acc_before": 0}
+    assert qa_process_results(doc, ["C"]) == {"acc": 1, "invalid_rate": 0, **_types(acc_action=1, acc_before=1)}
+    assert qa_process_results(doc, ["A"]) == {"acc": 0, "invalid_rate": 0, **_types(acc_action=0, acc_before=0)}
     assert qa_process_results(doc, ["I do not know"])["invalid_rate"] == 1
 
 
-def test_each_doc_reports_only_its_own_type_and_relation():
+def test_each_doc_reports_every_type_with_a_value_only_for_its_own():
     doc = {"doc_id": "q7", "options": OPTIONS, "answer_idx": 1, "answer_type": "body_part",
            "relation": "in_between"}  # fmt: skip
     letters = [(-3.0, False), (-1.0, True), (-2.0, False), (-5.0, False), (-4.0, False)]
-    assert mc_process_results(doc, letters) == {"acc": 1, "acc_body_part": 1, "acc_in_between": 1}
-    assert set(mc_process_results(doc, letters)) <= {"acc", *TYPE_METRICS}
+    assert mc_process_results(doc, letters) == {"acc": 1, **_types(acc_body_part=1, acc_in_between=1)}
     assert len(TYPE_METRICS) == 7 and "acc_no_relation" in TYPE_METRICS
+    # the mean over the docs that carry a value; a type no doc carries has none
+    assert agg_type_accuracy([1, None, 0, None, 1, 1]) == 0.75
+    assert agg_type_accuracy([None, None]) is None
     with pytest.raises(ValueError, match="doc q7: answer_type 'pose'"):
         mc_process_results({**doc, "answer_type": "pose"}, letters)
 
@@ -66,7 +73,7 @@ def test_cloze_scores_option_texts_and_normalises_by_length():
     assert cloze_doc_to_choice(doc) == ["sit", "walk backwards", "jump"]
     # the gold text is the most likely: both pick it
     assert cloze_process_results(doc, [(-9.0, False), (-2.0, True), (-8.0, False)]) == {
-        "acc": 1, "acc_norm": 1, "acc_action": 1, "acc_no_relation": 1,
+        "acc": 1, "acc_norm": 1, **_types(acc_action=1, acc_no_relation=1),
     }  # fmt: skip
     # "sit" is likelier in total (-3 > -6), the 14-character gold per character (-0.43 > -1.0 > -2.0)
     scored = cloze_process_results(doc, [(-3.0, False), (-6.0, False), (-8.0, False)])
@@ -134,3 +141,32 @@ def test_every_task_loads_through_lm_evals_task_manager(tmp_path):
     assert {"smd_babel_qa_cloze", "smd_humman_qa_cloze"} <= set(
         _load_yaml(REPO / "tasks" / "smd.yaml")["task"]
     )
+
+
+def _resolved(path) -> dict:
+    """A task YAML with its `include:` chain merged in (the included file first, as lm-eval does)."""
+    config = _load_yaml(path)
+    if "include" in config:
+        config = {**_resolved(path.parent / config.pop("include")), **config}
+    return config
+
+
+def test_the_tasks_need_nothing_of_the_hf_model_that_lm_evals_vllm_model_lacks():
+    """For the paper profile on GPUs, `lm_eval --model vllm` must run the same YAMLs: their requests
+    are the two kinds every lm-eval model serves (loglikelihood for `multiple_choice`, generate_until),
+    and their generation settings are the backend-neutral ones lm-eval translates for vLLM
+    (`normalize_gen_kwargs`: `until`, `max_gen_toks`, `do_sample` -> temperature 0), nothing an HF
+    `generate()` alone would understand (num_beams, repetition_penalty, ...)."""
+    pytest.importorskip("lm_eval")
+    from lm_eval.models.utils import normalize_gen_kwargs
+
+    paths = sorted((REPO / "tasks").glob("smd_*.yaml"))
+    assert len(paths) == 8
+    for path in paths:
+        config = _resolved(path)
+        assert config["output_type"] in {"multiple_choice", "generate_until"}, path.name
+        if config["output_type"] == "generate_until":
+            kwargs = normalize_gen_kwargs(config["generation_kwargs"])
+            assert kwargs["do_sample"] is False and kwargs["temperature"] == 0.0, path.name
+            assert set(kwargs) == {"until", "max_gen_toks", "do_sample", "temperature"}, path.name
+        assert not {"model_args", "batch_size", "device"} & set(config), path.name

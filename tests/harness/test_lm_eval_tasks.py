@@ -49,8 +49,16 @@ def _types(**own) -> dict:
 
 def test_process_results_counts_invalid_answers_as_wrong():
     doc = {"options": OPTIONS, "answer_idx": 2, "answer_type": "action", "relation": "before"}
-    assert qa_process_results(doc, ["C"]) == {"acc": 1, "invalid_rate": 0, **_types(acc_action=1, acc_before=1)}
-    assert qa_process_results(doc, ["A"]) == {"acc": 0, "invalid_rate": 0, **_types(acc_action=0, acc_before=0)}
+    assert qa_process_results(doc, ["C"]) == {
+        "acc": 1,
+        "invalid_rate": 0,
+        **_types(acc_action=1, acc_before=1),
+    }
+    assert qa_process_results(doc, ["A"]) == {
+        "acc": 0,
+        "invalid_rate": 0,
+        **_types(acc_action=0, acc_before=0),
+    }
     assert qa_process_results(doc, ["I do not know"])["invalid_rate"] == 1
 
 

@@ -614,6 +614,65 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
         (root / "params.yaml").write_text(original)
 
 
+def _git(root: Path, *args: str) -> str:
+    who = {"GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.invalid"}
+    who |= {"GIT_COMMITTER_NAME": "ci", "GIT_COMMITTER_EMAIL": "ci@example.invalid"}
+    run = subprocess.run(["git", *args], cwd=root, env={**os.environ, **who}, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def _queue_settled(root: Path, timeout: float) -> str:
+    """`dvc queue status` once no task is queued or running (the workers have drained the queue)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = _dvc(root, "queue", "status")
+        if not re.search(r"\b(Queued|Running)\b", status):
+            return status
+        assert time.monotonic() < deadline, f"queue still busy after {timeout} s:\n{status}"
+        time.sleep(5)
+
+
+def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project):
+    """A sweep on DVC's queue, as the README runs the paper's ablations: two values of a parameter
+    queued with `dvc exp run --queue -S`, run by two workers (`dvc queue start -j 2`), each experiment
+    in its own temporary workspace; `dvc exp show` then lists both with their parameters and cells."""
+    root = demo_project
+    _dvc(root, "repro")  # a no-op after the previous tests; run alone, this builds the pipeline
+    # queued experiments start from a commit: the reproduced project, lock and cells included
+    _git(root, "add", "-A")
+    _git(root, "commit", "-q", "-m", "reduced demo, reproduced")
+    limits = {"sweep-limit-2": 2, "sweep-limit-3": 3}
+    for name, limit in limits.items():
+        _dvc(root, "exp", "run", "--queue", "--name", name, "-S", f"pipeline.eval_limit={limit}")
+    try:
+        _dvc(root, "queue", "start", "-j", "2")
+        status = _queue_settled(root, timeout=900)
+    finally:
+        _dvc(root, "queue", "stop")
+    assert status.count("Success") == 2 and "Failed" not in status, status
+
+    shown = json.loads(_dvc(root, "exp", "show", "--json"))
+    experiments = {e["name"]: e for head in shown for e in head.get("experiments") or []}
+    assert set(limits) <= set(experiments), list(experiments)
+    cells = {str(c) for c in _demo_cells(root)}
+    for name, limit in limits.items():
+        (run,) = experiments[name]["revs"]
+        data = run["data"]
+        assert data["params"]["params.yaml"]["data"]["pipeline"]["eval_limit"] == limit, name
+        metrics = data["metrics"]
+        assert cells <= set(metrics), (name, sorted(metrics))
+        for cell in cells:  # every cell of the experiment scored that many docs
+            assert metrics[cell]["data"]["n"] == limit, (name, cell)
+    # the workspace itself is untouched: its cells keep the committed limit
+    for cell in cells:
+        assert json.loads((root / cell).read_text())["n"] == REDUCED["pipeline", "eval_limit"]
+
+    table = _dvc(root, "exp", "show", "--md", "--only-changed")
+    rows = [line for line in table.splitlines() if any(name in line for name in limits)]
+    assert len(rows) == 2, table
+
+
 # ---------------------------------------------------------------------------------------------- profiles
 
 FAKE_DVC = """#!/usr/bin/env python3

@@ -1,0 +1,256 @@
+"""The GPU check: the paper's training and evaluation setting timed on one GPU, printed as one table.
+
+    bash benchmarks/gpu_check.sh            # one CUDA GPU (an H200: at most ~8 min), no internet
+    bash benchmarks/gpu_check.sh --dry      # the same code on the CPU with a tiny model (~1 min; CI)
+
+1. **Training tokens/s** on the Qwen2.5-7B architecture built from its config with random weights
+   (nothing is downloaded; speed does not depend on the weights), bf16, SDPA, LoRA r 16 on all seven
+   projections, side by side on the same random-token sequences of the paper's v5 prompt length (~4K
+   tokens: uniform in 3,000-5,000, seeded, with a 2-token answer) and the same 8 examples per
+   optimizer step:
+     paper: batch 2 x grad-accum 4, plain shuffled batches, the LM head over every position;
+     ours:  `smd train`'s defaults: length-grouped batches, the LM head only on the answer positions.
+   Peak GPU memory of each.
+2. **Projected GPU-hours** of the paper's 5 epochs at each measured rate, against the paper's reported
+   ~7 (QA) and ~20 (captioning) GPU-hours: QA over the official training splits of BABEL-QA (1,800
+   questions) and HuMMan-QA (2,066); captioning over HumanML3D's training split (23,384 motions,
+   mirrored copies included) at one sample per reference caption (3.08 captions per motion: 44,970
+   descriptions of 14,616 motions), all at the mean length timed here. A projection, not a run: the
+   captions' real prompts are as long as the QA ones (the SMD dominates both).
+3. **lm-eval `_mc` questions/s**: `smd_babel_qa_mc` through lm-eval's own HF model (HFLM, batch 8) on the
+   same random model, over v5 docs of the offline demo, with the tiny backbone's byte-level BPE
+   tokenizer (its ids fall inside any vocabulary; the prompts' mean token count is printed beside).
+
+`--dry` runs every step on the CPU in float32 with a 2-layer model of the same family, 200-300-token
+sequences and 2 optimizer steps: a check that the script works, not a measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_train_throughput import time_pass  # noqa: E402
+
+# the paper's reported training cost on one H200 (DESIGN: ~7 GPU-hours QA, ~20 captioning)
+PAPER_HOURS = {"qa": 7.0, "caption": 20.0}
+EPOCHS = 5
+# training examples per epoch: official splits (../shared fixtures: BABEL-QA 1,800 train questions,
+# HuMMan-QA 2,066; HumanML3D train.txt 23,384 ids) and HumanML3D's 44,970 descriptions / 14,616 motions
+EXAMPLES = {"qa": 1_800 + 2_066, "caption": round(23_384 * 44_970 / 14_616)}
+TARGET_RATIO = 3.0  # issue 17: ours >= 3x the paper's configuration
+
+
+@dataclass(frozen=True)
+class Scale:
+    """What one run of the check times: the real 7B setting or the --dry stand-in."""
+
+    model: dict  # Qwen2Config arguments
+    lengths: tuple[int, int]  # sequence lengths, uniform in [low, high]
+    steps: int  # optimizer steps timed per configuration (after one warm-up step)
+    mc_docs: int  # questions scored by lm-eval
+    device: str
+    bf16: bool
+
+
+QWEN25_7B = {  # Qwen/Qwen2.5-7B-Instruct config.json
+    "vocab_size": 152064,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1e6,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": False,
+}
+GPU = Scale(QWEN25_7B, (3_000, 5_000), steps=6, mc_docs=64, device="cuda", bf16=True)
+DRY = Scale(
+    {**QWEN25_7B, "vocab_size": 512, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+     "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 8192},
+    (200, 300), steps=2, mc_docs=4, device="cpu", bf16=False,
+)  # fmt: skip
+EXAMPLES_PER_STEP = 8
+CONFIGS = {  # name: (batch, grad-accum, length-grouped, LM head on the answer positions only)
+    "paper": (2, 4, False, False),
+    "ours": (2, 4, True, True),
+}
+
+
+def random_model(scale: Scale):
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(0)
+    config = Qwen2Config(**scale.model, attn_implementation="sdpa")
+    with torch.device(scale.device):
+        model = Qwen2ForCausalLM(config)
+    return model.to(torch.bfloat16 if scale.bf16 else torch.float32)
+
+
+def random_examples(scale: Scale, n: int):
+    import torch
+
+    from harness.training.data import IGNORE, Example
+
+    g = torch.Generator().manual_seed(0)
+    low, high = scale.lengths
+    lengths = torch.randint(low, high + 1, (n,), generator=g).tolist()
+    examples = []
+    for length in lengths:
+        ids = torch.randint(0, scale.model["vocab_size"], (length,), generator=g).tolist()
+        examples.append(Example("", tuple(ids), tuple([IGNORE] * (length - 2) + ids[-2:]), length - 2))
+    return examples, lengths
+
+
+def train_rates(scale: Scale) -> dict[str, dict]:
+    """Tokens/s and peak memory of each configuration, LoRA on a fresh random model each."""
+    import torch
+
+    from harness.backbones import Backbone
+    from harness.training.config import TrainConfig
+    from harness.training.data import epoch_batches
+    from harness.training.loop import add_lora
+
+    out = {}
+    for name, (batch, accum, grouped, answer_only) in CONFIGS.items():
+        assert batch * accum == EXAMPLES_PER_STEP
+        n = EXAMPLES_PER_STEP * (scale.steps + 1)
+        examples, lengths = random_examples(scale, n)
+        model = add_lora(random_model(scale), TrainConfig(), Backbone(name="qwen2.5-7b", path="-"))
+        batches = epoch_batches(lengths, batch, seed=0, epoch=0, group_by_length=grouped)
+        if scale.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        autocast = torch.autocast(scale.device, dtype=torch.bfloat16, enabled=scale.bf16)
+        with autocast:
+            for part in (batches[:accum], batches[accum:]):  # one warm-up optimizer step, then the timed ones
+                res = time_pass(model, examples, part, 0, answer_only, device=scale.device, accum=accum)
+        cuda = scale.device == "cuda"
+        res["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+        res["mean_tokens"] = sum(lengths) / len(lengths)
+        out[name] = res
+        del model
+        if scale.device == "cuda":
+            torch.cuda.empty_cache()
+    return out
+
+
+def projected_hours(tokens_per_s: float, mean_tokens: float) -> dict[str, float]:
+    return {task: EPOCHS * n * mean_tokens / tokens_per_s / 3600 for task, n in EXAMPLES.items()}
+
+
+def mc_rate(scale: Scale, work: Path) -> dict:
+    """`smd_babel_qa_mc` questions/s through lm-eval's HFLM on the random model, demo v5 docs."""
+    import torch
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    from harness.build_smd import main as build_smd
+    from harness.demo.generate import generate_demo
+    from harness.io import read_jsonl
+    from harness.layout import docs_path
+    from harness.lm_eval_io import tasks_dir
+    from harness.lm_eval_tasks import prompt_tokens
+    from harness.prompt_docs import main as make_docs
+    from harness.qa_options import main as make_options
+    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+
+    qa = work / "babel_qa"
+    generate_demo(work, n_motions=max(12, scale.mc_docs // 2), seed=3)
+    assert build_smd([str(qa), "--presets", "v5", "--workers", str(min(os.cpu_count() or 1, 8))]) == 0
+    assert make_options([str(qa)]) == 0
+    assert make_docs([str(qa), "--preset", "v5"]) == 0
+    test = docs_path(qa, "v5", "test")
+    tokenizer_dir = build_tiny_backbone(work / "tok", corpus_from_docs([test]), TinyConfig(vocab_size=512))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    docs = read_jsonl(test)[: scale.mc_docs]
+    prompt_lengths = [prompt_tokens(tokenizer, d, "letter") for d in docs]
+    model = random_model(scale).eval()
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=8, max_length=8192)
+    metadata = {"smd_variant": "v5", "data_root": str(qa)}
+    manager = TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
+    if scale.device == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    res = simple_evaluate(
+        model=lm, tasks=["smd_babel_qa_mc"], task_manager=manager, apply_chat_template=True, limit=len(docs)
+    )
+    wall = time.perf_counter() - start
+    scored = int(res["n-samples"]["smd_babel_qa_mc"]["effective"])
+    return {
+        "questions": scored,
+        "questions_per_s": scored / wall,
+        "mean_prompt_tokens": sum(prompt_lengths) / len(prompt_lengths),
+        "wall_s": wall,
+    }
+
+
+def report(scale: Scale, train: dict[str, dict], mc: dict) -> str:
+    ours, paper = train["ours"], train["paper"]
+    ratio = ours["tokens_per_s"] / paper["tokens_per_s"]
+    what = (
+        "dry run, CPU, tiny model: not a measurement" if scale is DRY else "Qwen2.5-7B, random weights, bf16"
+    )
+    lines = [
+        f"SMD-Bench GPU check ({what})",
+        "",
+        "| what | paper config | ours | note |",
+        "| --- | --- | --- | --- |",
+    ]
+    row = lines.append
+    verdict = "met" if ratio >= TARGET_RATIO else "not met"
+    row(f"| training tokens/s | {paper['tokens_per_s']:,.0f} | {ours['tokens_per_s']:,.0f} | "
+        f"ratio {ratio:.2f}x (target >= {TARGET_RATIO:.0f}x: {verdict}) |")  # fmt: skip
+    row(f"| padding | {paper['padding_frac']:.1%} | {ours['padding_frac']:.1%} | "
+        f"mean {ours['mean_tokens']:,.0f} tokens |")  # fmt: skip
+    row(f"| peak GPU memory (GiB) | {paper['peak_gib']:.1f} | {ours['peak_gib']:.1f} | |")
+    hours = {k: projected_hours(train[k]["tokens_per_s"], train[k]["mean_tokens"]) for k in ("paper", "ours")}
+    for task in ("qa", "caption"):
+        row(f"| projected {task} GPU-hours ({EPOCHS} epochs, {EXAMPLES[task]:,} examples) | "
+            f"{hours['paper'][task]:,.1f} | {hours['ours'][task]:,.1f} | "
+            f"paper reports ~{PAPER_HOURS[task]:.0f} |")  # fmt: skip
+    row(f"| lm-eval `_mc` questions/s | | {mc['questions_per_s']:.2f} | {mc['questions']} questions, "
+        f"mean prompt {mc['mean_prompt_tokens']:,.0f} tokens, HFLM batch 8 |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--dry", action="store_true", help="CPU, tiny model: checks that the script runs (CI)"
+    )
+    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    import torch
+
+    scale = DRY if args.dry else GPU
+    if not args.dry and not torch.cuda.is_available():
+        print("gpu_check: no CUDA device; use --dry for the CPU check", file=sys.stderr)
+        return 2
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    start = time.perf_counter()
+    train = train_rates(scale)
+    with tempfile.TemporaryDirectory() as tmp:
+        mc = mc_rate(scale, Path(tmp))
+    table = report(scale, train, mc)
+    print(table)
+    print(f"\n(total {time.perf_counter() - start:.0f} s; torch {torch.__version__})")
+    if args.out:
+        args.out.write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

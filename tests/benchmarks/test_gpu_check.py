@@ -1,0 +1,48 @@
+"""The GPU check's dry mode: the script that times the paper's setting on a GPU runs end to end on the CPU."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lm_eval")
+pytest.importorskip("peft")
+
+from tests.builders import OFFLINE_ENV, REPO  # noqa: E402
+
+
+def test_gpu_check_dry_runs_every_step_and_prints_one_table(tmp_path):
+    env = {**os.environ, **OFFLINE_ENV, "OUT": str(tmp_path)}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])  # this venv's python3
+    run = subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    table = (tmp_path / "gpu_check.md").read_text()
+    assert table.strip() in run.stdout and "dry run" in table
+    lines = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = {line.split("|")[1].strip(): line for line in lines}
+    numbers = re.compile(r"\d[\d,]*\.?\d*")
+    for what in ("training tokens/s", "padding", "lm-eval `_mc` questions/s"):
+        assert what in rows, rows
+    assert len(numbers.findall(rows["training tokens/s"].split("|")[2])) == 1  # paper config measured
+    assert re.search(r"ratio \d+\.\d\dx", rows["training tokens/s"])
+    hours = [k for k in rows if k.startswith("projected")]
+    assert len(hours) == 2 and all("paper reports" in rows[k] for k in hours)
+    assert re.search(r"\| [1-9]\d* questions", rows["lm-eval `_mc` questions/s"])
+
+
+def test_gpu_check_without_a_gpu_says_so(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the real check would run")
+    env = {**os.environ, **OFFLINE_ENV}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
+    run = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh")], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert run.returncode == 2 and "no CUDA device; use --dry" in run.stderr

@@ -22,7 +22,16 @@ from typing import Any, Literal
 
 from .config import Params, load_params, typed_from_mapping
 
-DEFAULT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+CHECKOUT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def default_params() -> Path:
+    """The params file read when none is named: `params.yaml` in the working directory (a project after
+    a regular install, where the package sits in site-packages), else the checkout's."""
+    here = Path.cwd() / "params.yaml"
+    return here if here.is_file() else CHECKOUT_PARAMS
+
+
 # how to build the registry's local folders (dvc.yaml runs these as stages)
 BUILD_COMMANDS = {
     "tiny": "smd tiny-backbone models/tiny --docs ...",
@@ -75,7 +84,7 @@ def load_registry(params: Params | Path | str | dict | None = None) -> dict[str,
     Raises:
         ValueError: an entry with an unknown key or a wrong type (the message names entry and key).
     """
-    loaded = load_params(params, DEFAULT_PARAMS)
+    loaded = load_params(params, default_params())
     registry = {}
     for name, entry in loaded.section("backbones").items():
         if not isinstance(entry, dict) or "path" not in entry:
@@ -112,6 +121,10 @@ def get_backbone(name_or_path: str, params: Params | Path | str | dict | None = 
         raise FileNotFoundError(
             f"backbone {name_or_path!r} is neither a registered name ({names})"
             " nor an existing folder nor a hub id (owner/name)"
+        )
+    if path.parent.is_dir():  # `models/nope` where `models/` is a folder here: missing, not a hub id
+        raise FileNotFoundError(
+            f"backbone {name_or_path!r}: no such folder (not sent to the Hub: {path.parent}/ is local)"
         )
     return Backbone(name=name_or_path, path=name_or_path, dtype="auto")  # a hub id
 

@@ -27,7 +27,7 @@ import smd
 from .datasets.humanml3d import mirror_joints
 from .io import atomic_write_json, atomic_write_text, load_npy, sha256_file
 from .layout import dataset_kind
-from .problems import Problem
+from .problems import DataError, Problem, is_error
 from .smd_files import smd_file_name, write_smd_file
 
 CACHE_NAME = "smd_cache.jsonl"
@@ -240,7 +240,7 @@ def motion_refs(root: Path | str, splits: tuple[str, ...] = ("train", "val", "te
         for motion_id in sorted({q.motion_id for q in dataset.questions if q.split in splits}):
             try:
                 path = qa.find_motion(root, motion_id)
-            except FileNotFoundError as e:
+            except (FileNotFoundError, ValueError) as e:  # missing, or an id that is no file name
                 problems.append(Problem(str(root), motion_id, str(e)))
                 continue
             refs.append(MotionRef(motion_id, str(path), qa.QA_FPS, qa.QA_UP_AXIS))
@@ -274,18 +274,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", nargs="+", default=list(smd.PRESETS), choices=list(smd.PRESETS))
     parser.add_argument("--out", type=Path, help="output folder (default: ROOT/smd)")
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
-    parser.add_argument("--strict", action="store_true", help="exit 1 if any motion or question failed")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any motion or question failed (not for those the dataset's rules leave out)",
+    )
     args = parser.parse_args(argv)
     refs, problems = motion_refs(args.root)
     out = args.out or args.root / "smd"
     report = build_smd(refs, args.presets, out, workers=args.workers, problems=problems)
+    errors = [p for p in report.failed if is_error(p)]
+    ruled = len(report.failed) - len(errors)
     print(
         f"{args.root}: {report.motions} motions, {report.computed} computed, {report.cached} cached, "
-        f"{len(report.failed)} problems; {report.motions_per_second} motions/s on {report.workers} workers; "
+        f"{len(errors)} problems" + (f", {ruled} left out by the dataset's rules" if ruled else "")
+        + f"; {report.motions_per_second} motions/s on {report.workers} workers; "
         f"{len(report.presets)} presets -> {out}"
-    )
-    for p in report.failed[:10]:
+    )  # fmt: skip
+    for p in errors[:10]:
         print(f"  problem: {p['item']}: {p['source']}: {p['message']}")
-    if len(report.failed) > 10:
-        print(f"  ... {len(report.failed) - 10} more in {out / REPORT_NAME}")
-    return 1 if args.strict and report.failed else 0
+    if len(errors) > 10:
+        print(f"  ... {len(errors) - 10} more in {out / REPORT_NAME}")
+    if report.computed + report.cached == 0:  # the report is written; an empty build is no success
+        where = out / REPORT_NAME
+        raise DataError(f"{args.root}: no motion could be described ({len(report.failed)} problems: {where})")
+    return 1 if args.strict and errors else 0

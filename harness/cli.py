@@ -46,6 +46,15 @@ def _positive_float(value: str) -> float:
     return x
 
 
+def _fps(value: str) -> float:
+    from smd.canonical import MAX_FPS, MIN_FPS
+
+    x = _positive_float(value)
+    if not MIN_FPS <= x <= MAX_FPS:
+        raise argparse.ArgumentTypeError(f"must be a frame rate in [{MIN_FPS:g}, {MAX_FPS:g}], got {value!r}")
+    return x
+
+
 def _top_k(value: str) -> int:
     try:
         k = int(value)
@@ -57,7 +66,7 @@ def _top_k(value: str) -> int:
 
 
 def _add_motion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fps", type=_positive_float, default=20.0, help="frame rate of the motion (default: 20)")
+    p.add_argument("--fps", type=_fps, default=20.0, help="frame rate of the motion (default: 20; 1-1000)")
     p.add_argument(
         "--up-axis",
         choices=("y", "z"),
@@ -113,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, text) in STAGES.items():
         s = sub.add_parser(name, help=text, add_help=False)
         s.add_argument("stage_args", nargs=argparse.REMAINDER)
-        s.set_defaults(func=_stage(module))
+        s.set_defaults(func=_stage(module, name))
     return parser
 
 
@@ -137,11 +146,18 @@ STAGES = {
 }
 
 
-def _stage(module: str):
+def _stage(module: str, command: str):
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        return importlib.import_module(module).main(args.stage_args)
+        from harness.problems import DataError
+
+        try:
+            return importlib.import_module(module).main(args.stage_args)
+        except (DataError, FileNotFoundError, NotADirectoryError) as e:
+            # a user's mistake (a missing or unusable dataset, file or folder): one line, not a traceback
+            print(f"smd {command}: error: {e}", file=sys.stderr)
+            return EXIT_ERROR
 
     return run
 
@@ -231,7 +247,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in STAGES:  # stages parse their own arguments, --help included
-        return _stage(STAGES[argv[0]][0])(argparse.Namespace(stage_args=argv[1:]))
+        return _stage(STAGES[argv[0]][0], argv[0])(argparse.Namespace(stage_args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

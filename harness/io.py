@@ -47,13 +47,16 @@ def _atomic_write(path: Path | str, data: str | bytes, **open_args: Any) -> Path
 
 def atomic_write_json(path: Path | str, obj: Any, *, indent: int | None = 1) -> Path:
     """JSON with sorted keys (stable diffs), written atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False) + "\n")
+    # allow_nan=False: NaN and Infinity are not JSON; a number that is not finite is an error here,
+    # not a file other tools refuse
+    text = json.dumps(obj, indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
 
 
 def atomic_write_jsonl(path: Path | str, rows: Iterable[dict]) -> Path:
     """One JSON object per line, in the given order, written atomically."""
     return atomic_write_text(
-        path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+        path, "".join(json.dumps(r, ensure_ascii=False, sort_keys=True, allow_nan=False) + "\n" for r in rows)
     )
 
 

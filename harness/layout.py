@@ -10,16 +10,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .problems import DataError
+
 __all__ = ["BLIND_SUFFIX", "dataset_kind", "docs_path", "docs_variant"]
 
 BLIND_SUFFIX = "-blind"
 
 
 def docs_variant(variant: str) -> tuple[str, bool]:
-    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True)."""
-    if variant.endswith(BLIND_SUFFIX):
-        return variant[: -len(BLIND_SUFFIX)], True
-    return variant, False
+    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True).
+
+    Raises:
+        ValueError: the preset is not one of `smd.PRESETS`.
+    """
+    import smd
+
+    blind = variant.endswith(BLIND_SUFFIX)
+    preset = variant[: -len(BLIND_SUFFIX)] if blind else variant
+    if preset not in smd.PRESETS:  # a name, never a path: it becomes part of file names
+        raise ValueError(
+            f"unknown SMD preset {preset!r} (one of {', '.join(smd.PRESETS)}, optionally with {BLIND_SUFFIX})"
+        )
+    return preset, blind
 
 
 def docs_path(root: Path | str, variant: str, split: str) -> Path:
@@ -33,4 +45,4 @@ def dataset_kind(root: Path | str) -> str:
         return "qa"
     if (root / "new_joints").is_dir():
         return "humanml3d"
-    raise ValueError(f"{root}: not a dataset folder (expected questions/ or new_joints/)")
+    raise DataError(f"{root}: not a dataset folder (expected questions/ or new_joints/)")

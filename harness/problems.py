@@ -18,15 +18,27 @@ class Problem:
         source: path (as a string) of the file the record came from.
         item: what was skipped inside it: a question id, a motion id, or "line 12".
         message: why, in words a person can act on.
+        kind: "error" (a broken or unreadable record) or "rule" (a valid record the dataset's protocol
+            leaves out, e.g. a HumanML3D motion outside T2M's frame range): reported either way, but
+            only errors fail a `--strict` run.
     """
 
     source: str
     item: str
     message: str
+    kind: str = "error"
 
     def to_dict(self) -> dict:
-        """Plain dict with the keys `source`, `item`, `message` (for JSON reports)."""
-        return asdict(self)
+        """Plain dict with the keys `source`, `item`, `message`, and `kind` unless it is "error"."""
+        out = asdict(self)
+        if self.kind == "error":
+            del out["kind"]
+        return out
+
+
+def is_error(problem: dict) -> bool:
+    """A reported problem (`Problem.to_dict()`) that is an error, not a protocol's rule."""
+    return problem.get("kind", "error") == "error"
 
 
 class DataError(ValueError):

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .layout import BLIND_SUFFIX, dataset_kind, docs_path, docs_variant
-from .problems import Problem
+from .problems import DataError, Problem
 
 __all__ = [
     "blind_control",
@@ -139,7 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 if any doc was skipped")
     args = parser.parse_args(argv)
-    preset, blind = docs_variant(args.preset)
+    try:
+        preset, blind = docs_variant(args.preset)
+    except ValueError as e:
+        parser.error(str(e))
     smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
     smd_file = load_smd_file(smd_path)
     if smd_file.preset != preset:  # the format contract: the docs say which preset they hold
@@ -177,4 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic_write_json(docs_path(args.root, args.preset, "report").with_suffix(".json"), report)
     print(f"{args.root} {args.preset}: docs {counts}, {len(problems)} skipped")
-    return 1 if args.strict and problems else 0
+    if not any(counts.values()):  # the report is written; docs of nothing are no success
+        where = docs_path(args.root, args.preset, "report").with_suffix(".json")
+        raise DataError(f"{args.root}: no doc for preset {args.preset} in any split (see {where})")
+    return 1 if args.strict and any(p.kind == "error" for p in problems) else 0

@@ -47,7 +47,7 @@ class OptionStats:
     questions: int
     option_counts: dict[int, int]  # number of options -> questions
     gold_positions: dict[int, int]  # gold index -> questions (all questions)
-    gold_uniformity_p: float  # chi-square p-value of gold positions among 10-option questions
+    gold_uniformity_p: float | None  # chi-square p-value of gold positions among 10-option questions
     answers_per_type: dict[str, dict[str, int]]
 
     def to_dict(self) -> dict:
@@ -65,7 +65,7 @@ def option_stats(rows: Sequence[dict]) -> OptionStats:
     counts = Counter(len(r["options"]) for r in rows)
     gold = Counter(r["answer_idx"] for r in rows)
     full = [r["answer_idx"] for r in rows if len(r["options"]) == MAX_OPTIONS]
-    p = float("nan")
+    p = None  # no 10-option question: no test (null in stats.json, which is strict JSON)
     if full:
         observed = np.bincount(full, minlength=MAX_OPTIONS)
         p = float(chisquare(observed).pvalue)
@@ -76,7 +76,7 @@ def option_stats(rows: Sequence[dict]) -> OptionStats:
         questions=len(rows),
         option_counts=dict(counts),
         gold_positions=dict(gold),
-        gold_uniformity_p=round(p, 6),
+        gold_uniformity_p=None if p is None else round(p, 6),
         answers_per_type={t: dict(sorted(c.items())) for t, c in sorted(per_type.items())},
     )
 

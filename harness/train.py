@@ -34,7 +34,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .backbones import DEFAULT_PARAMS, Backbone, get_backbone
+from .backbones import Backbone, default_params, get_backbone
 from .config import Params, load_params, parse_overrides
 from .training.config import TrainConfig, load_train_config
 
@@ -72,7 +72,7 @@ def run_training(
     """
     from .training.loop import train
 
-    loaded = load_params(params, DEFAULT_PARAMS)
+    loaded = load_params(params, default_params())
     resolved: Backbone = get_backbone(backbone, loaded)
     cfg = load_train_config(loaded, task, overrides, backbone=resolved)
     return train(
@@ -125,9 +125,12 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
     except KeyboardInterrupt:
         print("training canceled; start it again with the same arguments to resume", file=sys.stderr)
         return 130
-    except (TrainingError, ValueError, FileNotFoundError) as e:
+    except TrainingError as e:  # the run itself failed (its run.json says so)
         print(f"smd train: error: {e}", file=sys.stderr)
         return 1
+    except (ValueError, FileNotFoundError) as e:  # the inputs are wrong: nothing was trained
+        print(f"smd train: error: {e}", file=sys.stderr)
+        return 2
     best = record.get("best") or {}
     metric = {k: v for k, v in best.items() if k.startswith("val_")}
     print(f"{args.out}: {record['status']}; best epoch {best.get('epoch')}: {metric}")

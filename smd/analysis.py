@@ -178,6 +178,10 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
     canon = canonicalize(joints, fps, up_axis)
     warnings = plausibility_warnings(canon, fps, up_axis)
     ja = joint_angles(canon)
+    bad = ~np.isfinite(ja.values)
+    if bad.any():  # never expected of finite, bounded joints; a bug must not become text
+        frame, angle = (int(x[0]) for x in np.nonzero(bad))
+        raise ValueError(f"non-finite joint angle {ANGLES[angle].name} at frame {frame}")
     traj = trajectory_curves(canon)
     # The angle and trajectory curves are smoothed and searched for peaks together: both work
     # curve by curve, and one call costs less than two.

@@ -7,8 +7,6 @@ with the body's left along +X. Facing is HumanML3D's: perpendicular to the hip a
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .rotation import normalize, rot_y
@@ -23,6 +21,12 @@ _Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
 # Last dimensions of the HumanML3D and KIT-ML feature vectors: a common wrong input.
 _FEATURE_DIMS = {263: "HumanML3D", 251: "KIT-ML"}
 BODY_HEIGHT_RANGE_M = (0.5, 2.5)  # head-to-floor height of the standing-ish body, plausible range
+# Frame rates a motion-capture clip can have; outside, the analysis's resampling to its 20 fps grid
+# would make a few frames into billions of samples (or none).
+MIN_FPS, MAX_FPS = 1.0, 1000.0
+# Positions beyond this are not a body in metres (millimetres of a 2 m person are 2e3), and their
+# squares would overflow: refused rather than turned into NaN angles.
+MAX_COORDINATE_M = 1e6
 SMOOTHING_WINDOW_S = 0.25  # the analysis's moving average (smd.analysis.SMOOTH_S reads it)
 
 
@@ -49,8 +53,13 @@ def validate(joints: np.ndarray, fps: float, up_axis: str) -> np.ndarray:
             f"joints contain {int(bad.sum())} non-finite values "
             f"(first at frame {int(frames[0])}, joint {int(joint_ids[0])})"
         )
-    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive finite number, got {fps!r}")
+    largest = float(np.abs(arr).max())
+    if largest > MAX_COORDINATE_M:  # squares and cross products of such numbers overflow to inf
+        raise ValueError(
+            f"joint coordinates reach {largest:.3g}: not positions in metres (at most {MAX_COORDINATE_M:g})"
+        )
+    if not (isinstance(fps, (int, float)) and MIN_FPS <= fps <= MAX_FPS):
+        raise ValueError(f"fps must be a number in [{MIN_FPS:g}, {MAX_FPS:g}], got {fps!r}")
     if up_axis not in UP_AXES:
         raise ValueError(f"up_axis must be one of {UP_AXES}, got {up_axis!r}")
     return arr

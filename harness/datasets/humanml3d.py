@@ -86,7 +86,11 @@ def parse_texts(path: Path | str) -> tuple[list[Caption], list[Problem]]:
     path = Path(path)
     captions: list[Caption] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
@@ -201,10 +205,19 @@ def load_joints(root: Path | str, motion_id: str) -> np.ndarray:
 def motion_length(root: Path | str, motion_id: str) -> int:
     """Number of frames of a motion, read from the file header only (same `M` rule as `load_joints`)."""
     path, _ = joints_file(root, motion_id)
-    shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    if not shape:
-        raise ValueError(f"{path}: expected an array of frames, got a scalar")
-    return int(shape[0])
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError) as e:  # empty, cut short, not NumPy, a pickle
+        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
+    if not isinstance(array, np.ndarray):  # np.load opens a .npz archive, whatever the file's name
+        array.close()
+        raise ValueError(f"{path}: expected one array, found an .npz archive")
+    if array.ndim != 3 or array.shape[1:] != (N_JOINTS, 3):
+        hint = " (a 263-d feature file: joints live in new_joints/)" if array.shape[-1:] == (263,) else ""
+        raise ValueError(f"{path}: expected joints of shape (T, {N_JOINTS}, 3), got {array.shape}{hint}")
+    return int(array.shape[0])
 
 
 def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], list[Problem]]:
@@ -222,7 +235,8 @@ def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], 
         split: split name for `read_split`.
 
     Returns:
-        Samples sorted by sample id, and the problems (missing texts or motion files, bad lines).
+        Samples sorted by sample id, and the problems (missing, unreadable or undecodable texts or
+        motion files, bad lines; and, of kind "rule", the motions the frame range leaves out).
 
     Raises:
         DataError: the split list, `texts/` or `new_joints/` is missing.
@@ -245,8 +259,20 @@ def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], 
             problems.append(Problem(str(root / "new_joints" / f"{motion_id}.npy"), motion_id, str(exc)))
             continue
         if not MIN_FRAMES <= length < MAX_FRAMES:
+            problems.append(
+                Problem(
+                    str(root / "new_joints" / f"{motion_id}.npy"),
+                    motion_id,
+                    f"{length} frames, outside T2M's [{MIN_FRAMES}, {MAX_FRAMES}): left out, as by T2M",
+                    kind="rule",
+                )
+            )
             continue
-        captions, bad = parse_texts(text_path)
+        try:
+            captions, bad = parse_texts(text_path)
+        except (OSError, ValueError) as exc:
+            problems.append(Problem(str(text_path), motion_id, str(exc)))
+            continue
         problems += bad
         whole = tuple(c for c in captions if c.start == 0 and c.end == 0)
         if whole:

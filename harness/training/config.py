@@ -7,6 +7,7 @@ Unknown keys and values outside a `Literal` are errors that name the key, never 
 
 from __future__ import annotations
 
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,8 +90,17 @@ class TrainConfig:
         for name in ("val_limit", "train_limit"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1 or null, got {getattr(self, name)}")
+        # NaN compares false with everything, and `lr: .inf` trains a garbage adapter to "success"
+        for name in ("lr", "weight_decay", "max_grad_norm", "lora_alpha", "lora_dropout", "warmup_ratio"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"train.{name} must be a finite number, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.weight_decay < 0 or self.max_grad_norm < 0 or self.lora_alpha <= 0:
+            raise ValueError(
+                "train.weight_decay and train.max_grad_norm (0: no clipping) must be >= 0, train.lora_alpha "
+                f"> 0; got {self.weight_decay}, {self.max_grad_norm}, {self.lora_alpha}"
+            )
 
 
 def load_train_config(

@@ -176,6 +176,12 @@ def prepare(
     examples, skipped = build_examples(tokenizer, train_docs, max_length=max_length, **encoding)
     val_examples, val_skipped = build_examples(tokenizer, val_rows, max_length=max_length, **encoding)
     _check_examples(examples, skipped, max_length=max_length)
+    if not val_examples:  # else every epoch's validation would score nothing: no best epoch
+        paths = ", ".join(f["path"] for f in data.files["val"])
+        why = "no docs"
+        if val_skipped:
+            why = f"all {len(val_skipped)} docs exceed the context ({max_length} tokens)"
+        raise TrainingError(f"empty validation set: {why} in {paths}")
     lengths = [len(e) for e in examples]
     n_batches = _batches_per_process(len(examples), cfg.batch_size, accelerator.num_processes)
     steps_epoch = math.ceil(n_batches / cfg.grad_accum)

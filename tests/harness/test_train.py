@@ -772,9 +772,9 @@ def test_a_backbone_that_does_not_exist_is_a_clear_error(demo, tmp_path, capsys)
 
     docs = demo["qa_docs"]
     args = ["--task", "qa", "--docs", str(docs["train"]), "--val-docs", str(docs["val"])]
-    assert main([*args, "--backbone", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 1
+    assert main([*args, "--backbone", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "neither a registered name" in capsys.readouterr().err
-    assert main([*args, "--backbone", str(tmp_path), "--out", str(tmp_path / "o")]) == 1  # a folder, no model
+    assert main([*args, "--backbone", str(tmp_path), "--out", str(tmp_path / "o")]) == 1  # no model
     assert "cannot load backbone" in capsys.readouterr().err
 
 
@@ -807,5 +807,5 @@ def test_empty_or_unusable_data_is_a_clear_error(demo, tmp_path, capsys):
     with pytest.raises(ValueError, match="not qa docs"):
         _run(demo, tmp_path / "c", docs=[demo["cap_docs"]["train"]])
     args = ["--task", "qa", "--docs", str(tmp_path / "missing.jsonl"), "--val-docs", str(empty)]
-    assert main([*args, "--backbone", str(demo["model"]), "--out", str(tmp_path / "d")]) == 1
+    assert main([*args, "--backbone", str(demo["model"]), "--out", str(tmp_path / "d")]) == 2
     assert "docs file not found" in capsys.readouterr().err

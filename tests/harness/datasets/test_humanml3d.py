@@ -101,7 +101,9 @@ def test_length_filter(tmp_path):
     texts["000100"] += ["short span.#s/X#1.0#2.0", "long span.#l/X#2.0#30.0"]
     root = layout(tmp_path, motions, texts, list(motions))
     samples, problems = caption_samples(root, "test")
-    assert problems == []
+    # listed, as what T2M's rule leaves out (never a --strict failure), not silently dropped
+    assert [(p.item, p.kind) for p in problems] == [("000030", "rule"), ("000250", "rule")]
+    assert "30 frames, outside T2M's [40, 200)" in problems[0].message
     # 30 and 250 frames: the motion is out of [40, 200) and T2M drops it whole, its 50-frame span too.
     # The 20-frame span is too short; the span past the end is clipped to frames [40, 100) and kept.
     assert [(s.sample_id, s.start_frame, s.end_frame) for s in samples] == [

@@ -59,6 +59,7 @@ from .lm_eval_io import (
     task_version,
     tasks_dir,
 )
+from .metrics.assets import CAPTION_ASSET_KEYS, check_caption_assets
 from .registry import TASKS, parse_result_dataset
 from .results import Cell, cell_path, provenance_path, write_cell
 from .smd_files import docs_format
@@ -140,6 +141,11 @@ def plan(request: EvalRequest) -> _Plan:
     clashing = sorted({"smd_variant", "data_root", root_key} & set(request.metadata))
     if clashing:
         raise EvalInputError(f"--metadata may not set {', '.join(clashing)}: use --preset / --data-root")
+    if request.task == "smd_humanml3d_caption_full":  # its assets are read only after generation
+        try:
+            check_caption_assets(*(request.metadata.get(k) for k in CAPTION_ASSET_KEYS))
+        except ValueError as e:
+            raise EvalInputError(str(e)) from None
     if request.adapter_name and request.adapter is None:
         raise EvalInputError("--adapter-name needs --adapter")
     try:

@@ -37,6 +37,7 @@ from .backbones import context_length
 from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import read_jsonl
 from .layout import docs_path
+from .metrics.assets import CAPTION_ASSET_KEYS
 from .prompts import build_messages, caption_user, qa_cloze_user, qa_user, render_prompt, target
 
 DEFAULT_VARIANT = "v5"
@@ -60,7 +61,6 @@ def _data_root(dataset: str, data_root: str | None, metadata: dict) -> Path:
 
 # Caption-metric assets from the task metadata: lm-eval hands an aggregation only the per-doc items,
 # so each caption doc carries them (a JSON field) and each item passes them on, instead of module state.
-CAPTION_ASSET_KEYS = ("bertscore_model", "evaluator_dir", "motions_dir")
 
 
 def _context_limit(metadata: dict):
@@ -182,6 +182,14 @@ def humanml3d_docs(**metadata):
     assets = json.dumps({k: metadata.get(k) for k in CAPTION_ASSET_KEYS}, sort_keys=True)
     extra = {"caption_assets": assets}
     return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, extra=extra, **metadata)
+
+
+def humanml3d_full_docs(**metadata):
+    """`humanml3d_docs` once every asset of the full metrics is there (before any generation)."""
+    from .metrics.assets import check_caption_assets
+
+    check_caption_assets(*(metadata.get(k) for k in CAPTION_ASSET_KEYS))
+    return humanml3d_docs(**metadata)
 
 
 def qa_doc_to_text(doc: dict) -> str:

@@ -25,6 +25,7 @@ from harness.lm_eval_tasks import (  # noqa: F401
     doc_to_choice,
     doc_to_target,
     humanml3d_docs,
+    humanml3d_full_docs,
     humman_qa_cloze_docs,
     humman_qa_docs,
     humman_qa_gen_docs,

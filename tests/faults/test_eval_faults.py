@@ -24,19 +24,20 @@ def _evaluate(demo, tmp_path, metadata: dict | None) -> list[str]:
     return argv + (["--metadata", json.dumps(metadata)] if metadata is not None else [])
 
 
+ALL_SET = {"bertscore_model": "{model}", "evaluator_dir": "{tmp}", "motions_dir": "{tmp}"}
+
+
 @pytest.mark.parametrize(
     "assets, named",
     [
         (None, "needs bertscore_model"),
         ({"bertscore_model": "{tmp}/none"}, "needs evaluator_dir"),
-        ({"bertscore_model": "{tmp}/none", "evaluator_dir": "{tmp}", "motions_dir": "{tmp}"}, "none: not a model folder"),
-        ({"bertscore_model": "{model}", "evaluator_dir": "{tmp}", "motions_dir": "{tmp}/m"}, "motions_dir"),
-        ({"bertscore_model": "{model}", "evaluator_dir": "{tmp}", "motions_dir": "{tmp}"}, "T2M evaluator: no checkpoint"),
+        ({**ALL_SET, "bertscore_model": "{tmp}/none"}, "none: not a model folder"),
+        ({**ALL_SET, "motions_dir": "{tmp}/m"}, "motions_dir"),
+        (ALL_SET, "T2M evaluator: no checkpoint"),
     ],
-)  # fmt: skip
-def test_smd_evaluate_checks_the_full_metrics_assets_before_loading_a_model(
-    demo, tmp_path, capsys, assets, named
-):
+)
+def test_smd_evaluate_checks_the_full_metrics_assets_first(demo, tmp_path, capsys, assets, named):
     if assets is not None:
         assets = {k: v.format(tmp=tmp_path, model=demo["model"]) for k, v in assets.items()}
     started = time.monotonic()

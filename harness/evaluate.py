@@ -36,6 +36,7 @@ Exit status: 0 done or up to date, 2 bad input (nothing written); lm-eval errors
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -61,7 +62,7 @@ from .lm_eval_io import (
 )
 from .metrics.assets import CAPTION_ASSET_KEYS, check_caption_assets
 from .registry import TASKS, parse_result_dataset
-from .results import Cell, cell_path, provenance_path, write_cell
+from .results import Cell, cell_key, cell_path, provenance_path, write_cell
 from .smd_files import docs_format
 from .stats import cell_statistics
 
@@ -214,6 +215,9 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         include_path=str(tasks_dir()), include_defaults=False, metadata=args | resolved.task_metadata
     )
     started, clock = datetime.now(timezone.utc), time.monotonic()
+    # lm-eval's request cache, keyed by these inputs: every answer is stored as it is produced, so a
+    # killed or failed run keeps its generations and the same command resumes from them
+    cache = request_cache(request.samples_dir, resolved.cell, resolved.inputs)
     res = simple_evaluate(
         model="hf",
         model_args=args,
@@ -224,6 +228,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         device="cuda" if cuda else "cpu",
         limit=request.limit,
         log_samples=True,
+        use_cache=str(cache),
         **SEEDS,
     )
     if res is None:  # a non-main process of a data-parallel run: rank 0 writes
@@ -277,7 +282,19 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     }
     atomic_write_json(run_log_path(samples_file), run_log)
     write_cell(request.results, Cell(*resolved.cell, metrics=metrics), provenance)
+    for db in cache.parent.glob(f"{cache.name}_rank*.db"):  # the samples hold every answer now
+        db.unlink()
     return "written", path
+
+
+def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:
+    """The prefix of a cell's lm-eval request cache (lm-eval adds `_rank<k>.db`), beside its samples.
+
+    Keyed by a digest of the cell's inputs (model files, adapter, docs, task version, limit...): lm-eval
+    keys answers by prompt alone, so another model's cache must never answer for this one.
+    """
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return samples_dir / f"{cell_key(*cell)}.requests-{digest}"
 
 
 def run_log_path(samples_file: Path) -> Path:

@@ -5,9 +5,9 @@
 #   bash benchmarks/gpu_check.sh          # one CUDA GPU, at most ~8 minutes, no internet
 #   bash benchmarks/gpu_check.sh --dry    # CPU, tiny model, ~1 minute: CI runs it
 #
-# On a machine without this project's packages and without internet (the device tool's H200), carry
-# wheels in .whl/ (see .library/device/README.md): they are installed into /tmp/site first. The table
-# also goes to $OUT/gpu_check.md when $OUT is set (the device tool brings that folder back).
+# On a GPU machine without this project's packages and without internet, put their wheels in .whl/
+# (`pip download --no-deps --only-binary=:all: -d .whl ...` where pip works): they are installed into
+# /tmp/site first. With $OUT set, the table also goes to $OUT/gpu_check.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONUNBUFFERED=1

@@ -90,7 +90,7 @@ class BuildReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not any(is_error(p) for p in self.failed)
 
     def record(self) -> dict:
         """What `build_report.json` holds: only what the inputs determine. Timing, worker count and the

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .arg_types import positive_int
 from .io import atomic_write_json, read_json, read_jsonl, sha256_file
 from .results import cell_key, cell_path, parse_cell_key, parse_cell_path, provenance_path
 from .stats import (
@@ -315,13 +316,6 @@ def render_comparison(result: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------- CLI
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     """`smd compare CELL_A CELL_B`: paired bootstrap CI of B - A and McNemar's test on the same docs."""
     p = argparse.ArgumentParser(prog="smd compare", description=main.__doc__)
@@ -331,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--intersection", action="store_true", help="compare the docs both runs scored (default: an error)"
     )
-    p.add_argument("--resamples", type=_positive_int, default=DEFAULT_RESAMPLES, help="bootstrap resamples")
+    p.add_argument("--resamples", type=positive_int, default=DEFAULT_RESAMPLES, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default: {DEFAULT_SEED})")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison as JSON (atomically)")
     args = p.parse_args(argv)

@@ -30,13 +30,13 @@ and docs hashes, limit, extra metadata) equal the existing cell's provenance pri
 runs nothing (`--force` re-runs).
 A cell holds one task: the MC and the generation variant of a QA task cannot share a cell (the second
 is refused).
-Exit status: 0 done or up to date, 2 bad input (nothing written); lm-eval errors propagate.
+Exit status: 0 done or up to date, 2 bad input (nothing written: checked before a model loads; under
+`smd`, also a file or folder found missing later); other lm-eval errors propagate.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import sys
@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .arg_types import batch_size, json_object, positive_int
 from .backbones import Backbone, get_backbone
 from .config import Params
 from .io import atomic_write_json, atomic_write_jsonl, folder_digest, read_json, read_jsonl, sha256_file
@@ -56,13 +57,14 @@ from .lm_eval_io import (
     cell_backbone_name,
     cell_metrics,
     model_args,
+    request_cache,
     sample_rows,
     task_version,
     tasks_dir,
 )
 from .metrics.assets import CAPTION_ASSET_KEYS, check_caption_assets
 from .registry import TASKS, parse_result_dataset
-from .results import Cell, cell_key, cell_path, provenance_path, write_cell
+from .results import Cell, cell_path, provenance_path, write_cell
 from .smd_files import docs_format
 from .stats import cell_statistics
 
@@ -133,7 +135,10 @@ def plan(request: EvalRequest) -> _Plan:
         raise EvalInputError(
             f"task {request.task} scores {kind} docs: --dataset {request.dataset!r} names task {name.task}"
         )
-    docs = docs_path(request.data_root, request.preset, "test")
+    try:
+        docs = docs_path(request.data_root, request.preset, "test")
+    except ValueError as e:  # not a preset name
+        raise EvalInputError(f"--preset: {e}") from None
     if not docs.is_file():
         raise EvalInputError(
             f"test docs not found: {docs} (run `smd make-docs {request.data_root} --preset {request.preset}`)"
@@ -217,7 +222,10 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     started, clock = datetime.now(timezone.utc), time.monotonic()
     # lm-eval's request cache, keyed by these inputs: every answer is stored as it is produced, so a
     # killed or failed run keeps its generations and the same command resumes from them
-    cache = request_cache(request.samples_dir, resolved.cell, resolved.inputs)
+    # (the batch size joins the key: batches pad, and padding may move a near-tie)
+    cache = request_cache(
+        request.samples_dir, resolved.cell, {**resolved.inputs, "batch_size": request.batch_size}
+    )
     res = simple_evaluate(
         model="hf",
         model_args=args,
@@ -287,16 +295,6 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     return "written", path
 
 
-def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:
-    """The prefix of a cell's lm-eval request cache (lm-eval adds `_rank<k>.db`), beside its samples.
-
-    Keyed by a digest of the cell's inputs (model files, adapter, docs, task version, limit...): lm-eval
-    keys answers by prompt alone, so another model's cache must never answer for this one.
-    """
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return samples_dir / f"{cell_key(*cell)}.requests-{digest}"
-
-
 def run_log_path(samples_file: Path) -> Path:
     """The run log of a cell (git commit, hardware, times): `<samples>.run.json`."""
     return samples_file.with_suffix(".run.json")
@@ -316,27 +314,6 @@ def _read_provenance(path: Path) -> dict | None:
 # ---------------------------------------------------------------- CLI
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _json_object(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise argparse.ArgumentTypeError(f"not JSON ({e})") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object")
-    return value
-
-
-def _batch_size(text: str) -> int | str:
-    return text if text == "auto" or text.startswith("auto:") else _positive_int(text)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="smd evaluate", description="Score one backbone (+ adapter) on one lm-eval task; write its cell."
@@ -348,10 +325,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
     p.add_argument("--adapter", type=Path, help="PEFT adapter folder (omitted: zero-shot)")
     p.add_argument("--adapter-name", help="the cell's adapter name (default: lora)")
-    p.add_argument("--params", type=Path, help="params file with `backbones:` (default: the repository's)")
+    p.add_argument(
+        "--params",
+        type=Path,
+        help="params file with `backbones:` (default: ./params.yaml, else the checkout's)",
+    )
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
-    p.add_argument("--limit", type=_positive_int, help="score only the first N test docs (recorded)")
-    p.add_argument("--batch-size", type=_batch_size, default=1, help="int or auto (default: 1)")
+    p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
+    p.add_argument("--batch-size", type=batch_size, default=1, help="int or auto (default: 1)")
     p.add_argument(
         "--samples-dir",
         type=Path,
@@ -360,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--metadata",
-        type=_json_object,
+        type=json_object,
         default={},
         help="extra task metadata as JSON, e.g. '{\"bertscore_model\": PATH}' for the _full caption task",
     )

@@ -35,6 +35,8 @@ def docs_variant(variant: str) -> tuple[str, bool]:
 
 
 def docs_path(root: Path | str, variant: str, split: str) -> Path:
+    """`root/docs/<variant>/<split>.jsonl`; the variant must name a preset (`docs_variant`), never a path."""
+    docs_variant(variant)
     return Path(root) / "docs" / variant / f"{split}.jsonl"
 
 

@@ -6,6 +6,8 @@ Pure helpers around `lm_eval.simple_evaluate` (harness.evaluate runs it); nothin
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import re
@@ -17,6 +19,7 @@ import yaml
 from .answers import LETTERS
 from .backbones import Backbone
 from .io import read_json, sha256_file
+from .results import cell_key
 from .smd_files import check_same_format
 
 __all__ = [
@@ -171,3 +174,13 @@ def adapter_record(adapter: Path, scored: dict[str, str], docs: Path) -> dict[st
     else:
         check_same_format(trained, scored, str(adapter), str(docs))
     return {**record, "smd": trained}
+
+
+def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:
+    """The prefix of a cell's lm-eval request cache (lm-eval adds `_rank<k>.db`), beside its samples.
+
+    Keyed by a digest of the cell's inputs (model files, adapter, docs, task version, limit...): lm-eval
+    keys answers by prompt alone, so another model's cache must never answer for this one.
+    """
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return samples_dir / f"{cell_key(*cell)}.requests-{digest}"

@@ -20,9 +20,8 @@ every key because lm-eval gathers a data-parallel run's metrics key by key from 
 rank whose share holds no doc of some type would otherwise lack the key (a KeyError at the gather;
 `tests/harness/test_lm_eval_distributed.py`). A type with no doc at all aggregates to `None` and is
 left out of the cell (`lm_eval_io.cell_metrics`); lm-eval has no standard error for a custom
-aggregation (N/A), and the cells carry a Wilson interval per type from the samples instead. lm-eval
-then warns that the metrics were scored on different numbers of docs: that is these metrics, by
-design; size-weighted group aggregation is not used (the group `smd` has no aggregate metrics).
+aggregation (N/A), and the cells carry a Wilson interval per type from the samples instead.
+Size-weighted group aggregation is not used (the group `smd` has no aggregate metrics).
 """
 
 from __future__ import annotations
@@ -57,10 +56,6 @@ def _data_root(dataset: str, data_root: str | None, metadata: dict) -> Path:
     if chosen:
         return Path(chosen).expanduser()
     return Path(os.environ.get("SMD_DATA_DIR", "data")).expanduser() / dataset
-
-
-# Caption-metric assets from the task metadata: lm-eval hands an aggregation only the per-doc items,
-# so each caption doc carries them (a JSON field) and each item passes them on, instead of module state.
 
 
 def _context_limit(metadata: dict):
@@ -179,6 +174,8 @@ def humman_qa_cloze_docs(**metadata):
 
 
 def humanml3d_docs(**metadata):
+    # The caption-metric assets from the task metadata: lm-eval hands an aggregation only the per-doc
+    # items, so each caption doc carries them (a JSON field) and each item passes them on.
     assets = json.dumps({k: metadata.get(k) for k in CAPTION_ASSET_KEYS}, sort_keys=True)
     extra = {"caption_assets": assets}
     return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, extra=extra, **metadata)

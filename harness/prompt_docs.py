@@ -137,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="seed of the motion-blind control's derangement (default 0)",
     )
-    parser.add_argument("--strict", action="store_true", help="exit 1 if any doc was skipped")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 if any doc was skipped for a problem (not by the dataset's rules)",
+    )
     args = parser.parse_args(argv)
     try:
         preset, blind = docs_variant(args.preset)

@@ -24,7 +24,8 @@ size is per process, so the effective batch is batch_size x grad_accum x process
 with sharded state, use `accelerate`'s own state saving.) A killed run resumes from `OUT/checkpoints`
 when started again with the same arguments; a finished run (`OUT/run.json` status success) is not
 redone. Outputs: `OUT/best/` and `OUT/last/` (adapter + tokenizer; `lm_eval --model_args
-pretrained=BASE,peft=OUT/best`), `OUT/run.json`. Exit status: 0 done, 1 error, 130 canceled.
+pretrained=BASE,peft=OUT/best`), `OUT/run.json`. Exit status: 0 done, 1 the run failed (run.json says
+why), 2 bad input (nothing trained), 130 canceled.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
     parser.add_argument("--val-docs", type=Path, nargs="+", required=True, help="validation prompt-doc files")
     parser.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
     parser.add_argument("--out", type=Path, required=True, help="output folder (resumed if it holds a run)")
-    parser.add_argument("--params", type=Path, help="params file (default: the repository's params.yaml)")
+    parser.add_argument(
+        "--params", type=Path, help="params file (default: ./params.yaml, else the checkout's)"
+    )
     parser.add_argument(
         "--set",
         dest="overrides",

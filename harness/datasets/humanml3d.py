@@ -261,7 +261,7 @@ def caption_samples(root: Path | str, split: str) -> tuple[list[CaptionSample], 
         if not MIN_FRAMES <= length < MAX_FRAMES:
             problems.append(
                 Problem(
-                    str(root / "new_joints" / f"{motion_id}.npy"),
+                    str(joints_file(root, motion_id)[0]),  # an `M` id's base motion when it has no file
                     motion_id,
                     f"{length} frames, outside T2M's [{MIN_FRAMES}, {MAX_FRAMES}): left out, as by T2M",
                     kind="rule",

@@ -15,9 +15,10 @@ from pathlib import Path
 
 __all__ = ["CAPTION_ASSET_KEYS", "check_caption_assets"]
 
+from .t2m_text import SPACY_HELP, SPACY_MODEL
+
 # the task metadata keys that name the assets, in `check_caption_assets`'s argument order
 CAPTION_ASSET_KEYS = ("bertscore_model", "evaluator_dir", "motions_dir")
-SPACY_MODEL = "en_core_web_sm"
 
 
 def check_caption_assets(
@@ -25,12 +26,8 @@ def check_caption_assets(
 ) -> None:
     """Raise a ValueError naming the first missing asset (and how to get it); None when all are there."""
     metadata = '--metadata \'{"bertscore_model": PATH, "evaluator_dir": DIR, "motions_dir": DIR}\''
-    for key, value in (
-        ("bertscore_model", bertscore_model),
-        ("evaluator_dir", evaluator_dir),
-        ("motions_dir", motions_dir),
-    ):
-        if not value:
+    for key, value in zip(CAPTION_ASSET_KEYS, (bertscore_model, evaluator_dir, motions_dir)):
+        if not isinstance(value, str) or not value:
             raise ValueError(f"smd_humanml3d_caption_full needs {key}: {metadata}")
     model = Path(bertscore_model).expanduser()
     if not (model / "config.json").is_file():
@@ -46,11 +43,8 @@ def check_caption_assets(
         files = find_evaluator_files(Path(evaluator_dir).expanduser())
     except FileNotFoundError as e:
         raise ValueError(f"{e} (text-to-motion's checkpoint, glove/ and meta/)") from None
-    vectors = files["glove"] / "our_vab_data.npy"
-    if not vectors.is_file():
-        raise ValueError(f"T2M evaluator: no GloVe vectors {vectors} (text-to-motion's glove/ folder)")
+    for name in ("our_vab_idx.pkl", "our_vab_data.npy"):  # what load_vocabulary / WordVectorizer read
+        if not (files["glove"] / name).is_file():
+            raise ValueError(f"T2M evaluator: no {files['glove'] / name} (text-to-motion's glove/ folder)")
     if importlib.util.find_spec("spacy") is None or importlib.util.find_spec(SPACY_MODEL) is None:
-        raise ValueError(
-            f"the T2M evaluator tags captions with spaCy's {SPACY_MODEL}: "
-            f"pip install spacy && python -m spacy download {SPACY_MODEL}"
-        )
+        raise ValueError(SPACY_HELP)

@@ -50,9 +50,10 @@ VIP_DICT = {
 DIM_POS = len(POS_ENUMERATOR)
 MAX_TEXT_LEN = 20
 
+SPACY_MODEL = "en_core_web_sm"
 SPACY_HELP = (
     "the T2M evaluator needs spaCy's English model for POS tags: "
-    "pip install spacy && python -m spacy download en_core_web_sm"
+    f"pip install spacy && python -m spacy download {SPACY_MODEL}"
 )
 
 # tagger(sentence) -> [(token text, coarse POS tag, lemma), ...]
@@ -138,7 +139,7 @@ class WordVectorizer:
 # ---------------------------------------------------------------- text processing
 
 
-def spacy_tagger(model: str = "en_core_web_sm") -> Tagger:
+def spacy_tagger(model: str = SPACY_MODEL) -> Tagger:
     """A tagger backed by spaCy; a RuntimeError says how to install it when it is missing."""
     try:
         import spacy

@@ -281,6 +281,9 @@ def fit(run: Run, state: TrainState, *, out: Path, record: RunRecord) -> None:
         train_loss = train_epoch(run, state, epoch=epoch, out=out)
         metrics = validate(run)
         entry = {"epoch": epoch + 1, "step": state.global_step, "train_loss": train_loss, **metrics}
+        diverged = [k for k, v in entry.items() if isinstance(v, float) and not math.isfinite(v)]
+        if diverged:  # e.g. a validation loss that overflowed: fail the run, never record NaN
+            raise TrainingError(f"epoch {epoch + 1}: {', '.join(diverged)} not finite")
         LOG.info("epoch %d: %s", epoch + 1, json.dumps(entry))
         best = better(run.cfg.task, metrics, state.best)
         state.finish_epoch(entry, best=best)
@@ -307,6 +310,8 @@ def train_epoch(run: Run, state: TrainState, *, epoch: int, out: Path) -> float:
         if first < start:
             continue
         step_loss = _optimizer_step(run, window)
+        if not math.isfinite(step_loss):  # a too-high lr or an overflow: fail now, never checkpoint NaN
+            raise TrainingError(f"step {state.global_step + 1}: loss {step_loss} (diverged; lower lr?)")
         state.finish_step(step_loss, batch=first + len(window))
         if state.global_step % run.log_every == 0:
             LOG.info(

@@ -59,8 +59,11 @@ def test_spacys_english_model_is_checked_too(demo, tmp_path, monkeypatch):
         "t2m_mean.npy",
         "t2m_std.npy",
         "glove/our_vab_words.pkl",
-        "glove/our_vab_data.npy",
     ):
+        (evaluator / name).write_bytes(b"")
+    with pytest.raises(ValueError, match="our_vab_idx.pkl"):  # the vocabulary's index, read by the metrics
+        check_caption_assets(str(demo["model"]), str(evaluator), str(tmp_path))
+    for name in ("glove/our_vab_idx.pkl", "glove/our_vab_data.npy"):
         (evaluator / name).write_bytes(b"")
     real = importlib.util.find_spec
     monkeypatch.setattr(

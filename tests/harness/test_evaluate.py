@@ -246,13 +246,13 @@ def test_a_missing_input_exits_2_naming_it_and_writes_nothing(demo, tmp_path, no
     argv = _argv(demo, tmp_path, params)
     missing = {
         "adapter": str(tmp_path / "no_adapter"),
-        "docs": str(docs_path(demo["qa"], "v9", "test")),
+        "docs": str(docs_path(demo["qa"], "v5_delta15", "test")),  # a preset with no docs made
         "backbone": "no-such-backbone",
     }[what]
     if what == "adapter":
         argv += ["--adapter", missing]
     elif what == "docs":
-        argv[argv.index("v5_top3")] = "v9"
+        argv[argv.index("v5_top3")] = "v5_delta15"
     else:
         argv[argv.index("tiny")] = missing
     assert main(argv) == 2

@@ -177,4 +177,3 @@ def test_the_tasks_need_nothing_of_the_hf_model_that_lm_evals_vllm_model_lacks()
             kwargs = normalize_gen_kwargs(config["generation_kwargs"])
             assert kwargs["do_sample"] is False and kwargs["temperature"] == 0.0, path.name
             assert set(kwargs) == {"until", "max_gen_toks", "do_sample", "temperature"}, path.name
-        assert not {"model_args", "batch_size", "device"} & set(config), path.name

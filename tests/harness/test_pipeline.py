@@ -649,7 +649,7 @@ def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project)
         _dvc(root, "queue", "start", "-j", "2")
         status = _queue_settled(root, timeout=900)
     finally:
-        _dvc(root, "queue", "stop")
+        _dvc(root, "queue", "stop", "--kill")  # a timed-out task must not outlive the test
     assert status.count("Success") == 2 and "Failed" not in status, status
 
     shown = json.loads(_dvc(root, "exp", "show", "--json"))

@@ -81,3 +81,26 @@ def test_params_yaml_is_found_in_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert default_params() == tmp_path / "params.yaml"
     assert get_backbone("mine").path == str(tmp_path / "model")
+
+
+def test_a_diverged_loss_fails_the_run_at_once_in_strict_json(demo, tmp_path, capsys, monkeypatch):
+    """A loss that turns NaN (too high an lr, an overflow) fails the run where it happens: exit 1,
+    `status: failed`, no NaN written anywhere, instead of a crash of the strict-JSON writer."""
+    import harness.training.loop as loop
+
+    real = loop.loss_sum
+
+    def diverging(model, batch, keep_logits):
+        loss, n = real(model, batch, keep_logits)
+        return loss * float("nan"), n
+
+    monkeypatch.setattr(loop, "loss_sum", diverging)
+    out = tmp_path / "run"
+    assert train(_args(demo, out, "--backbone", str(demo["model"]), "--set", "epochs=1")) == 1
+    assert "step 1: loss nan (diverged; lower lr?)" in capsys.readouterr().err
+
+    def no_constants(name):
+        raise AssertionError(f"{name} written")
+
+    record = json.loads((out / "run.json").read_text(), parse_constant=no_constants)
+    assert record["status"] == "failed"

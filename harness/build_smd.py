@@ -89,8 +89,13 @@ class BuildReport:
     workers: int
 
     @property
+    def errors(self) -> list[dict]:
+        """The failures that are errors, not what a dataset's rules leave out."""
+        return [p for p in self.failed if is_error(p)]
+
+    @property
     def ok(self) -> bool:
-        return not any(is_error(p) for p in self.failed)
+        return not self.errors
 
     def record(self) -> dict:
         """What `build_report.json` holds: only what the inputs determine. Timing, worker count and the
@@ -283,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     refs, problems = motion_refs(args.root)
     out = args.out or args.root / "smd"
     report = build_smd(refs, args.presets, out, workers=args.workers, problems=problems)
-    errors = [p for p in report.failed if is_error(p)]
+    errors = report.errors
     ruled = len(report.failed) - len(errors)
     print(
         f"{args.root}: {report.motions} motions, {report.computed} computed, {report.cached} cached, "

@@ -82,17 +82,19 @@ def read_jsonl(path: Path | str) -> list[dict]:
     return rows
 
 
-def load_npy(path: Path | str) -> np.ndarray:
-    """`np.load` without pickles; a ValueError names the file when it is not a readable array."""
+def load_npy(path: Path | str, *, mmap_mode: str | None = None) -> np.ndarray:
+    """`np.load` without pickles (memory-mapped with `mmap_mode`); a ValueError names the file when it is
+    not a readable array: empty, cut short, not NumPy, a pickle, or an `.npz` archive whatever its name."""
     path = Path(path)
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except FileNotFoundError:
         raise
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"{path}: not a readable .npy array ({e})") from None
     if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{path}: expected one array, found an archive")
+        arr.close()
+        raise ValueError(f"{path}: expected one array, found an .npz archive")
     return arr
 
 

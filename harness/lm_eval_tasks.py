@@ -36,7 +36,7 @@ from .backbones import context_length
 from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import read_jsonl
 from .layout import docs_path
-from .metrics.assets import CAPTION_ASSET_KEYS
+from .metrics.assets import CAPTION_ASSET_KEYS, check_caption_assets
 from .prompts import build_messages, caption_user, qa_cloze_user, qa_user, render_prompt, target
 
 DEFAULT_VARIANT = "v5"
@@ -183,8 +183,6 @@ def humanml3d_docs(**metadata):
 
 def humanml3d_full_docs(**metadata):
     """`humanml3d_docs` once every asset of the full metrics is there (before any generation)."""
-    from .metrics.assets import check_caption_assets
-
     check_caption_assets(*(metadata.get(k) for k in CAPTION_ASSET_KEYS))
     return humanml3d_docs(**metadata)
 

@@ -128,12 +128,10 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
     except KeyboardInterrupt:
         print("training canceled; start it again with the same arguments to resume", file=sys.stderr)
         return 130
-    except TrainingError as e:  # the run itself failed (its run.json says so)
+    except (TrainingError, ValueError, FileNotFoundError) as e:
         print(f"smd train: error: {e}", file=sys.stderr)
-        return 1
-    except (ValueError, FileNotFoundError) as e:  # the inputs are wrong: nothing was trained
-        print(f"smd train: error: {e}", file=sys.stderr)
-        return 2
+        # 1: the run itself failed (its run.json says so); 2: the inputs are wrong, nothing was trained
+        return 1 if isinstance(e, TrainingError) else 2
     best = record.get("best") or {}
     metric = {k: v for k, v in best.items() if k.startswith("val_")}
     print(f"{args.out}: {record['status']}; best epoch {best.get('epoch')}: {metric}")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.io import load_npy
 from harness.problems import DataError, Problem
 from smd.skeleton import MIRROR_PERMUTATION, N_JOINTS
 
@@ -205,15 +206,7 @@ def load_joints(root: Path | str, motion_id: str) -> np.ndarray:
 def motion_length(root: Path | str, motion_id: str) -> int:
     """Number of frames of a motion, read from the file header only (same `M` rule as `load_joints`)."""
     path, _ = joints_file(root, motion_id)
-    try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, EOFError) as e:  # empty, cut short, not NumPy, a pickle
-        raise ValueError(f"{path}: not a readable .npy array ({e})") from None
-    if not isinstance(array, np.ndarray):  # np.load opens a .npz archive, whatever the file's name
-        array.close()
-        raise ValueError(f"{path}: expected one array, found an .npz archive")
+    array = load_npy(path, mmap_mode="r")  # the header only
     if array.ndim != 3 or array.shape[1:] != (N_JOINTS, 3):
         hint = " (a 263-d feature file: joints live in new_joints/)" if array.shape[-1:] == (263,) else ""
         raise ValueError(f"{path}: expected joints of shape (T, {N_JOINTS}, 3), got {array.shape}{hint}")

@@ -13,9 +13,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-__all__ = ["CAPTION_ASSET_KEYS", "check_caption_assets"]
-
 from .t2m_text import SPACY_HELP, SPACY_MODEL
+
+__all__ = ["CAPTION_ASSET_KEYS", "check_caption_assets"]
 
 # the task metadata keys that name the assets, in `check_caption_assets`'s argument order
 CAPTION_ASSET_KEYS = ("bertscore_model", "evaluator_dir", "motions_dir")

@@ -103,6 +103,7 @@ def get_backbone(name_or_path: str, params: Params | Path | str | dict | None = 
     Raises:
         FileNotFoundError: a path-like name (absolute, `./`, `../`, `~`) that does not exist, or a
             registry entry whose local folder is missing.
+        ValueError: a local folder with a `.safetensors` file that does not open (`check_weights`).
     """
     registry = load_registry(params)
     if name_or_path in registry:
@@ -112,9 +113,11 @@ def get_backbone(name_or_path: str, params: Params | Path | str | dict | None = 
                 f"backbone {name_or_path!r}: folder {backbone.path} does not exist"
                 + (f" (build it: {BUILD_COMMANDS[name_or_path]})" if name_or_path in BUILD_COMMANDS else "")
             )
+        check_weights(backbone.path)
         return backbone
     path = Path(name_or_path).expanduser()
     if path.exists():
+        check_weights(path)
         return Backbone(name=name_or_path, path=str(path), dtype="auto")
     if _looks_local(name_or_path) or name_or_path.count("/") != 1:
         names = ", ".join(sorted(registry)) or "none"
@@ -135,6 +138,28 @@ def resolve(
     """`(path, kwargs)` for a backbone name, folder or hub id; see `Backbone.kwargs` for the keys."""
     backbone = get_backbone(name_or_path, params)
     return backbone.path, backbone.kwargs()
+
+
+def check_weights(path: str | Path) -> None:
+    """Every `.safetensors` file under a local model or adapter folder (or that file itself) opens:
+    its header parses and its size matches the tensors it lists. A truncated download is then a
+    one-line error naming the file before a model loads, not a SafetensorError from inside it.
+
+    Raises:
+        ValueError: the file and what safetensors found wrong with it.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    local = Path(path).expanduser()
+    files = [local] if local.is_file() else sorted(local.rglob("*.safetensors")) if local.is_dir() else []
+    for file in files:
+        try:
+            with safe_open(str(file), framework="pt"):
+                pass
+        except (SafetensorError, OSError) as e:
+            raise ValueError(
+                f"{file}: not a readable safetensors file ({e}); download or build it again"
+            ) from None
 
 
 def _looks_local(path: str) -> bool:

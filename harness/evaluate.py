@@ -31,7 +31,8 @@ runs nothing (`--force` re-runs).
 A cell holds one task: the MC and the generation variant of a QA task cannot share a cell (the second
 is refused).
 Exit status: 0 done or up to date, 2 bad input (nothing written: checked before a model loads; under
-`smd`, also a file or folder found missing later); other lm-eval errors propagate.
+`smd`, also a file or folder found missing later); other lm-eval errors propagate. `--kept-only` runs
+nothing: it writes what a killed run of the same arguments kept (harness.kept).
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ from .lm_eval_io import (
     adapter_record,
     cell_backbone_name,
     cell_metrics,
+    finish_request_cache,
+    lm_eval_task_manager,
     model_args,
     request_cache,
     sample_rows,
+    samples_path,
     task_version,
-    tasks_dir,
 )
 from .metrics.assets import CAPTION_ASSET_KEYS, check_caption_assets
 from .registry import TASKS, parse_result_dataset
@@ -209,16 +212,13 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
 
     import torch
     from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager
 
     cuda = torch.cuda.is_available()
     args = model_args(resolved.backbone, request.adapter, cuda=cuda)
-    # lm-eval's CLI merges model_args into the task metadata; simple_evaluate with a TaskManager does
-    # not, and the task glue needs `pretrained` / `max_length` to leave out prompts that do not fit.
-    # Indexing only our folder, not lm-eval's thousands of task files, saves seconds per call.
-    task_manager = TaskManager(
-        include_path=str(tasks_dir()), include_defaults=False, metadata=args | resolved.task_metadata
-    )
+    try:  # the task reads its docs (and leaves out those too long) before simple_evaluate loads the model
+        task = lm_eval_task_manager(args | resolved.task_metadata).load([request.task])["tasks"][request.task]
+    except (FileNotFoundError, ValueError) as e:
+        raise EvalInputError(str(e)) from None
     started, clock = datetime.now(timezone.utc), time.monotonic()
     # lm-eval's request cache, keyed by these inputs: every answer is stored as it is produced, so a
     # killed or failed run keeps its generations and the same command resumes from them
@@ -229,8 +229,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     res = simple_evaluate(
         model="hf",
         model_args=args,
-        tasks=[request.task],
-        task_manager=task_manager,
+        tasks=[task],
         apply_chat_template=True,
         batch_size=request.batch_size,
         device="cuda" if cuda else "cpu",
@@ -250,7 +249,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     metrics = cell_metrics(res["results"][request.task], n=int(counts["effective"]), skipped=skipped)
 
     rows = sample_rows(res["samples"][request.task])
-    samples_file = request.samples_dir / Path(*resolved.cell[:2]) / (path.stem + ".jsonl")
+    samples_file = samples_path(request.samples_dir, resolved.cell)
     atomic_write_jsonl(samples_file, rows)
     # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
     metrics |= cell_statistics(rows, captions=parse_result_dataset(resolved.cell[0]).scoring is None)
@@ -290,9 +289,20 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     }
     atomic_write_json(run_log_path(samples_file), run_log)
     write_cell(request.results, Cell(*resolved.cell, metrics=metrics), provenance)
-    for db in cache.parent.glob(f"{cache.name}_rank*.db"):  # the samples hold every answer now
-        db.unlink()
+    finish_request_cache(cache)
     return "written", path
+
+
+def _write_kept(request: EvalRequest) -> int:
+    from .kept import write_kept
+
+    resolved = plan(request)
+    try:
+        out, kept, docs = write_kept(request, resolved)
+    except ValueError as e:
+        raise EvalInputError(str(e)) from None
+    print(f"{kept} of {docs} docs kept -> {out}; score them with `smd score-captions {out}`")
+    return 0
 
 
 def run_log_path(samples_file: Path) -> Path:
@@ -326,9 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", type=Path, help="PEFT adapter folder (omitted: zero-shot)")
     p.add_argument("--adapter-name", help="the cell's adapter name (default: lora)")
     p.add_argument(
-        "--params",
-        type=Path,
-        help="params file with `backbones:` (default: ./params.yaml, else the checkout's)",
+        "--params", type=Path, help="file with `backbones:` (default: ./params.yaml, else the checkout's)"
     )
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
@@ -346,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="extra task metadata as JSON, e.g. '{\"bertscore_model\": PATH}' for the _full caption task",
     )
     p.add_argument("--force", action="store_true", help="re-run even when the cell is up to date")
+    kept = "run nothing: write the captions a killed run of these arguments kept to <samples>.kept.jsonl"
+    p.add_argument("--kept-only", action="store_true", help=kept + " (for `smd score-captions`)")
     return p
 
 
@@ -372,6 +382,8 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
         force=args.force,
     )
     try:
+        if args.kept_only:
+            return _write_kept(request)
         status, path = run_evaluation(request)
     except EvalInputError as e:
         print(f"smd evaluate: error: {e}", file=sys.stderr)

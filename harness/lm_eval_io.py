@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 
 from .answers import LETTERS
-from .backbones import Backbone
+from .backbones import Backbone, check_weights
 from .io import read_json, sha256_file
+from .lm_eval_tasks import TYPE_METRICS
 from .results import cell_key
 from .smd_files import check_same_format
 
@@ -27,8 +28,12 @@ __all__ = [
     "adapter_record",
     "cell_backbone_name",
     "cell_metrics",
+    "finish_request_cache",
+    "lm_eval_task_manager",
     "model_args",
+    "request_cache",
     "sample_rows",
+    "samples_path",
     "task_version",
     "tasks_dir",
 ]
@@ -78,8 +83,8 @@ def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[
 
 def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[str, float]:
     """lm-eval's `results[task]` as cell numbers: `acc,none` -> `acc`, another filter -> `acc_<filter>`;
-    a stderr that is not a finite number ("N/A" for corpus metrics) is left out, and so is a metric
-    whose aggregation found no value (`None`: a per-type accuracy of a type without docs).
+    a stderr that is not a finite number ("N/A" for corpus metrics) is left out, and so is a per-type
+    accuracy whose aggregation found no value (`None`: a type without docs).
 
     Raises:
         ValueError: a metric (not a stderr) that is not a finite number.
@@ -93,7 +98,9 @@ def cell_metrics(task_results: dict[str, Any], *, n: int, skipped: int) -> dict[
         finite = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         if finite:
             out[name] = value
-        elif value is not None and not metric.endswith("_stderr"):
+        elif metric.endswith("_stderr") or (value is None and metric in TYPE_METRICS):
+            continue
+        else:
             raise ValueError(f"metric {key} is not a finite number: {value!r}")
     return {**out, "n": n, "skipped": skipped}
 
@@ -110,7 +117,8 @@ def sample_rows(samples: list[dict]) -> list[dict]:
         if responses and isinstance(responses[0], (list, tuple)):  # log-likelihood per option
             logliks = [float(r[0]) for r in responses]
             row["prediction"] = LETTERS[max(range(len(logliks)), key=logliks.__getitem__)]
-            row["loglikelihoods"] = logliks
+            # strict JSON: an option the model gives probability 0 (-inf) is recorded as null
+            row["loglikelihoods"] = [v if math.isfinite(v) else None for v in logliks]
         else:
             row["prediction"] = responses[0] if responses else ""
         row["target"] = s.get("target")
@@ -166,6 +174,8 @@ def adapter_record(adapter: Path, scored: dict[str, str], docs: Path) -> dict[st
     weights = next((adapter / n for n in names if (adapter / n).is_file()), None)
     if weights is None:
         raise ValueError(f"{adapter}: no adapter_model.safetensors (or .bin)")
+    if weights.suffix == ".safetensors":
+        check_weights(weights)
     record = {"path": str(adapter), "weights": weights.name, "sha256": sha256_file(weights)}
     run = adapter.parent / "run.json"  # `smd train` writes OUT/run.json beside OUT/best
     trained = (read_json(run).get("smd") if run.is_file() else None) or None
@@ -184,3 +194,35 @@ def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:
     """
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return samples_dir / f"{cell_key(*cell)}.requests-{digest}"
+
+
+def samples_path(samples_dir: Path, cell: tuple) -> Path:
+    """The per-doc samples of a cell: `samples_dir/<dataset>/<variant>/<backbone>[+<adapter>].jsonl`."""
+    return samples_dir / f"{cell_key(*cell)}.jsonl"
+
+
+def finish_request_cache(cache: Path) -> None:
+    """After a finished run: remove its request cache (the samples hold every answer now) and name the
+    caches of the same cell left by runs of other inputs (a changed model, docs or batch size), which
+    no later run of these inputs reads. They are not removed: `--kept-only` with those inputs reads them."""
+    for db in cache.parent.glob(f"{cache.name}_rank*.db"):
+        db.unlink()
+    stem = cache.name.partition(".requests-")[0]
+    stale = sorted(str(p) for p in cache.parent.glob(f"{stem}.requests-*_rank*.db"))
+    if stale:
+        _LOG.warning(
+            "request caches of other inputs of this cell, no longer read (delete them when done): %s",
+            ", ".join(stale),
+        )
+
+
+def lm_eval_task_manager(metadata: dict[str, Any]):
+    """lm-eval's TaskManager over our task folder only, with `metadata` (model args and task metadata).
+
+    lm-eval's CLI merges model_args into the task metadata; simple_evaluate with a TaskManager does
+    not, and the task glue needs `pretrained` / `max_length` to leave out prompts that do not fit.
+    Indexing only our folder, not lm-eval's thousands of task files, saves seconds per call.
+    """
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)

@@ -100,8 +100,15 @@ def _drop_too_long(
         room = reserve if reserve is not None else option_tokens(tokenizer, r)
         fits = prompt_tokens(tokenizer, r, qa_target) <= max_length - room
         (keep if fits else too_long).append(r)
+    answer = f"{reserve}" if reserve is not None else "its longest option"
+    # an empty test split (every task's `test_split`) ends lm-eval in an IndexError after the model loaded
+    if split == "test" and rows and not keep:
+        raise ValueError(
+            f"{split}: none of the {len(rows)} docs fits the context: every prompt is longer than "
+            f"{max_length} - {answer} tokens for the answer (use a shorter preset, e.g. v5_top3, "
+            "or a model with a longer context)"
+        )
     if too_long:
-        answer = f"{reserve}" if reserve is not None else "its longest option"
         _LOG.warning(
             "%s: %d of %d docs left out, prompt longer than the context %d - %s tokens for the answer: %s%s",
             split, len(too_long), len(rows), max_length, answer,
@@ -129,6 +136,7 @@ def load_docs(
 
     Raises:
         FileNotFoundError: no prompt docs for this dataset and variant (says how to make them).
+        ValueError: no test doc fits the model's context.
     """
     import datasets
 

@@ -325,11 +325,16 @@ def load_qa(root: Path | str, name: str | None = None) -> QADataset:
     if split_files:
         split_of, bad = _load_split_file(split_files[0])
         problems += bad
-    seen: set[str] = set()
+    seen: dict[str, _Record] = {}
     questions: list[QAQuestion] = []
     for rec in records:
         split = split_of.get(rec.qid) if split_files else rec.file_split
-        if rec.qid in seen:
+        first = seen.get(rec.qid)
+        if first is not None and first.file_split != rec.file_split:
+            message = (
+                f"also in {first.source.name} (split {first.file_split!r}): in two splits; the first is kept"
+            )
+        elif first is not None:
             message = "duplicate question id; the first one is kept"
         elif split is None:
             message = f"not in the split file {split_files[0].name}"
@@ -339,7 +344,7 @@ def load_qa(root: Path | str, name: str | None = None) -> QADataset:
             message = f"answer {rec.answer!r} is not in the {rec.answer_type} answer vocabulary"
         else:
             message = ""
-        seen.add(rec.qid)
+        seen.setdefault(rec.qid, rec)
         if message:
             problems.append(Problem(str(rec.source), rec.qid, message))
             continue

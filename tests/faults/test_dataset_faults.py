@@ -134,3 +134,28 @@ def test_dataset_level_mistakes_are_one_line_errors(dataset, tmp_path, capsys, a
     last = err.strip().splitlines()[-1]  # argparse prints its usage lines first
     assert "error: " in last and message in last, err
     assert not (tmp_path.parent / "outside.jsonl").exists() and not list(tmp_path.glob("**/outside*"))
+
+
+def test_broken_questions_are_reported_and_the_rest_get_options(dataset, capsys):
+    root = dataset("babel_qa")
+    qdir = root / "questions"
+    train_file, val_file = next(qdir.glob("*_train.json")), next(qdir.glob("*_val.json"))
+    rows, val = json.loads(train_file.read_text()), json.loads(val_file.read_text())
+    rows[0] = rows[0][:4]  # a field missing
+    rows[1][4] = "moonwalk"  # an answer outside its type's vocabulary
+    val.append(list(rows[2]))  # one question in two splits
+    train_file.write_text(json.dumps(rows))
+    val_file.write_text(json.dumps(val))
+    assert smd(["make-options", str(root), "--strict"]) == 1
+    problems = {
+        p["item"]: p for p in json.loads((root / "questions_10opt" / "stats.json").read_text())["problems"]
+    }
+    assert "got 4 fields" in problems[rows[0][0]]["message"]
+    assert "'moonwalk' is not in the" in problems[rows[1][0]]["message"]
+    assert problems[rows[0][0]]["source"] == problems[rows[1][0]]["source"] == str(train_file)
+    assert "in two splits" in problems[rows[2][0]]["message"] and problems[rows[2][0]]["source"] == str(
+        val_file
+    )
+    written = json.loads((root / "questions_10opt" / "train.json").read_text())
+    assert [r["question_id"] for r in written] == [r[0] for r in rows[2:]]  # the rest, the first copy kept
+    assert smd(["make-options", str(root)]) == 0  # without --strict: reported, exit 0

@@ -37,8 +37,16 @@ sys.exit(rc)
 """
 
 
-def _evaluate(demo, results, samples, **env) -> subprocess.CompletedProcess:
-    argv = ["--task", "smd_humanml3d_caption", "--dataset", "humanml3d", "--data-root", str(demo["hml"])]
+def _evaluate(demo, results, samples, *extra, **env) -> subprocess.CompletedProcess:
+    argv = [
+        *extra,
+        "--task",
+        "smd_humanml3d_caption",
+        "--dataset",
+        "humanml3d",
+        "--data-root",
+        str(demo["hml"]),
+    ]
     argv += ["--preset", "v5_top3", "--backbone", str(demo["model"]), "--results", str(results)]
     argv += ["--samples-dir", str(samples)]
     return subprocess.run(
@@ -67,6 +75,32 @@ def test_a_killed_caption_evaluation_resumes_to_the_uninterrupted_cell(demo, tmp
     assert not cell.exists()
     assert list((tmp_path / "s").rglob("*.requests-*_rank0.db"))  # the two finished captions, kept
 
+    # what it kept, readable without resuming: the two finished captions, as the whole run wrote them
+    kept = _evaluate(demo, tmp_path / "r", tmp_path / "s", "--kept-only")
+    assert kept.returncode == 0, kept.stderr[-3000:]
+    kept_file = tmp_path / "s" / "humanml3d" / "v5_top3" / "tiny.kept.jsonl"
+    assert f"2 of {docs} docs kept -> {kept_file}" in kept.stdout
+    assert _generations(kept) == 0 and not cell.exists()
+    kept_rows = [json.loads(line) for line in kept_file.read_text().splitlines()]
+    whole_rows = {
+        r["id"]: r
+        for r in map(json.loads, (tmp_path / "whole-samples" / "humanml3d/v5_top3/tiny.jsonl").open())
+    }
+    assert len(kept_rows) == 2
+    for row in kept_rows:
+        assert row["prediction"] == whole_rows[row["id"]]["prediction"]
+        assert row["references"] == whole_rows[row["id"]]["references"]
+    scored = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "score-captions", str(kept_file)],
+        cwd=REPO,
+        env={**__import__("os").environ, **OFFLINE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert json.loads(scored.stdout)["n_samples"] == 2
+
     resumed = _evaluate(demo, tmp_path / "r", tmp_path / "s")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _generations(resumed) == docs - 2  # only the captions the killed run had not finished
@@ -75,3 +109,9 @@ def test_a_killed_caption_evaluation_resumes_to_the_uninterrupted_cell(demo, tmp
     samples = "humanml3d/v5_top3/tiny.jsonl"
     assert (tmp_path / "s" / samples).read_text() == (tmp_path / "whole-samples" / samples).read_text()
     assert not list((tmp_path / "s").rglob("*.requests-*"))  # done: the cache is removed
+
+
+def test_kept_only_without_a_cache_is_a_one_line_error(demo, tmp_path):
+    run = _evaluate(demo, tmp_path / "r", tmp_path / "s", "--kept-only")
+    assert run.returncode == 2
+    assert "error: no request cache" in run.stderr and "Traceback" not in run.stderr

@@ -104,3 +104,17 @@ def test_a_diverged_loss_fails_the_run_at_once_in_strict_json(demo, tmp_path, ca
 
     record = json.loads((out / "run.json").read_text(), parse_constant=no_constants)
     assert record["status"] == "failed"
+
+
+def test_a_truncated_backbone_is_named_before_training(demo, tmp_path, capsys):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(demo["model"], model)
+    weights = model / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    out = tmp_path / "run"
+    assert train(_args(demo, out, "--backbone", str(model))) == 2
+    err = capsys.readouterr().err
+    assert f"{weights}: not a readable safetensors file" in err and "Traceback" not in err, err
+    assert not (out / "run.json").exists()

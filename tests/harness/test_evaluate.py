@@ -269,6 +269,10 @@ def test_cell_metrics_strip_the_filter_and_drop_stderrs_that_are_not_numbers():
     assert cell_metrics({"acc,strict": 1.0}, n=1, skipped=0)["acc_strict"] == 1.0
     with pytest.raises(ValueError, match="bleu_4,none"):
         cell_metrics({"bleu_4,none": math.nan}, n=1, skipped=0)
+    # a per-type accuracy of a type without docs has no value and is left out; any other metric must have one
+    assert "acc_action" not in cell_metrics({"acc,none": 1.0, "acc_action,none": None}, n=1, skipped=0)
+    with pytest.raises(ValueError, match="acc,none"):
+        cell_metrics({"acc,none": None}, n=1, skipped=0)
 
 
 def test_multiple_choice_samples_predict_the_most_likely_letter():
@@ -281,6 +285,59 @@ def test_multiple_choice_samples_predict_the_most_likely_letter():
     }
     (row,) = sample_rows([sample])
     assert row["prediction"] == "B" and row["loglikelihoods"] == [-3.0, -1.0, -2.0] and row["acc"] == 0.0
+
+
+def test_an_option_of_probability_zero_is_recorded_as_null_in_strict_json():
+    sample = {"doc": {"doc_id": "q1"}, "target": 0, "filtered_resps": [(-math.inf, False), (-1.0, True)]}
+    (row,) = sample_rows([sample])
+    assert row["prediction"] == "B" and row["loglikelihoods"] == [None, -1.0]
+    json.dumps(row, allow_nan=False)
+
+
+def test_every_test_doc_too_long_is_one_line_before_the_model_loads(demo, tmp_path, capsys, monkeypatch):
+    import lm_eval
+
+    monkeypatch.setattr(lm_eval, "simple_evaluate", lambda **kw: pytest.fail("the model was loaded"))
+    tiny = {"path": str(demo["model"]), "dtype": "float32", "context_length": 40}
+    argv = _argv(demo, tmp_path, _write_params(tmp_path, demo["model"], short=tiny))
+    argv[argv.index("tiny")] = "short"
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "test: none of the" in err and "docs fits the context" in err and "Traceback" not in err, err
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("broken", ["backbone", "adapter"])
+def test_a_truncated_safetensors_file_is_named_before_the_model_loads(demo, tmp_path, capsys, broken):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(demo["model"], model)
+    argv = _argv(demo, tmp_path, _write_params(tmp_path, model))
+    weights = model / "model.safetensors"
+    if broken == "adapter":
+        adapter = tmp_path / "adapter"
+        adapter.mkdir()
+        (adapter / "adapter_config.json").write_text("{}")
+        weights = adapter / "adapter_model.safetensors"
+        shutil.copy(model / "model.safetensors", weights)
+        argv += ["--adapter", str(adapter)]
+    weights.write_bytes(weights.read_bytes()[:1000])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{weights}: not a readable safetensors file" in err and "Traceback" not in err, err
+
+
+def test_a_finished_run_names_the_caches_of_other_inputs_it_leaves(tmp_path, caplog):
+    from harness.lm_eval_io import finish_request_cache
+
+    (tmp_path / "d").mkdir()
+    mine, other = tmp_path / "d" / "tiny.requests-aaaa", tmp_path / "d" / "tiny.requests-bbbb_rank0.db"
+    for path in (Path(f"{mine}_rank0.db"), other, tmp_path / "d" / "tiny+lora.requests-cccc_rank0.db"):
+        path.write_bytes(b"")
+    finish_request_cache(mine)
+    assert not Path(f"{mine}_rank0.db").exists() and other.exists()
+    assert str(other) in caplog.text and "tiny+lora" not in caplog.text
 
 
 def test_cell_backbone_names(tmp_path):

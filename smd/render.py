@@ -12,6 +12,8 @@ from .trajectory import TRAJECTORY_CURVES
 
 # Bump on ANY change to the text: adapters are trained on one format.
 FORMAT_VERSION = "smd-text-2"
+TRAJECTORY_HEADING = "Global Trajectory:"  # the line above the trajectory axes
+ANGLES_HEADING = "Joint Angles:"  # the line above the body-part groups
 
 _PRESET_DELTAS = tuple(sorted({p.delta for p in PRESETS.values()}))
 _HEADS = tuple(f"{spec.name} ({spec.gloss}):" for spec in ANGLES)  # each angle's first line
@@ -150,7 +152,7 @@ def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ..
     cache = analysis._cache
     if key not in cache:
         blocks = _angle_blocks(analysis, delta)
-        lines = ["Joint Angles:"]
+        lines = [ANGLES_HEADING]
         group = None
         for i in selected:
             if ANGLES[i].group != group:
@@ -174,7 +176,7 @@ def _trajectory_lines(analysis: MotionAnalysis) -> list[str]:
     lines = [
         f"Trajectory: displacement {_metres(s.displacement)}, height change {_signed(s.height_change)}m, "
         f"avg height {_metres(s.mean_height)}",
-        "Global Trajectory:",
+        TRAJECTORY_HEADING,
     ]
     for curve, segs in zip(TRAJECTORY_CURVES, analysis.trajectory_segments()):
         fmt = _deg if curve.unit == "deg" else _metres

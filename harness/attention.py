@@ -14,6 +14,7 @@ header, each trajectory axis, each body-part group, the question, the options, a
 
 Writes, into OUT:
     <doc id>.png / .pdf   the SMD text shaded per character by its token's weight, with a colour bar
+                          (the first K docs only with `--heatmaps K`)
     summary.json          per-part shares of the prompt's attention (each doc's sum to 1) and their
                           mean over docs, per doc the answer, the gold answer and whether it is correct
     sections.png          the mean shares as a bar chart, with their min-max over docs
@@ -30,6 +31,7 @@ Exit status: 0 done; 2 bad input (missing docs, backbone or adapter; a doc that 
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import sys
 from pathlib import Path
@@ -49,7 +51,7 @@ from .attention_core import (
     token_parts,
 )
 from .backbones import get_backbone
-from .io import atomic_write_json, read_jsonl
+from .io import atomic_write_bytes, atomic_write_json, read_jsonl
 from .layout import docs_path
 from .lm_eval_io import adapter_record
 from .prompts import is_qa, render_prompt, target
@@ -166,6 +168,18 @@ def attend(
     }
 
 
+def _save(fig, path: Path) -> None:
+    """A figure written atomically, byte for byte the same on every run (no creation date in a PDF)."""
+    buf = io.BytesIO()
+    fig.savefig(
+        buf,
+        format=path.suffix[1:],
+        dpi=110,
+        metadata={"CreationDate": None} if path.suffix == ".pdf" else None,
+    )
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def _select(docs: list[dict], ids: list[str] | None, n: int, path: Path) -> list[dict]:
     if not ids:
         return docs[:n]
@@ -231,12 +245,13 @@ def run(args: argparse.Namespace) -> dict:
         title = f"{one['id']}: answer {one['answer']!r}, gold {one['gold']!r}" + (
             "" if one["correct"] is None else (" (correct)" if one["correct"] else " (wrong)")
         )
-        fig = plot_heatmap(
-            doc["smd"], char_weights(one["offsets"], one["weights"], start, end), plt, title=title
-        )
-        for suffix in (".png", ".pdf"):
-            fig.savefig(args.out / f"{one['id']}{suffix}", dpi=110)
-        plt.close(fig)
+        if args.heatmaps is None or len(per_doc) < args.heatmaps:
+            fig = plot_heatmap(
+                doc["smd"], char_weights(one["offsets"], one["weights"], start, end), plt, title=title
+            )
+            for suffix in ("png", "pdf"):
+                _save(fig, args.out / f"{one['id']}.{suffix}")
+            plt.close(fig)
         per_doc.append({k: one[k] for k in ("id", "answer", "gold", "correct")} | {"shares": shares})
     names = in_reading_order(list({n for d in per_doc for n in d["shares"]}))
     mean = {n: float(np.mean([d["shares"].get(n, 0.0) for d in per_doc])) for n in names}
@@ -261,7 +276,7 @@ def run(args: argparse.Namespace) -> dict:
         title=f"{args.task} {args.preset}, {who}: {len(per_doc)} docs",
         per_doc=[d["shares"] for d in per_doc],
     )
-    fig.savefig(args.out / "sections.png", dpi=110)
+    _save(fig, args.out / "sections.png")
     plt.close(fig)
     return summary
 
@@ -296,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-new-tokens", type=positive_int, help=f"answer length cap (default {MAX_NEW_TOKENS})"
     )
+    p.add_argument("--heatmaps", type=positive_int, help="draw the heatmaps of the first K docs only (default: all)")
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     return p
 

@@ -143,6 +143,8 @@ STAGES = {
     "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
     "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
     "compare": ("harness.compare", "paired bootstrap CI and McNemar test of two cells on the same docs"),
+    "attention": ("harness.attention", "which parts of the SMD a model attends to when it answers (figures)"),
+    "report": ("harness.report", "a self-contained HTML case viewer of one evaluation (or two side by side)"),
 }
 
 

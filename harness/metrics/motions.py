@@ -10,7 +10,7 @@ import numpy as np
 
 from .readers import ScoreError
 
-__all__ = ["load_motion_features", "motion_span"]
+__all__ = ["load_motion_features", "motion_span", "target_skeleton"]
 
 
 def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int | None, int | None]:
@@ -24,7 +24,7 @@ def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int 
     return motion_id or sample_id, None, None
 
 
-def _target_skeleton() -> np.ndarray:
+def target_skeleton() -> np.ndarray:
     """HumanML3D's retargeting target as the SMD skeleton's rest pose: only bone lengths are used."""
     import smd
 
@@ -53,7 +53,7 @@ def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None
     if arr.ndim == 3 and arr.shape[1:] == (22, 3):
         from ..motion_features import joints_to_features
 
-        arr = joints_to_features(arr, _target_skeleton())
+        arr = joints_to_features(arr, target_skeleton())
     elif not (arr.ndim == 2 and arr.shape[1] == 263):
         raise ScoreError(f"{path}: expected 263-d features (T, 263) or joints (T, 22, 3), got {arr.shape}")
     return arr if first is None else arr[first:end]

@@ -1,0 +1,64 @@
+"""What a motion encoder reads: a clip's 263-d HumanML3D features, normalised.
+
+A clip is what one doc's SMD describes: a QA doc's whole motion (`motion_id`), a caption doc's sample
+(`doc_id`: a whole motion or a sub-span). Its joints are read and brought into the SMD's canonical frame
+(Y up, facing +Z, on the floor: `harness.report_cases.load_canonical`, the dataset's own frame rate and
+up axis from the registry), resampled to HumanML3D's 20 fps, and turned into features with HumanML3D's
+recipe (`harness.motion_features`, retargeted to its target skeleton). Normalisation is per feature:
+`(x - mean) / std`, with HumanML3D's Mean.npy / Std.npy for the MLD encoder, or the statistics of the
+training clips for an encoder trained here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets.humanml3d import HML_FPS, parse_span_id
+from ..registry import Dataset
+
+__all__ = ["STD_FLOOR", "clip_features", "clip_key", "feature_stats", "resample"]
+
+STD_FLOOR = 1e-3  # a feature constant over the training clips (a foot contact never set) stays finite
+
+
+def clip_key(doc: dict) -> str:
+    """The clip a doc's SMD describes: a QA doc's motion, a caption doc's sample."""
+    return str(doc["motion_id"] if "options" in doc else doc["doc_id"])
+
+
+def resample(joints: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """(T, 22, 3) joints at `fps_in` -> at `fps_out`, linearly interpolated over the same duration."""
+    if fps_in == fps_out:
+        return joints
+    duration = (len(joints) - 1) / fps_in
+    t_out = np.arange(int(np.floor(duration * fps_out + 1e-9)) + 1) / fps_out
+    t_in = np.arange(len(joints)) / fps_in
+    flat = joints.reshape(len(joints), -1)
+    out = np.stack([np.interp(t_out, t_in, flat[:, k]) for k in range(flat.shape[1])], axis=1)
+    return out.reshape(len(t_out), *joints.shape[1:])
+
+
+def clip_features(root: Path | str, dataset: Dataset, clip: str) -> np.ndarray:
+    """(frames, 263) float32 raw (unnormalised) features of one clip at 20 fps.
+
+    Raises:
+        FileNotFoundError: the clip's motion file is missing; ValueError: its joints are unusable.
+    """
+    from ..metrics.motions import target_skeleton
+    from ..motion_features import joints_to_features
+    from ..report_cases import load_canonical
+
+    span = parse_span_id(clip) if dataset.kind == "caption" else None
+    doc = {"motion_id": span[0] if span else clip, "doc_id": clip}
+    joints = resample(load_canonical(Path(root), dataset, doc), dataset.fps, HML_FPS)
+    return joints_to_features(joints, target_skeleton())
+
+
+def feature_stats(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) per feature over every frame of `clips`, std floored at STD_FLOOR."""
+    frames = np.concatenate(clips, axis=0).astype(np.float64)
+    return frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), STD_FLOOR).astype(
+        np.float32
+    )

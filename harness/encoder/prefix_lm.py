@@ -1,0 +1,185 @@
+"""An LLM that reads a motion as soft tokens: `<motion:ID>` markers in its input become the projector's
+embeddings of that clip's encoder latent.
+
+`MotionPrefixLM` takes token ids like any causal LM, so the training loop and lm-eval's HF model drive
+it unchanged: in each row, the tokens of a `<motion:ID>` marker (the docs of the `motion` variant carry
+one where the SMD stands, `harness.prompt_docs`) are replaced by `n_tokens` embeddings, the LLM runs on
+`inputs_embeds`, and the logits are put back at the positions of the ids it was given: every token
+after the marker gets the logits of its own position in the spliced sequence, the marker's last token
+those of the last soft token (what predicts the token after the marker); the marker's other positions
+repeat them (no loss or score ever reads them: they are prompt). `generate` splices the same way,
+generates from `inputs_embeds`, and returns the given ids followed by the new tokens, as HF's
+`generate` does for ids, with stopping criteria that see the same.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["MARKER", "MotionPrefixLM", "marker_spans", "motion_marker"]
+
+MARKER = re.compile(r"<motion:([A-Za-z0-9_.#+\-]+)>")
+
+
+def motion_marker(clip: str) -> str:
+    """The text that stands for a clip's soft tokens in a prompt."""
+    if not MARKER.fullmatch(f"<motion:{clip}>"):
+        raise ValueError(f"clip id {clip!r} cannot be a motion marker (letters, digits, _ . # + - only)")
+    return f"<motion:{clip}>"
+
+
+def marker_spans(pieces: list[str]) -> list[tuple[int, int, str]]:
+    """(first token, end token, clip) of each marker in a row whose tokens decode to `pieces`."""
+    text = "".join(pieces)
+    ends = np.cumsum([len(p) for p in pieces])
+    spans = []
+    for m in MARKER.finditer(text):
+        first = int(np.searchsorted(ends, m.start(), side="right"))
+        last = int(np.searchsorted(ends, m.end() - 1, side="right"))
+        spans.append((first, last + 1, m[1]))
+    return spans
+
+
+class MotionPrefixLM(nn.Module):
+    """`lm` (a causal LM, with or without LoRA) + `encoder` + `projector`, reading `<motion:ID>` markers.
+
+    `features(clip)` gives a clip's raw (frames, nfeats) features; they are normalised with `mean`/`std`.
+    """
+
+    def __init__(
+        self,
+        lm: nn.Module,
+        tokenizer,
+        encoder: nn.Module,
+        projector: nn.Module,
+        features: Callable[[str], np.ndarray],
+        mean: np.ndarray,
+        std: np.ndarray,
+    ) -> None:
+        super().__init__()
+        self.lm, self.encoder, self.projector = lm, encoder, projector
+        self.tokenizer = tokenizer
+        self.register_buffer("feature_mean", torch.as_tensor(mean, dtype=torch.float32), persistent=False)
+        self.register_buffer("feature_std", torch.as_tensor(std, dtype=torch.float32), persistent=False)
+        self._features = features
+        self._pieces: dict[int, str] = {}
+
+    # what HF's and lm-eval's code read of a model
+    @property
+    def config(self):
+        return self.lm.config
+
+    @property
+    def generation_config(self):
+        return self.lm.generation_config
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.lm.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.lm.parameters()).dtype
+
+    def get_base_model(self) -> nn.Module:
+        return self  # the training loss asks whether forward keeps only some logits: it does not
+
+    def tie_weights(self) -> None:
+        self.lm.tie_weights()
+
+    def soft_tokens(self, clips: list[str]) -> torch.Tensor:
+        """[len(clips), n_tokens, width] embeddings of the clips, in the LLM's dtype."""
+        arrays = [np.asarray(self._features(c), dtype=np.float32) for c in clips]
+        lengths = torch.tensor([len(a) for a in arrays], device=self.device)
+        batch = torch.zeros(len(arrays), int(lengths.max()), arrays[0].shape[1], device=self.device)
+        for i, a in enumerate(arrays):
+            batch[i, : len(a)] = torch.from_numpy(a).to(self.device)
+        batch = (batch - self.feature_mean) / self.feature_std
+        return self.projector(self.encoder(batch, lengths)).to(self.dtype)
+
+    def _row_spans(self, ids: list[int]) -> list[tuple[int, int, str]]:
+        for t in ids:
+            if t not in self._pieces:
+                self._pieces[t] = self.tokenizer.decode([t])
+        return marker_spans([self._pieces[t] for t in ids])
+
+    def _splice(self, ids: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
+        """One row: (embeddings [length', width], for each given position its position in them)."""
+        spans = self._row_spans(ids.tolist())
+        embed = self.lm.get_input_embeddings()(ids)
+        if not spans:
+            return embed, list(range(len(ids)))
+        soft = self.soft_tokens([clip for _, _, clip in spans])
+        parts, where, at, start = [], [], 0, 0
+        for k, (first, end, _) in enumerate(spans):
+            parts += [embed[start:first], soft[k]]
+            where += list(range(at, at + first - start))
+            at += first - start + soft.shape[1]
+            where += [at - 1] * (end - first)  # the marker's positions: the last soft token's
+            start = end
+        parts.append(embed[start:])
+        where += list(range(at, at + len(ids) - start))
+        return torch.cat(parts), where
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, **kwargs):
+        """Logits [batch, length, vocab] at the given ids' positions (right padding, as training's and
+        lm-eval's log-likelihood batches; a row's padding stays after its tokens)."""
+        mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+        rows = [self._splice(row[m.bool()]) for row, m in zip(input_ids, mask)]
+        width = max(e.shape[0] for e, _ in rows)
+        embeds = torch.zeros(
+            len(rows), width, rows[0][0].shape[1], dtype=rows[0][0].dtype, device=self.device
+        )
+        new_mask = torch.zeros(len(rows), width, dtype=mask.dtype, device=self.device)
+        for i, (e, _) in enumerate(rows):
+            embeds[i, : e.shape[0]], new_mask[i, : e.shape[0]] = e, 1
+        logits = self.lm(inputs_embeds=embeds, attention_mask=new_mask, **kwargs).logits
+        out = logits.new_zeros(input_ids.shape[0], input_ids.shape[1], logits.shape[-1])
+        for i, (_, where) in enumerate(rows):
+            real = mask[i].bool().nonzero().squeeze(1)
+            out[i, real] = logits[i, torch.tensor(where, device=self.device)]
+        return SimpleNamespace(logits=out)
+
+    def generate(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        max_length: int | None = None,
+        max_new_tokens: int | None = None,
+        stopping_criteria=None,
+        **kwargs,
+    ) -> torch.Tensor:
+        """The given ids (left padded, as lm-eval's generation batches) followed by the new tokens."""
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
+        new = max_new_tokens if max_new_tokens is not None else max_length - input_ids.shape[1]
+        rows = [self._splice(row[m.bool()])[0] for row, m in zip(input_ids, mask)]
+        width = max(e.shape[0] for e in rows)
+        embeds = torch.zeros(len(rows), width, rows[0].shape[1], dtype=rows[0].dtype, device=self.device)
+        new_mask = torch.zeros(len(rows), width, dtype=torch.long, device=self.device)
+        for i, e in enumerate(rows):  # left padding: every row's last token is the last position
+            embeds[i, width - e.shape[0] :], new_mask[i, width - e.shape[0] :] = e, 1
+
+        class _SeeTheIds(StoppingCriteria):  # from embeddings HF hands a criterion only the new tokens
+            def __call__(self, ids, scores, **kw):
+                full = torch.cat([input_ids, ids], dim=1)
+                done = [torch.as_tensor(c(full, scores, **kw), device=ids.device) for c in stopping_criteria]
+                return torch.stack([d.expand(ids.shape[0]) for d in done]).any(0)
+
+        stops = StoppingCriteriaList([_SeeTheIds()]) if stopping_criteria else None
+        tokens = self.lm.generate(
+            inputs_embeds=embeds,
+            attention_mask=new_mask,
+            max_new_tokens=new,
+            stopping_criteria=stops,
+            **kwargs,
+        )
+        return torch.cat([input_ids, tokens], dim=1)

@@ -3,7 +3,7 @@
 <root>/questions/ ...                       a QA dataset (BABEL-QA, HuMMan-QA layouts)
 <root>/new_joints/ ...                      a HumanML3D-style caption dataset
 <root>/smd/angle_texts_<preset>.json        SMD texts (harness.smd_files)
-<root>/docs/<variant>/<split>.jsonl         prompt docs; <variant> = <preset>[-blind]
+<root>/docs/<variant>/<split>.jsonl         prompt docs; <variant> = <preset>[-blind] or motion[-blind]
 """
 
 from __future__ import annotations
@@ -12,24 +12,27 @@ from pathlib import Path
 
 from .problems import DataError
 
-__all__ = ["BLIND_SUFFIX", "dataset_kind", "docs_path", "docs_variant"]
+__all__ = ["BLIND_SUFFIX", "MOTION_VARIANT", "dataset_kind", "docs_path", "docs_variant"]
 
 BLIND_SUFFIX = "-blind"
+MOTION_VARIANT = "motion"  # the encoder baseline's docs: a `<motion:ID>` marker where the SMD stands
 
 
 def docs_variant(variant: str) -> tuple[str, bool]:
-    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True).
+    """(SMD preset, is the motion-blind control) of a docs variant: `v5_top3-blind` -> (`v5_top3`, True);
+    `motion[-blind]` -> (`motion`, ...), the encoder baseline's docs.
 
     Raises:
-        ValueError: the preset is not one of `smd.PRESETS`.
+        ValueError: the preset is neither one of `smd.PRESETS` nor `motion`.
     """
     import smd
 
     blind = variant.endswith(BLIND_SUFFIX)
     preset = variant[: -len(BLIND_SUFFIX)] if blind else variant
-    if preset not in smd.PRESETS:  # a name, never a path: it becomes part of file names
+    if preset != MOTION_VARIANT and preset not in smd.PRESETS:  # a name, never a path: it names files
         raise ValueError(
-            f"unknown SMD preset {preset!r} (one of {', '.join(smd.PRESETS)}, optionally with {BLIND_SUFFIX})"
+            f"unknown SMD preset {preset!r} (one of {', '.join(smd.PRESETS)}, or {MOTION_VARIANT}; "
+            f"optionally with {BLIND_SUFFIX})"
         )
     return preset, blind
 

@@ -6,7 +6,9 @@ captions: doc_id, motion_id, smd, references (every reference of the sample; sub
 both:     smd_format, smd_preset: the format version and preset of the SMD text (harness.smd_files,
           the format contract)
 
-A docs variant is an SMD preset (`v5_top3`) or its motion-blind control (`v5_top3-blind`): the same
+A docs variant is an SMD preset (`v5_top3`), `motion` (the encoder baseline's: a `<motion:ID>` marker
+stands where the SMD stands, for the motions an SMD build described, so that both score the same
+docs), or the motion-blind control of either (`v5_top3-blind`, `motion-blind`): the same
 docs with each SMD replaced by the SMD of another motion of the same split, by a seeded derangement.
 The control keeps the prompts' length and text distribution and every question and answer, and
 removes the motion: what a model scores on it is what it gets from the question, the options and the
@@ -20,7 +22,7 @@ import random
 from collections.abc import Iterable
 from pathlib import Path
 
-from .layout import BLIND_SUFFIX, dataset_kind, docs_path, docs_variant
+from .layout import BLIND_SUFFIX, MOTION_VARIANT, dataset_kind, docs_path, docs_variant
 from .problems import DataError, Problem
 
 __all__ = [
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     `--preset P-blind` its motion-blind control (each SMD swapped for another motion's of the split)."""
     import argparse
 
+    from .encoder.marker import MOTION_FORMAT, motion_marker
     from .io import atomic_write_json, atomic_write_jsonl, read_json
     from .smd_files import load_smd_file, smd_file_name
 
@@ -147,12 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         preset, blind = docs_variant(args.preset)
     except ValueError as e:
         parser.error(str(e))
-    smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
-    smd_file = load_smd_file(smd_path)
-    if smd_file.preset != preset:  # the format contract: the docs say which preset they hold
-        parser.error(f"{smd_path} holds SMD preset {smd_file.preset!r}, not --preset {preset!r}")
-    texts = smd_file.texts
-    contract = {"smd_format": smd_file.format_version, "smd_preset": smd_file.preset}
+    if preset == MOTION_VARIANT:  # the encoder baseline: the motions an SMD build described, as markers
+        smd_path = args.smd or next(iter(sorted((args.root / "smd").glob(smd_file_name("*")))), None)
+        if smd_path is None:
+            raise DataError(f"{args.root / 'smd'}: no SMD file (run `smd build-smd {args.root}` first)")
+        texts = {key: motion_marker(key) for key in load_smd_file(smd_path).texts}
+        contract = {"smd_format": MOTION_FORMAT, "smd_preset": MOTION_VARIANT}
+    else:
+        smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
+        smd_file = load_smd_file(smd_path)
+        if smd_file.preset != preset:  # the format contract: the docs say which preset they hold
+            parser.error(f"{smd_path} holds SMD preset {smd_file.preset!r}, not --preset {preset!r}")
+        texts = smd_file.texts
+        contract = {"smd_format": smd_file.format_version, "smd_preset": smd_file.preset}
     problems: list[Problem] = []
     counts = {}
     for split in ("train", "val", "test"):

@@ -14,7 +14,6 @@ generates from `inputs_embeds`, and returns the given ids followed by the new to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from types import SimpleNamespace
 
@@ -22,16 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .marker import MARKER, motion_marker
+
 __all__ = ["MARKER", "MotionPrefixLM", "marker_spans", "motion_marker"]
-
-MARKER = re.compile(r"<motion:([A-Za-z0-9_.#+\-]+)>")
-
-
-def motion_marker(clip: str) -> str:
-    """The text that stands for a clip's soft tokens in a prompt."""
-    if not MARKER.fullmatch(f"<motion:{clip}>"):
-        raise ValueError(f"clip id {clip!r} cannot be a motion marker (letters, digits, _ . # + - only)")
-    return f"<motion:{clip}>"
 
 
 def marker_spans(pieces: list[str]) -> list[tuple[int, int, str]]:

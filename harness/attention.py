@@ -311,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-new-tokens", type=positive_int, help=f"answer length cap (default {MAX_NEW_TOKENS})"
     )
-    p.add_argument("--heatmaps", type=positive_int, help="draw the heatmaps of the first K docs only (default: all)")
+    p.add_argument(
+        "--heatmaps", type=positive_int, help="draw the heatmaps of the first K docs only (default: all)"
+    )
     p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     return p
 

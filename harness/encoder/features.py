@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.humanml3d import HML_FPS, parse_span_id
-from ..registry import Dataset
+from ..layout import dataset_kind
+from ..registry import DATASETS, Dataset
 
-__all__ = ["STD_FLOOR", "clip_features", "clip_key", "feature_stats", "resample"]
+__all__ = ["STD_FLOOR", "clip_features", "clip_key", "dataset_of_root", "feature_stats", "resample"]
 
 STD_FLOOR = 1e-3  # a feature constant over the training clips (a foot contact never set) stays finite
 
@@ -61,4 +62,15 @@ def feature_stats(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     frames = np.concatenate(clips, axis=0).astype(np.float64)
     return frames.mean(axis=0).astype(np.float32), np.maximum(frames.std(axis=0), STD_FLOOR).astype(
         np.float32
+    )
+
+
+def dataset_of_root(root: Path) -> Dataset:
+    """The registry entry of a dataset folder: by its name, else the first of its layout's kind."""
+    kind = "qa" if dataset_kind(root) == "qa" else "caption"
+    named = DATASETS.get(Path(root).name)
+    return (
+        named
+        if named is not None and named.kind == kind
+        else next(d for d in DATASETS.values() if d.kind == kind)
     )

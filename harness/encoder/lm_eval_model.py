@@ -19,26 +19,13 @@ from pathlib import Path
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from ..layout import dataset_kind
-from ..registry import DATASETS
-from .features import clip_features
+from .features import clip_features, dataset_of_root
 from .folder import load_encoder
 from .prefix_lm import MotionPrefixLM
 
-__all__ = ["MODEL_NAME", "EncoderLM", "dataset_of_root"]
+__all__ = ["MODEL_NAME", "EncoderLM"]
 
 MODEL_NAME = "smd-encoder"
-
-
-def dataset_of_root(root: Path):
-    """The registry entry of a dataset folder: by its name, else the first of its layout's kind."""
-    kind = "qa" if dataset_kind(root) == "qa" else "caption"
-    named = DATASETS.get(root.name)
-    return (
-        named
-        if named is not None and named.kind == kind
-        else next(d for d in DATASETS.values() if d.kind == kind)
-    )
 
 
 @register_model(MODEL_NAME)

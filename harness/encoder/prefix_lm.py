@@ -53,6 +53,7 @@ class MotionPrefixLM(nn.Module):
         features: Callable[[str], np.ndarray],
         mean: np.ndarray,
         std: np.ndarray,
+        config: dict | None = None,
     ) -> None:
         super().__init__()
         self.lm, self.encoder, self.projector = lm, encoder, projector
@@ -61,6 +62,7 @@ class MotionPrefixLM(nn.Module):
         self.register_buffer("feature_std", torch.as_tensor(std, dtype=torch.float32), persistent=False)
         self._features = features
         self._pieces: dict[int, str] = {}
+        self.encoder_config = config  # the encoder folder's encoder.json (harness.encoder.folder)
 
     # what HF's and lm-eval's code read of a model
     @property
@@ -84,6 +86,20 @@ class MotionPrefixLM(nn.Module):
 
     def tie_weights(self) -> None:
         self.lm.tie_weights()
+
+    def save_pretrained(self, folder) -> None:
+        """The encoder folder (encoder, projector, feature statistics), and the LoRA adapter beside it
+        when the LLM has one: `peft=` and `encoder=` then name the same folder."""
+        from pathlib import Path
+
+        from .folder import save_encoder
+
+        if self.encoder_config is None:
+            raise ValueError("a MotionPrefixLM built without its encoder config cannot be saved")
+        if hasattr(self.lm, "peft_config"):
+            self.lm.save_pretrained(folder)
+        mean, std = self.feature_mean.cpu().numpy(), self.feature_std.cpu().numpy()
+        save_encoder(Path(folder), self.encoder_config, self.encoder, self.projector, mean, std)
 
     def soft_tokens(self, clips: list[str]) -> torch.Tensor:
         """[len(clips), n_tokens, width] embeddings of the clips, in the LLM's dtype."""

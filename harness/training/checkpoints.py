@@ -132,7 +132,8 @@ def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:
         tmp = folder.with_name(f".tmp-{folder.name}")
         shutil.rmtree(tmp, ignore_errors=True)
         accelerator.unwrap_model(model).save_pretrained(tmp)
-        _sort_target_modules(tmp / "adapter_config.json")
+        if (tmp / "adapter_config.json").is_file():  # a stage-1 encoder run has no LoRA adapter
+            _sort_target_modules(tmp / "adapter_config.json")
         tokenizer.save_pretrained(tmp)
         shutil.rmtree(folder, ignore_errors=True)
         os.replace(tmp, folder)

@@ -50,6 +50,12 @@ class TrainConfig:
         train_limit: train on a seeded random sample of this many training docs (None: all), in their
             file order; sized runs of a slow backbone (a random sample, not the first docs, because a
             split lists each motion's questions together).
+        encoder: `none` (the SMD), or the encoder baseline's motion encoder (training.encoder_model):
+            `small` (trained from scratch) or `mld` (MotionGPT3's, from `encoder_init`, an MLD checkpoint,
+            with HumanML3D's Mean.npy / Std.npy in the folder `encoder_stats`). `encoder_init` may also be
+            a stage-1 run's `best/`; `encoder_tokens` soft tokens per motion, a projector with
+            `projector_hidden` hidden units (0: one Linear, as MotionGPT3's); `encoder_train` trains the
+            encoder too; `lora: false` is stage 1 (the LLM frozen, only the projector and encoder learn).
     """
 
     task: TaskName = "qa"
@@ -78,6 +84,13 @@ class TrainConfig:
     val_max_new_tokens: int = 4
     val_limit: int | None = None
     train_limit: int | None = None
+    encoder: Literal["none", "small", "mld"] = "none"
+    encoder_init: str | None = None
+    encoder_stats: str | None = None
+    encoder_tokens: int = 4
+    projector_hidden: int = 1024
+    encoder_train: bool = True
+    lora: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes copied into run.json
 
     def __post_init__(self):
@@ -94,6 +107,10 @@ class TrainConfig:
         for name in ("lr", "weight_decay", "max_grad_norm", "lora_alpha", "lora_dropout", "warmup_ratio"):
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"train.{name} must be a finite number, got {getattr(self, name)}")
+        if self.encoder_tokens < 1 or self.projector_hidden < 0:
+            raise ValueError("train.encoder_tokens must be >= 1 and train.projector_hidden >= 0")
+        if not self.lora and self.encoder == "none":
+            raise ValueError("train.lora: false trains nothing without an encoder (train.encoder)")
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
         if self.weight_decay < 0 or self.max_grad_norm < 0 or self.lora_alpha <= 0:

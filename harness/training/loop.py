@@ -36,6 +36,7 @@ from ..provenance import git_state, hardware, now_utc, versions
 from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
 from .config import TrainConfig
 from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs, single_format
+from .encoder_model import encoder_model
 from .loss import keeps_logits, loss_sum
 from .model import add_lora, context_length, load_backbone, use_bf16
 from .state import Run, RunData, RunRecord, TrainState
@@ -202,7 +203,10 @@ def prepare(
         fingerprint=data.fingerprint,
     )
 
-    model = add_lora(model, cfg, backbone)
+    if cfg.encoder == "none":
+        model = add_lora(model, cfg, backbone)
+    else:  # the encoder baseline: soft tokens where the docs' markers stand (training.encoder_model)
+        model = encoder_model(cfg, model, tokenizer, data.files, lambda lm: add_lora(lm, cfg, backbone))
     keep = keeps_logits(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)

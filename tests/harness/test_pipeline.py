@@ -214,6 +214,7 @@ def test_every_matrix_cell_has_its_stage(profile):
         "tiny-backbone",
         "convert-backbone",
         "tables",
+        "attention",  # the attention analysis of the first backbone's QA adapter
     }
 
 
@@ -602,7 +603,8 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
         lr = yaml.safe_load(original)["train"]["lr"]
         _edit_params(root, {("train", "lr"): float(lr) * 2})
         assert _would_run(root) == train
-        assert _would_run(root, "--force-downstream") == train | evaluate_lora | {"tables"}
+        # the attention analysis reads the first QA adapter
+        assert _would_run(root, "--force-downstream") == train | evaluate_lora | {"tables", "attention"}
 
         (root / "params.yaml").write_text(original)
         assert not _would_run(root), "restoring params.yaml must leave nothing to run"

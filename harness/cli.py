@@ -144,6 +144,7 @@ STAGES = {
     "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
     "compare": ("harness.compare", "paired bootstrap CI and McNemar test of two cells on the same docs"),
     "attention": ("harness.attention", "which parts of the SMD a model attends to when it answers (figures)"),
+    "lm-eval": ("harness.lm_eval_cli", "lm-eval's command line with the encoder baseline's model registered"),
     "report": ("harness.report", "a self-contained HTML case viewer of one evaluation (or two side by side)"),
 }
 

@@ -16,20 +16,13 @@ rewrites it byte for byte and `dvc repro` on a fresh clone leaves `git status` c
 from which commit it ran goes to the run log beside the samples. Evaluating an adapter on docs of
 another SMD format or preset than it was trained on is an error naming both (harness.smd_files).
 
-Samples stay out of `results/` because they grow with the test set (HumanML3D: 4k+ captions per
-cell); the provenance names the file and its sha256. A caption samples file is the input format
-of `smd score-captions` (`id`, `prediction`, `references`, `motion_id`).
+Samples stay out of `results/` (they grow with the test set); a caption samples file is `smd
+score-captions`'s input. `--encoder DIR`: the encoder baseline (model `smd-encoder`) on `motion` docs.
 
-A cell holds `n` (docs scored) and `skipped` (test docs left out because their prompt does not fit
-the context; lm-eval's HF backend would cut them from the left) beside lm-eval's metrics, and, from the
-per-doc samples (`harness.stats.cell_statistics`): `chance` (QA: mean of 1 / number of options),
-`<metric>_ci95_low` / `_ci95_high` (Wilson 95 % interval of each per-doc 0/1 metric; captions: bootstrap
-CIs of `bleu_4`, `rouge_l`, `cider`), `<metric>_n` for a per-type metric, and `limit` when `--limit`
-left docs unscored. A call whose inputs (task and its version, preset, model path and files, adapter
-and docs hashes, limit, extra metadata) equal the existing cell's provenance prints "up to date" and
-runs nothing (`--force` re-runs).
-A cell holds one task: the MC and the generation variant of a QA task cannot share a cell (the second
-is refused).
+A cell holds lm-eval's metrics, `n` (docs scored), `skipped` (test docs whose prompt does not fit the
+context), and from the samples (harness.stats.cell_statistics) `chance`, 95 % CIs, per-type `_n` and
+`limit` when `--limit` left docs out. A call whose inputs equal the existing cell's provenance prints "up
+to date" and runs nothing (`--force` re-runs). A cell holds one task (MC and generation cannot share one).
 Exit status: 0 done or up to date, 2 bad input (nothing written: checked before a model loads; under
 `smd`, also a file or folder found missing later); other lm-eval errors propagate. `--kept-only` runs
 nothing: it writes what a killed run of the same arguments kept (harness.kept).
@@ -53,10 +46,12 @@ from .config import Params
 from .io import atomic_write_json, atomic_write_jsonl, folder_digest, read_json, read_jsonl, sha256_file
 from .layout import docs_path
 from .lm_eval_io import (
+    ENCODER_MODEL,
     SEEDS,
     adapter_record,
     cell_backbone_name,
     cell_metrics,
+    encoder_record,
     finish_request_cache,
     lm_eval_task_manager,
     model_args,
@@ -92,6 +87,7 @@ class EvalRequest:
     preset: str
     backbone: str
     adapter: Path | None = None
+    encoder: Path | None = None
     adapter_name: str | None = None
     params: Params | Path | None = None
     results: Path = Path("results")
@@ -164,6 +160,7 @@ def plan(request: EvalRequest) -> _Plan:
     try:
         scored = docs_format(read_jsonl(docs), str(docs))
         adapter = adapter_record(request.adapter, scored, docs) if request.adapter is not None else None
+        encoder = encoder_record(request.encoder, scored, docs) if request.encoder is not None else None
     except ValueError as e:
         raise EvalInputError(str(e)) from None
     adapter_name = (request.adapter_name or "lora") if adapter else None
@@ -180,6 +177,7 @@ def plan(request: EvalRequest) -> _Plan:
         "model": backbone.path,
         "model_files": folder_digest(backbone.path),
         "adapter_sha256": adapter["sha256"] if adapter else None,
+        **({"encoder_sha256": encoder["sha256"]} if encoder else {}),
         "docs_sha256": docs_sha,
         "smd": scored,
         "limit": request.limit,
@@ -214,7 +212,11 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     from lm_eval import simple_evaluate
 
     cuda = torch.cuda.is_available()
-    args = model_args(resolved.backbone, request.adapter, cuda=cuda)
+    args = model_args(
+        resolved.backbone, request.adapter, cuda=cuda, encoder=request.encoder, root=request.data_root
+    )
+    if request.encoder:  # registers lm-eval's model `smd-encoder`
+        import harness.encoder.lm_eval_model  # noqa: F401
     try:  # the task reads its docs (and leaves out those too long) before simple_evaluate loads the model
         task = lm_eval_task_manager(args | resolved.task_metadata).load([request.task])["tasks"][request.task]
     except (FileNotFoundError, ValueError) as e:
@@ -227,7 +229,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         request.samples_dir, resolved.cell, {**resolved.inputs, "batch_size": request.batch_size}
     )
     res = simple_evaluate(
-        model="hf",
+        model=ENCODER_MODEL if request.encoder else "hf",
         model_args=args,
         tasks=[task],
         apply_chat_template=True,
@@ -317,7 +319,7 @@ def _read_provenance(path: Path) -> dict | None:
     try:
         data = read_json(provenance_path(path))
     except ValueError:
-        return None
+        data = None
     return data if isinstance(data, dict) else None
 
 
@@ -334,19 +336,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", required=True, help="SMD preset (the cell's variant), e.g. v5_top3")
     p.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
     p.add_argument("--adapter", type=Path, help="PEFT adapter folder (omitted: zero-shot)")
+    p.add_argument("--encoder", type=Path, help="encoder folder: the encoder baseline (on `motion` docs)")
     p.add_argument("--adapter-name", help="the cell's adapter name (default: lora)")
     p.add_argument(
-        "--params", type=Path, help="file with `backbones:` (default: ./params.yaml, else the checkout's)"
+        "--params", type=Path, help="file with `backbones:` (default: ./params.yaml, or the checkout's)"
     )
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
     p.add_argument("--batch-size", type=batch_size, default=1, help="int or auto (default: 1)")
-    p.add_argument(
-        "--samples-dir",
-        type=Path,
-        default=DEFAULT_SAMPLES_DIR,
-        help=f"per-doc outputs go to DIR/<dataset>/<preset>/<cell>.jsonl (default: {DEFAULT_SAMPLES_DIR})",
-    )
+    samples = f"per-doc outputs go to DIR/<dataset>/<preset>/<cell>.jsonl (default: {DEFAULT_SAMPLES_DIR})"
+    p.add_argument("--samples-dir", type=Path, default=DEFAULT_SAMPLES_DIR, help=samples)
     p.add_argument(
         "--metadata",
         type=json_object,
@@ -372,6 +371,7 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
         preset=args.preset,
         backbone=args.backbone,
         adapter=args.adapter,
+        encoder=args.encoder,
         adapter_name=args.adapter_name,
         params=params if params is not None else args.params,
         results=args.results,

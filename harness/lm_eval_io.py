@@ -24,10 +24,12 @@ from .results import cell_key
 from .smd_files import check_same_format
 
 __all__ = [
+    "ENCODER_MODEL",
     "SEEDS",
     "adapter_record",
     "cell_backbone_name",
     "cell_metrics",
+    "encoder_record",
     "finish_request_cache",
     "lm_eval_task_manager",
     "model_args",
@@ -43,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHECKOUT_TASKS = REPO / "tasks"
 
 
+ENCODER_MODEL = "smd-encoder"  # lm-eval's model name of the encoder baseline (harness.encoder.lm_eval_model)
 # lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}
 
@@ -63,8 +66,16 @@ def cell_backbone_name(backbone: Backbone) -> str:
     return name
 
 
-def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[str, Any]:
-    """lm-eval `hf` model arguments: weights, dtype (float32 on CPU), chat-template kwargs, adapter.
+def model_args(
+    backbone: Backbone,
+    adapter: Path | None,
+    *,
+    cuda: bool,
+    encoder: Path | None = None,
+    root: Path | None = None,
+) -> dict[str, Any]:
+    """lm-eval `hf` model arguments: weights, dtype (float32 on CPU), chat-template kwargs, adapter;
+    with `encoder`, the `smd-encoder` model's too (the encoder folder, the dataset `root` of the clips).
 
     lm-eval 0.4.13's HFLM takes `chat_template_args` (passed to `apply_chat_template` with every
     prompt) as a model argument; only a dict `model_args`, as here, can carry it.
@@ -78,6 +89,8 @@ def model_args(backbone: Backbone, adapter: Path | None, *, cuda: bool) -> dict[
         args["max_length"] = backbone.context_length
     if adapter is not None:
         args["peft"] = str(adapter)
+    if encoder is not None:
+        args |= {"encoder": str(encoder), "data_root": str(root)}
     return args
 
 
@@ -184,6 +197,26 @@ def adapter_record(adapter: Path, scored: dict[str, str], docs: Path) -> dict[st
     else:
         check_same_format(trained, scored, str(adapter), str(docs))
     return {**record, "smd": trained}
+
+
+def encoder_record(encoder: Path, scored: dict[str, str] | None, docs: Path) -> dict[str, Any]:
+    """Path and hash of an encoder folder (harness.encoder.folder); the docs must be `motion` docs.
+
+    Raises:
+        ValueError: not an encoder folder, or docs that carry SMD text instead of motion markers.
+    """
+    from .encoder.folder import CONFIG_FILE, WEIGHTS_FILE
+    from .encoder.marker import MOTION_FORMAT
+
+    weights = encoder / WEIGHTS_FILE
+    if not (encoder / CONFIG_FILE).is_file() or not weights.is_file():
+        raise ValueError(f"{encoder}: not an encoder folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    check_weights(weights)
+    if scored is not None and scored["format_version"] != MOTION_FORMAT:
+        raise ValueError(
+            f"{docs}: SMD docs; an encoder reads the `motion` docs (`smd make-docs ROOT --preset motion`)"
+        )
+    return {"path": str(encoder), "sha256": sha256_file(weights)}
 
 
 def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:

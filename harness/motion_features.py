@@ -66,6 +66,7 @@ __all__ = [
     "FEATURE_GROUPS",
     "features_to_joints",
     "joints_to_features",
+    "target_skeleton",
 ]
 
 FEATURE_DIM = 263
@@ -264,6 +265,14 @@ def _target_lengths(target_skeleton: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------- public API
+
+
+def target_skeleton() -> np.ndarray:
+    """HumanML3D's retargeting target as the SMD skeleton's rest pose (22, 3): only bone lengths are
+    used, and the SMD skeleton's are HumanML3D's target skeleton's, left/right averaged."""
+    import smd
+
+    return smd.forward_kinematics({}, np.array([[0.0, 0.9, 0.0]]))[0]
 
 
 def joints_to_features(

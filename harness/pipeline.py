@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .backbones import load_registry
 from .config import Params, load_params, typed_from_mapping
-from .layout import docs_path, docs_variant
+from .layout import MOTION_VARIANT, docs_path, docs_variant
 from .registry import DATASETS, SCORINGS, check_prefix, get_dataset, result_dataset, task_name
 
 # what the adapter of a scoring was trained to answer (harness.training.config.TrainConfig.qa_target)
@@ -38,8 +38,11 @@ ADAPTER_NAMES = {"letter": "lora", "text": "lora-text"}
 ADAPTER_NAME = ADAPTER_NAMES["letter"]
 # the stage each `smd stage` sub-command runs (imported when it runs; tests/test_layout.py reads this map
 # to find each dvc.yaml stage's code)
-STAGE_MODULES = {"train": "harness.train", "evaluate": "harness.evaluate"}
+STAGE_MODULES = {"train": "harness.train", "train-encoder": "harness.train", "evaluate": "harness.evaluate"}
 RUN_TASK_DIRS = {("qa", "letter"): "qa", ("qa", "text"): "qa-text", ("caption", "letter"): "caption"}
+# the encoder baseline (harness.encoder): its adapters' names in cells, and its run folders beside `qa/`
+ENCODER_ADAPTER_NAMES = {"letter": "encoder-letter", "text": "encoder-text"}
+ENCODER_RUN_DIRS = {1: "encoder-s1", "letter": "encoder-letter", "text": "encoder-text"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class Pipeline:
         caption_backbones: registry names trained and scored on captions (empty: no caption stages).
         converted_backbones: registry names whose folder the `convert-backbone` stage builds from the
             GGUF in their wheel (`smd convert-gguf`; harness.gguf_backbone), e.g. `smollm2-135m`.
+        encoder_backbones: registry names that get the encoder baseline (harness.encoder): a motion
+            encoder of kind `encoder` (`small`, trained from scratch) and a projector trained in two stages
+            (`train-encoder-s1` on captions with the LLM frozen, then `train-encoder` with LoRA on the QA
+            datasets, answers by letter and by text), scored on the `motion` docs like the SMD cells.
         eval_limit: documents per evaluation (None: all), for reduced runs.
     """
 
@@ -76,6 +83,8 @@ class Pipeline:
     cloze_backbones: tuple[str, ...] = ("tiny",)
     caption_backbones: tuple[str, ...] = ()
     converted_backbones: tuple[str, ...] = ()
+    encoder_backbones: tuple[str, ...] = ()
+    encoder: str = "small"
     eval_limit: int | None = None
 
     def __post_init__(self):
@@ -98,6 +107,10 @@ class Pipeline:
 
     def run_dir(self, task: str, backbone: str, preset: str, target: str = "letter") -> Path:
         return Path(self.runs_dir) / RUN_TASK_DIRS[task, target] / backbone / preset
+
+    def encoder_run_dir(self, backbone: str, step: int | str) -> Path:
+        """Stage 1 (`step` 1), or stage 2 answering by `letter` / `text`."""
+        return Path(self.runs_dir) / ENCODER_RUN_DIRS[step] / backbone
 
     def samples_dir(self) -> Path:
         return Path(self.runs_dir) / "eval_samples"
@@ -125,6 +138,19 @@ def train_argv(
     return argv
 
 
+def train_encoder_argv(p: Pipeline, step: int, backbone: str, params: Params, target: str = "letter") -> list:
+    """Stage 1: captions, the LLM frozen; stage 2: the QA datasets with LoRA, from stage 1's encoder."""
+    task = "caption" if step == 1 else "qa"
+    out = p.encoder_run_dir(backbone, 1 if step == 1 else target)
+    argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
+    argv += ["--out", str(out), "--docs", *map(str, p.docs(task, MOTION_VARIANT, "train"))]
+    argv += ["--val-docs", *map(str, p.docs(task, MOTION_VARIANT, "val")), "--set", f"encoder={p.encoder}"]
+    if step == 1:
+        return [*argv, "--set", "lora=false"]
+    first = p.encoder_run_dir(backbone, 1) / "best"
+    return [*argv, "--set", f"encoder_init={first}", "--set", f"qa_target={target}"]
+
+
 def evaluate_argv(
     p: Pipeline,
     dataset: str,
@@ -133,6 +159,7 @@ def evaluate_argv(
     lora: bool,
     params: Params,
     scoring: str = "generation",
+    encoder: bool = False,
 ) -> list:
     if scoring != "generation" and dataset not in p.qa_datasets:
         raise ValueError(f"{dataset}: only QA datasets have the {scoring!r} scoring")
@@ -147,7 +174,19 @@ def evaluate_argv(
     # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
     # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
     argv += ["--samples-dir", str(p.samples_dir())]
-    if lora:
+    if encoder:  # the encoder baseline: stage 2's folder holds the adapter and the encoder
+        target = SCORING_TARGETS[scoring]
+        run = p.encoder_run_dir(backbone, target) / "best"
+        argv[argv.index(preset)] = MOTION_VARIANT
+        argv += [
+            "--adapter",
+            str(run),
+            "--encoder",
+            str(run),
+            "--adapter-name",
+            ENCODER_ADAPTER_NAMES[target],
+        ]
+    elif lora:
         target = SCORING_TARGETS[scoring]
         adapter = p.run_dir(p.task_of(dataset), backbone, preset, target) / "best"
         argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAMES[target]]
@@ -171,10 +210,19 @@ def main(argv: list[str] | None = None) -> int:
         default="letter",
         help="QA answers: letters or option texts",
     )
+    encoder = sub.add_parser(
+        "train-encoder", help="train the encoder baseline of one backbone (stage 1 or 2)"
+    )
+    encoder.add_argument("--step", type=int, choices=(1, 2), required=True)
+    encoder.add_argument(
+        "--target", choices=sorted(ADAPTER_NAMES), default="letter", help="stage 2's answers"
+    )
+    encoder.add_argument("--backbone", required=True)
     evaluate = sub.add_parser("evaluate", help="evaluate one dataset x backbone x preset (zero-shot or LoRA)")
     evaluate.add_argument("--dataset", choices=list(DATASETS), required=True)
     evaluate.add_argument("--scoring", choices=list(SCORINGS), default="generation", help="QA scoring")
     evaluate.add_argument("--lora", action="store_true", help="with the adapter of the train stage")
+    evaluate.add_argument("--encoder", action="store_true", help="the encoder baseline on the motion docs")
     for s in (train, evaluate):
         s.add_argument("--backbone", required=True)
         s.add_argument("--preset", required=True)
@@ -185,8 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         p = load_pipeline(params)
         if args.stage == "train":
             argv = train_argv(p, args.task, args.backbone, args.preset, params, args.target)
+        elif args.stage == "train-encoder":
+            argv = train_encoder_argv(p, args.step, args.backbone, params, args.target)
         else:
-            argv = evaluate_argv(p, args.dataset, args.backbone, args.preset, args.lora, params, args.scoring)
+            argv = evaluate_argv(
+                p, args.dataset, args.backbone, args.preset, args.lora, params, args.scoring, args.encoder
+            )
     except (ValueError, FileNotFoundError) as e:
         print(f"smd stage: error: {e}", file=sys.stderr)
         return 2

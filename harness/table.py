@@ -42,6 +42,7 @@ import smd
 
 from .datasets.qa import ANSWER_TYPES, RELATIONS
 from .io import atomic_write_bytes, atomic_write_text
+from .layout import MOTION_VARIANT
 from .registry import DATASETS, DEMO_PREFIX, parse_result_dataset, result_dataset
 from .results import (
     NO_VARIANT,
@@ -91,7 +92,13 @@ TYPE_NAMES = {
     "in_between": "in between",
 }
 TYPE_COLUMNS = tuple((f"acc_{t}", TYPE_NAMES.get(t, t)) for t in ANSWER_TYPES + RELATIONS)
-ADAPTER_NAMES = {"lora": "LoRA", "lora-text": "LoRA (texts)"}
+# adapters' names in cells -> in rows; `encoder-*`: the encoder baseline (harness.encoder), on `motion` docs
+ADAPTER_NAMES = {
+    "lora": "LoRA",
+    "lora-text": "LoRA (texts)",
+    "encoder-letter": "motion encoder + LoRA",
+    "encoder-text": "motion encoder + LoRA (texts)",
+}
 
 
 def _scope(prefix: str) -> tuple[str, str]:
@@ -133,11 +140,12 @@ def build_tables(measured: Iterable[Cell], reported: Iterable[Cell] = ()) -> lis
         if prefix == "":  # reported numbers are from real benchmarks only, never in a profile's table
             cells += [c for c in reported if parse_result_dataset(c.dataset).prefix == ""]
         rows = _rows(cells)
-        headline = tuple(r for r in rows if r.preset in HEADLINE_VARIANTS + (NO_VARIANT,))
+        # beside the SMD rows: the encoder baseline on the same docs (variant `motion`) and the paper's peers
+        headline = tuple(r for r in rows if r.preset in HEADLINE_VARIANTS + (NO_VARIANT, MOTION_VARIANT))
         if headline:
             tables.append(_table(f"Backbones, zero-shot and LoRA ({scope})", layout, headline))
         ablation = tuple(r for r in rows if r.variant != NO_VARIANT)
-        if any(r.preset not in HEADLINE_VARIANTS for r in ablation):
+        if any(r.preset not in HEADLINE_VARIANTS + (MOTION_VARIANT,) for r in ablation):
             tables.append(_table(f"SMD variants ({scope})", layout, ablation))
         tables += _per_type_tables([c for c in cells if c.source != REPORTED], scope, prefix)
     return tables
@@ -189,6 +197,7 @@ def _order(cell: Cell) -> tuple:
     adapter = cell.adapter or ""
     return (
         cell.backbone,
+        preset == MOTION_VARIANT,  # the encoder baseline after the backbone's SMD rows
         cell.adapter is not None,
         adapter,
         presets.get(preset, len(presets)),

@@ -47,8 +47,7 @@ def clip_features(root: Path | str, dataset: Dataset, clip: str) -> np.ndarray:
     Raises:
         FileNotFoundError: the clip's motion file is missing; ValueError: its joints are unusable.
     """
-    from ..metrics.motions import target_skeleton
-    from ..motion_features import joints_to_features
+    from ..motion_features import joints_to_features, target_skeleton
     from ..report_cases import load_canonical
 
     span = parse_span_id(clip) if dataset.kind == "caption" else None

@@ -19,16 +19,15 @@ from pathlib import Path
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
+from ..lm_eval_io import ENCODER_MODEL
 from .features import clip_features, dataset_of_root
 from .folder import load_encoder
 from .prefix_lm import MotionPrefixLM
 
-__all__ = ["MODEL_NAME", "EncoderLM"]
-
-MODEL_NAME = "smd-encoder"
+__all__ = ["EncoderLM"]
 
 
-@register_model(MODEL_NAME)
+@register_model(ENCODER_MODEL)
 class EncoderLM(HFLM):
     def __init__(self, pretrained: str, encoder: str, data_root: str, **kwargs) -> None:
         super().__init__(pretrained=pretrained, **kwargs)

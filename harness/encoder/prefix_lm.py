@@ -81,6 +81,8 @@ class MotionPrefixLM(nn.Module):
     def dtype(self) -> torch.dtype:
         return next(self.lm.parameters()).dtype
 
+    reuses_prompt_cache = False  # a prompt's key/value cache is of the spliced sequence, not of its ids
+
     def get_base_model(self) -> nn.Module:
         return self  # the training loss asks whether forward keeps only some logits: it does not
 

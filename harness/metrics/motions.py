@@ -10,7 +10,7 @@ import numpy as np
 
 from .readers import ScoreError
 
-__all__ = ["load_motion_features", "motion_span", "target_skeleton"]
+__all__ = ["load_motion_features", "motion_span"]
 
 
 def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int | None, int | None]:
@@ -22,13 +22,6 @@ def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int 
     if span and (motion_id is None or motion_id == span[0]):
         return span[0], *span_frames(span[1], span[2])
     return motion_id or sample_id, None, None
-
-
-def target_skeleton() -> np.ndarray:
-    """HumanML3D's retargeting target as the SMD skeleton's rest pose: only bone lengths are used."""
-    import smd
-
-    return smd.forward_kinematics({}, np.array([[0.0, 0.9, 0.0]]))[0]
 
 
 def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None = None) -> np.ndarray:
@@ -51,7 +44,7 @@ def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None
         raise FileNotFoundError(f"no motion file for {sample_id!r}: {motion}.npy not found under {root}")
     arr = np.load(path, allow_pickle=False)
     if arr.ndim == 3 and arr.shape[1:] == (22, 3):
-        from ..motion_features import joints_to_features
+        from ..motion_features import joints_to_features, target_skeleton
 
         arr = joints_to_features(arr, target_skeleton())
     elif not (arr.ndim == 2 and arr.shape[1] == 263):

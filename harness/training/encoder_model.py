@@ -78,9 +78,6 @@ def encoder_model(cfg: TrainConfig, model, tokenizer, files: dict, lora) -> Moti
     Raises:
         TrainingError: a clip without joints, an unusable `encoder_init`, or an unsupported setting.
     """
-    if cfg.qa_target == "text":
-        raise TrainingError("the encoder baseline trains letter QA and captions (cloze validation reuses a "
-                            "key/value cache the soft tokens do not fit)")  # fmt: skip
     where = clip_sources(files["train"] + files["val"])
     dataset_of = {}
 

@@ -72,6 +72,14 @@ def option_logliks(net, prompt_ids: list[int], options_ids: list[list[int]], dev
     (context, option). The prompt's key/value cache is computed once and repeated for the options."""
     import torch
 
+    if not getattr(net, "reuses_prompt_cache", True):  # soft tokens: each option scored in full, as lm-eval
+        rows = [prompt_ids + o for o in options_ids]
+        ids = torch.tensor([r + [r[-1]] * (max(map(len, rows)) - len(r)) for r in rows], device=device)
+        logp = torch.log_softmax(net(input_ids=ids).logits.float(), -1)
+        start = len(prompt_ids)
+        return [
+            sum(float(logp[k, start + j - 1, o[j]]) for j in range(len(o))) for k, o in enumerate(options_ids)
+        ]
     out = net(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True)
     first = torch.log_softmax(out.logits[0, -1].float(), -1)
     cache = out.past_key_values

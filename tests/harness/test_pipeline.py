@@ -108,6 +108,8 @@ PAPER_LIKE = {
     "cloze_backbones": ["tiny"],
     "caption_backbones": ["qwen2.5-7b"],
     "converted_backbones": ["smollm2-135m"],
+    "encoder_backbones": ["qwen2.5-7b"],
+    "encoder": "small",
     "eval_limit": 5,
 }
 
@@ -215,6 +217,12 @@ def test_every_matrix_cell_has_its_stage(profile):
         "convert-backbone",
         "tables",
         "attention",  # the attention analysis of the first backbone's QA adapter
+        # the encoder baseline (test_encoder_stages_...)
+        "docs-motion-qa",
+        "docs-motion-caption",
+        "train-encoder-s1",
+        "train-encoder",
+        "eval-encoder",
     }
 
 
@@ -267,6 +275,64 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
         assert call["restart_changed"] is True
         assert {"train", f"backbones.{b}"} <= set(stage.params), stage.name
         _assert_local_backbone_is_a_dependency(b, stage)
+
+
+def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, monkeypatch):
+    """Stage 1 on the caption dataset's motion docs (LLM frozen), stage 2 from stage 1's folder on the
+    QA datasets', each writing the run folder dvc.yaml declares; each eval cell reads stage 2's folder."""
+    import harness.evaluate
+    import harness.train
+
+    calls = []
+
+    def spy(task, docs, val_docs, backbone, out, **kwargs):
+        calls.append({"task": task, "docs": docs, "val_docs": val_docs, "out": out, **kwargs})
+        return {"status": "success", "best": {}}
+
+    monkeypatch.setattr(harness.train, "run_training", spy)
+    monkeypatch.setattr(
+        harness.evaluate, "run_evaluation", lambda request: calls.append(request) or ("x", None)
+    )
+    monkeypatch.chdir(profile.root)
+    p = profile.pipeline
+    names = {
+        n for n in profile.stages if n.split("@")[0] in ("train-encoder-s1", "train-encoder", "eval-encoder")
+    }
+    expected = {f"train-encoder-s1@{b}" for b in p.encoder_backbones}
+    expected |= {f"train-encoder@{b}-{t}" for b in p.encoder_backbones for t in ("letter", "text")}
+    expected |= {
+        f"eval-encoder@{d}-{b}-scoring{i}"
+        for d in p.qa_datasets
+        for b in p.encoder_backbones
+        for i in range(3)
+    }
+    assert names == expected
+    for name in sorted(names):
+        stage = profile.stages[name]
+        calls.clear()
+        if name.startswith("train"):
+            _run_smd_command(stage.cmd)
+            (call,) = calls
+            step1 = name.startswith("train-encoder-s1")
+            assert stage.outs == (Out(Path(call["out"]), persist=True, cache=True, metric=False),)
+            assert call["task"] == ("caption" if step1 else "qa")
+            assert all("/docs/motion/" in str(d) for d in (*call["docs"], *call["val_docs"]))
+            assert (
+                call["overrides"]["encoder"] == p.encoder
+                and (call["overrides"].get("lora") is False) == step1
+            )
+            if not step1:
+                first = Path(call["overrides"]["encoder_init"]).parent
+                assert _covered(first, stage.deps), f"{name}: stage 1's folder is no dependency"
+            for docs in (*call["docs"], *call["val_docs"]):
+                assert _covered(Path(docs), stage.deps), f"{name}: {docs} is no dependency"
+        else:
+            _run_smd_command(stage.cmd)
+            (request,) = calls
+            assert request.preset == "motion" and request.encoder == request.adapter
+            assert _covered(request.encoder, stage.deps)
+            cell = cell_path(p.results_dir, request.dataset, "motion", request.backbone, request.adapter_name)
+            assert Out(cell, persist=False, cache=False, metric=True) in stage.outs, name
 
 
 def _assert_local_backbone_is_a_dependency(backbone: str, stage: Stage) -> None:
@@ -381,6 +447,7 @@ REDUCED = {
     ("pipeline", "backbones"): ["tiny"],
     ("pipeline", "cloze_backbones"): ["tiny"],
     ("pipeline", "caption_backbones"): ["tiny"],
+    ("pipeline", "encoder_backbones"): [],  # tested in tests/harness/test_train_encoder.py, not again here
     ("demo", "motions"): 30,
     ("train", "epochs"): 2,
     ("train", "save_every"): 1,  # a checkpoint after every optimizer step: the interrupt finds one early

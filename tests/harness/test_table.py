@@ -194,6 +194,20 @@ def test_demo_table_rows_are_backbone_adapter_docs_and_columns_the_scorings():
     assert rows["*chance*"] == [["", "", "10.0", "", "10.0", "10.0", "10.0"]]  # invalid rate: no chance
 
 
+def test_the_encoder_baseline_is_a_row_beside_the_smd_rows_on_the_same_backbone():
+    measured = [
+        _qa_cell("demo_babel_qa_cloze", "v5_top3", "lora-text", 0.41, acc_norm=0.39),
+        _qa_cell("demo_babel_qa_cloze", "motion", "encoder-text", 0.25, acc_norm=0.24),
+    ]
+    tables = build_tables(measured)
+    assert [t.title for t in tables] == [
+        "Backbones, zero-shot and LoRA (synthetic demo data)"
+    ]  # no ablation table
+    rows = _rows_by_label(render_markdown(tables))
+    assert rows["tiny + motion encoder + LoRA (texts)"][0][:2] == ["motion", "25.0 [19.5, 31.4]"]
+    assert list(rows)[:2] == ["tiny + LoRA (texts)", "tiny + motion encoder + LoRA (texts)"]
+
+
 def test_per_type_table_for_qa_cells_with_per_type_metrics():
     types = {
         "acc_action": 0.5,

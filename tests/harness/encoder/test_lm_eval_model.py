@@ -114,3 +114,51 @@ def test_lm_eval_scores_the_tasks_with_the_encoder_model(demo, roots, encoder_fo
     assert all("<motion:" in s["arguments"][0][0] for s in samples)  # the prompt held the marker
     metric = "acc,none" if key == "qa" else "bleu_4,none"
     assert np.isfinite(res["results"][task][metric])
+
+
+def test_smd_lm_eval_is_lm_evals_command_line_with_the_encoder_model(demo, roots, encoder_folder, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.builders import OFFLINE_ENV, REPO
+
+    args = f"pretrained={demo['model']},encoder={encoder_folder},data_root={roots['qa']}"
+    metadata = json.dumps(
+        {"smd_variant": "motion", "data_root": str(roots["qa"]), "pretrained": str(demo["model"])}
+    )
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "harness.cli",
+        "lm-eval",
+        "--model",
+        "smd-encoder",
+        "--model_args",
+        args,
+        "--tasks",
+        "smd_babel_qa_mc",
+        "--include_path",
+        str(REPO / "tasks"),
+        "--metadata",
+        metadata,
+        "--apply_chat_template",
+        "--limit",
+        "2",
+        "--device",
+        "cpu",
+        "--output_path",
+        str(out),
+    ]
+    run = subprocess.run(
+        cmd,
+        env={**os.environ, **OFFLINE_ENV, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    (results,) = out.rglob("results_*.json")
+    assert json.loads(results.read_text())["results"]["smd_babel_qa_mc"]["alias"] == "smd_babel_qa_mc"

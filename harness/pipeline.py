@@ -83,7 +83,7 @@ class Pipeline:
     cloze_backbones: tuple[str, ...] = ("tiny",)
     caption_backbones: tuple[str, ...] = ()
     converted_backbones: tuple[str, ...] = ()
-    encoder_backbones: tuple[str, ...] = ()
+    encoder_backbones: tuple[str, ...] = ("tiny",)
     encoder: str = "small"
     eval_limit: int | None = None
 

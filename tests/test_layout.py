@@ -154,3 +154,17 @@ def test_the_deps_check_can_fail():
     files = {_code_path(MODULES[m]) for m in closure(("harness.prompt_docs",))}
     assert "harness/layout.py" in files and not _covered("harness/layout.py", ["harness/prompt_docs.py"])
     assert "harness/table.py" not in files
+
+
+def test_a_regular_install_ships_every_package():
+    """`pip install .` installs the packages pyproject.toml lists, no more: a package left out works in
+    the checkout and fails after a regular install (CI's)."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for top in ("smd", "harness")
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"

@@ -38,4 +38,9 @@ class EncoderLM(HFLM):
         composite = MotionPrefixLM(
             self._model, self.tokenizer, motion_encoder, projector, features, mean, std
         )
-        self._model = composite.to(self._device).eval()
+        # the encoder side only: the backbone stays where HFLM put it (one device, or sharded by parallelize)
+        device = next(self._model.parameters()).device
+        composite.encoder.to(device), composite.projector.to(device)
+        composite.feature_mean = composite.feature_mean.to(device)
+        composite.feature_std = composite.feature_std.to(device)
+        self._model = composite.eval()

@@ -26,15 +26,19 @@ from .marker import MARKER, motion_marker
 __all__ = ["MARKER", "MotionPrefixLM", "marker_spans", "motion_marker"]
 
 
-def marker_spans(pieces: list[str]) -> list[tuple[int, int, str]]:
-    """(first token, end token, clip) of each marker in a row whose tokens decode to `pieces`."""
+def marker_spans(pieces: list[str]) -> list[tuple[int, int, str, str, str]]:
+    """(first token, end token, clip, head, tail) of each marker in a row whose tokens decode to `pieces`:
+    `head` / `tail` are the text its first / last token holds before / after the marker (a tokenizer
+    that merges `>` with the newline after it), put back around the soft tokens."""
     text = "".join(pieces)
     ends = np.cumsum([len(p) for p in pieces])
+    starts = ends - np.array([len(p) for p in pieces])
     spans = []
     for m in MARKER.finditer(text):
         first = int(np.searchsorted(ends, m.start(), side="right"))
         last = int(np.searchsorted(ends, m.end() - 1, side="right"))
-        spans.append((first, last + 1, m[1]))
+        head, tail = text[starts[first] : m.start()], text[m.end() : ends[last]]
+        spans.append((first, last + 1, m[1], head, tail))
     return spans
 
 
@@ -81,6 +85,13 @@ class MotionPrefixLM(nn.Module):
     def dtype(self) -> torch.dtype:
         return next(self.lm.parameters()).dtype
 
+    def train(self, mode: bool = True):
+        """As nn.Module's, but a frozen encoder stays in eval mode (no dropout where nothing learns)."""
+        super().train(mode)
+        if not any(p.requires_grad for p in self.encoder.parameters()):
+            self.encoder.eval()
+        return self
+
     reuses_prompt_cache = False  # a prompt's key/value cache is of the spliced sequence, not of its ids
 
     def get_base_model(self) -> nn.Module:
@@ -106,6 +117,9 @@ class MotionPrefixLM(nn.Module):
     def soft_tokens(self, clips: list[str]) -> torch.Tensor:
         """[len(clips), n_tokens, width] embeddings of the clips, in the LLM's dtype."""
         arrays = [np.asarray(self._features(c), dtype=np.float32) for c in clips]
+        empty = [c for c, a in zip(clips, arrays) if len(a) == 0]
+        if empty:
+            raise ValueError(f"clips without feature frames (a 1-frame motion?): {', '.join(empty)}")
         lengths = torch.tensor([len(a) for a in arrays], device=self.device)
         batch = torch.zeros(len(arrays), int(lengths.max()), arrays[0].shape[1], device=self.device)
         for i, a in enumerate(arrays):
@@ -119,19 +133,40 @@ class MotionPrefixLM(nn.Module):
                 self._pieces[t] = self.tokenizer.decode([t])
         return marker_spans([self._pieces[t] for t in ids])
 
+    def prompt_ids(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Each row's ids without its markers' tokens (their text is soft tokens, not ids), left padded
+        with the pad id as HF's own batches are: what a repetition penalty counts as the prompt."""
+        rows = []
+        for row, m in zip(input_ids, mask):
+            ids = row[m.bool()].tolist()
+            for first, end, *_ in reversed(self._row_spans(ids)):
+                ids[first:end] = []
+            rows.append(ids)
+        pad, width = self.tokenizer.pad_token_id or 0, max(map(len, rows))
+        return torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=input_ids.device)
+
+    def _embed_text(self, text: str, like: torch.Tensor) -> torch.Tensor:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        return self.lm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=like.device))
+
     def _splice(self, ids: torch.Tensor) -> tuple[torch.Tensor, list[int]]:
         """One row: (embeddings [length', width], for each given position its position in them)."""
         spans = self._row_spans(ids.tolist())
         embed = self.lm.get_input_embeddings()(ids)
         if not spans:
             return embed, list(range(len(ids)))
-        soft = self.soft_tokens([clip for _, _, clip in spans])
+        soft = self.soft_tokens([clip for _, _, clip, _, _ in spans])
         parts, where, at, start = [], [], 0, 0
-        for k, (first, end, _) in enumerate(spans):
-            parts += [embed[start:first], soft[k]]
+        for k, (first, end, _, head, tail) in enumerate(spans):
+            if first < start:
+                raise ValueError("two motion markers share a token: separate them with text")
+            block = [self._embed_text(head, ids), soft[k], self._embed_text(tail, ids)]
+            parts += [embed[start:first], *block]
             where += list(range(at, at + first - start))
-            at += first - start + soft.shape[1]
-            where += [at - 1] * (end - first)  # the marker's positions: the last soft token's
+            at += first - start + sum(b.shape[0] for b in block)
+            where += [at - 1] * (
+                end - first
+            )  # the marker's positions: the block's last (predicts the next id)
             start = end
         parts.append(embed[start:])
         where += list(range(at, at + len(ids) - start))
@@ -167,7 +202,7 @@ class MotionPrefixLM(nn.Module):
         **kwargs,
     ) -> torch.Tensor:
         """The given ids (left padded, as lm-eval's generation batches) followed by the new tokens."""
-        from transformers import StoppingCriteria, StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
         mask = attention_mask if attention_mask is not None else torch.ones_like(input_ids)
         new = max_new_tokens if max_new_tokens is not None else max_length - input_ids.shape[1]
@@ -185,11 +220,33 @@ class MotionPrefixLM(nn.Module):
                 return torch.stack([d.expand(ids.shape[0]) for d in done]).any(0)
 
         stops = StoppingCriteriaList([_SeeTheIds()]) if stopping_criteria else None
+        # from embeddings HF applies a repetition penalty to the new tokens only; here over the given ids
+        # too, as for a model fed ids (a backbone's generation_config may set one, e.g. Qwen2.5's)
+        penalty = kwargs.pop("repetition_penalty", None) or getattr(
+            self.generation_config, "repetition_penalty", None
+        )
+        processors = LogitsProcessorList()
+        if penalty and penalty != 1.0:
+            processors.append(_FullIdsPenalty(penalty, self.prompt_ids(input_ids, mask)))
         tokens = self.lm.generate(
             inputs_embeds=embeds,
             attention_mask=new_mask,
             max_new_tokens=new,
             stopping_criteria=stops,
+            logits_processor=processors,
+            repetition_penalty=1.0,
             **kwargs,
         )
         return torch.cat([input_ids, tokens], dim=1)
+
+
+class _FullIdsPenalty:
+    """HF's repetition penalty (CTRL's) over the given ids followed by the new tokens."""
+
+    def __init__(self, penalty: float, given: torch.Tensor) -> None:
+        from transformers import RepetitionPenaltyLogitsProcessor
+
+        self.inner, self.given = RepetitionPenaltyLogitsProcessor(penalty), given
+
+    def __call__(self, ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        return self.inner(torch.cat([self.given, ids], dim=1), scores)

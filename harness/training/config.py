@@ -55,7 +55,8 @@ class TrainConfig:
             with HumanML3D's Mean.npy / Std.npy in the folder `encoder_stats`). `encoder_init` may also be
             a stage-1 run's `best/`; `encoder_tokens` soft tokens per motion, a projector with
             `projector_hidden` hidden units (0: one Linear, as MotionGPT3's); `encoder_train` trains the
-            encoder too; `lora: false` is stage 1 (the LLM frozen, only the projector and encoder learn).
+            encoder too (default: `small` yes, `mld` no, frozen as in MotionGPT3); `lora: false` is
+            stage 1 (the LLM frozen, only the projector and encoder learn).
     """
 
     task: TaskName = "qa"
@@ -89,7 +90,7 @@ class TrainConfig:
     encoder_stats: str | None = None
     encoder_tokens: int = 4
     projector_hidden: int = 1024
-    encoder_train: bool = True
+    encoder_train: bool | None = None
     lora: bool = True
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes copied into run.json
 

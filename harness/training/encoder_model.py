@@ -20,12 +20,15 @@ import numpy as np
 
 from ..encoder.features import clip_features, clip_key, dataset_of_root, feature_stats
 from ..encoder.folder import CONFIG_FILE, build_encoder, load_encoder
+from ..encoder.marker import MOTION_FORMAT
 from ..encoder.prefix_lm import MotionPrefixLM
 from ..io import load_npy, read_jsonl
 from .checkpoints import TrainingError
 from .config import TrainConfig
 
-__all__ = ["clip_sources", "encoder_model"]
+__all__ = ["clip_sources", "encoder_inputs", "encoder_model"]
+
+JOINT_FOLDERS = ("joints", "motion_sequences", "new_joints")  # where the datasets' loaders read joints
 
 
 def clip_sources(files: list[dict]) -> dict[str, Path]:
@@ -42,16 +45,60 @@ def clip_sources(files: list[dict]) -> dict[str, Path]:
     return where
 
 
+def encoder_inputs(cfg: TrainConfig, files: dict) -> dict:
+    """Digests of what an encoder run reads besides its docs: `encoder_init`, `encoder_stats` and the
+    joint folders of the docs' datasets (the run's fingerprint: a retrained stage 1 or changed joints is
+    another run, never a finished one)."""
+    from ..io import folder_digest, sha256_file
+
+    def digest(path: str | None):
+        if not path:
+            return None
+        p = Path(path)
+        return sha256_file(p) if p.is_file() else folder_digest(p)
+
+    roots = sorted({str(Path(f["path"]).parents[2]) for f in files["train"] + files["val"]})
+    joints = {
+        f"{r}/{j}": folder_digest(Path(r) / j) for r in roots for j in JOINT_FOLDERS if (Path(r) / j).is_dir()
+    }
+    return {"init": digest(cfg.encoder_init), "stats": digest(cfg.encoder_stats), "joints": joints}
+
+
+def check_docs_format(cfg: TrainConfig, smd_format: dict | None) -> None:
+    """Encoder runs read motion docs (markers), SMD runs SMD docs: either way round nothing would train.
+
+    Raises:
+        ValueError: the other kind of docs (an input error: nothing is trained).
+    """
+    marked = smd_format is not None and smd_format["format_version"] == MOTION_FORMAT
+    if smd_format is not None and marked != (cfg.encoder != "none"):
+        need = "`motion` docs (smd make-docs ROOT --preset motion)" if cfg.encoder != "none" else "SMD docs"
+        raise ValueError(
+            f"train.encoder={cfg.encoder} reads {need}; these docs hold {smd_format['format_version']}"
+        )
+
+
 def _initial(cfg: TrainConfig, width: int, train_clips: list[np.ndarray]):
     """(config, encoder, projector, mean, std) the run starts from."""
-    if cfg.encoder_init and (Path(cfg.encoder_init) / CONFIG_FILE).is_file():  # stage 2: stage 1's folder
+    init = Path(cfg.encoder_init) if cfg.encoder_init else None
+    if init is not None and not init.exists():
+        raise TrainingError(f"encoder_init {init}: not found (stage 1's best/, or the MLD checkpoint)")
+    if init is not None and cfg.encoder == "small" and not (init / CONFIG_FILE).is_file():
+        raise TrainingError(
+            f"encoder_init {init}: not an encoder folder (no {CONFIG_FILE}; stage 1 finished?)"
+        )
+    if init is not None and (init / CONFIG_FILE).is_file():  # stage 2: stage 1's folder
         try:
             config, encoder, projector, mean, std = load_encoder(cfg.encoder_init)
         except ValueError as e:
             raise TrainingError(str(e)) from None
-        if config["kind"] != cfg.encoder or config["projector"]["width"] != width:
-            raise TrainingError(f"{cfg.encoder_init}: a {config['kind']} encoder for width "
-                                f"{config['projector']['width']}, not {cfg.encoder} for {width}")  # fmt: skip
+        want = {"width": width, "n_tokens": cfg.encoder_tokens, "hidden": cfg.projector_hidden}
+        if config["kind"] != cfg.encoder or config["projector"] != want:
+            raise TrainingError(
+                f"{cfg.encoder_init}: a {config['kind']} encoder with projector {config['projector']}; this "
+                f"run asks for {cfg.encoder} with {want} (encoder_tokens, projector_hidden, backbone width)"
+            )
+        # fmt: skip
         return config, encoder, projector, mean, std
     projector = {"width": width, "n_tokens": cfg.encoder_tokens, "hidden": cfg.projector_hidden}
     config = {"kind": cfg.encoder, "encoder": {}, "projector": projector}
@@ -94,9 +141,14 @@ def encoder_model(cfg: TrainConfig, model, tokenizer, files: dict, lora) -> Moti
     config, encoder, projector, mean, std = _initial(
         cfg, model.config.hidden_size, [features(c) for c in train_clips]
     )
+    too_long = [c for c in train_clips if len(features(c)) > getattr(encoder, "max_frames", float("inf"))]
+    if too_long:
+        raise TrainingError(f"{len(too_long)} clips are longer than the {cfg.encoder} encoder's "
+                            f"{encoder.max_frames} frames at 20 fps: {', '.join(too_long[:5])}")  # fmt: skip
     for p in model.parameters():
         p.requires_grad_(False)
     lm = lora(model) if cfg.lora else model
+    train_encoder = cfg.encoder_train if cfg.encoder_train is not None else cfg.encoder != "mld"
     for p in encoder.parameters():
-        p.requires_grad_(cfg.encoder_train)
+        p.requires_grad_(train_encoder)
     return MotionPrefixLM(lm, tokenizer, encoder, projector, features, mean, std, config=config)

@@ -36,7 +36,7 @@ from ..provenance import git_state, hardware, now_utc, versions
 from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
 from .config import TrainConfig
 from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs, single_format
-from .encoder_model import encoder_model
+from .encoder_model import check_docs_format, encoder_inputs, encoder_model
 from .loss import keeps_logits, loss_sum
 from .model import add_lora, context_length, load_backbone, use_bf16
 from .state import Run, RunData, RunRecord, TrainState
@@ -55,9 +55,10 @@ def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
     conf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
     model = {"path": backbone.path, "files": folder_digest(backbone.path)}
     code = code_digest([TRAINING_ENTRY])
-    blob = json.dumps(
-        {"config": conf, "backbone": model, "data": files, "code": code}, sort_keys=True, default=str
-    )
+    inputs = {"config": conf, "backbone": model, "data": files, "code": code}
+    if cfg.encoder != "none":  # what the config names by path: stage 1's folder, the statistics, the joints
+        inputs["encoder"] = encoder_inputs(cfg, files)
+    blob = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -88,6 +89,7 @@ def train(
     val_rows, val_files = read_docs(val_docs, cfg.task)
     files = {"train": train_files, "val": val_files}
     smd_format = single_format(train_files + val_files)  # one adapter, one SMD format and preset
+    check_docs_format(cfg, smd_format)
     data = RunData(train_docs, val_rows, files, fingerprint(cfg, backbone, files))
     finished = _finished_run(out, data.fingerprint, restart_changed=restart_changed)
     if finished is not None:

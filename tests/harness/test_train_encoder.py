@@ -120,3 +120,22 @@ def test_stage_two_killed_and_resumed_equals_the_whole_run_and_lm_eval_scores_it
         **SEEDS,
     )
     assert 0.0 <= res["results"]["smd_babel_qa_mc"]["acc,none"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "docs, sets, status, message",
+    [  # 2: bad input, nothing started; 1: the run started (its run.json says failed) and could not go on
+        ("v5_top3", ["encoder=small"], 2, "reads `motion` docs"),
+        ("motion", [], 2, "reads SMD docs"),
+        ("motion", ["encoder=small", "encoder_init=/nonexistent/best"], 1, "/nonexistent/best: not found"),
+    ],
+)
+def test_an_encoder_run_on_the_wrong_docs_or_without_its_stage_one_is_refused(
+    demo, motion, tmp_path, capsys, docs, sets, status, message
+):
+    root = motion["qa"] if docs == "motion" else demo["qa"]
+    files = [str(docs_path(root, docs, s)) for s in ("train", "val")]
+    args = ["--task", "qa", "--docs", files[0], "--val-docs", files[1], "--backbone", str(demo["model"])]
+    assert train([*args, "--out", str(tmp_path / "run"), *_sets(*sets)]) == status
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err

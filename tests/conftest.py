@@ -62,3 +62,19 @@ def smollm2(tmp_path_factory):
     except GgufSourceError as e:
         pytest.fail(f"smollm2-135m: {e}", pytrace=False)
     return convert_gguf(gguf, source, tmp_path_factory.mktemp("smollm2") / "smollm2-135m")
+
+
+@pytest.fixture(scope="session")
+def motion_demo(demo, tmp_path_factory):
+    """Copies of the demo's QA and caption datasets with their `motion` docs (the encoder baseline's)."""
+    import shutil
+
+    from harness.prompt_docs import main as make_docs
+
+    out = {}
+    for key in ("qa", "hml"):
+        root = tmp_path_factory.mktemp("motion") / demo[key].name
+        shutil.copytree(demo[key], root)
+        assert make_docs([str(root), "--preset", "motion"]) == 0
+        out[key] = root
+    return out

@@ -3,7 +3,6 @@ stage 1 (LLM frozen, captions) -> stage 2 (LoRA, QA), killed and resumed to the 
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,6 @@ pytest.importorskip("peft")
 pytest.importorskip("lm_eval")
 
 from harness.layout import docs_path  # noqa: E402
-from harness.prompt_docs import main as make_docs  # noqa: E402
 from harness.train import main as train  # noqa: E402
 from tests.builders import KILLING_TRAINER, OFFLINE_ENV, REPO  # noqa: E402
 
@@ -26,14 +24,8 @@ def _sets(*pairs):
 
 
 @pytest.fixture(scope="module")
-def motion(demo, tmp_path_factory):
-    out = {}
-    for key in ("qa", "hml"):
-        root = tmp_path_factory.mktemp("enc") / demo[key].name
-        shutil.copytree(demo[key], root)
-        assert make_docs([str(root), "--preset", "motion"]) == 0
-        out[key] = root
-    return out
+def motion(motion_demo):
+    return motion_demo
 
 
 @pytest.fixture(scope="module")

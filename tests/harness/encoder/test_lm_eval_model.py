@@ -1,7 +1,6 @@
 """lm-eval runs the existing tasks unchanged on `smd-encoder`: motion docs, soft tokens, the same scoring."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -12,20 +11,12 @@ from harness.encoder.features import clip_features, clip_key, feature_stats  # n
 from harness.encoder.folder import build_encoder, load_encoder, save_encoder  # noqa: E402
 from harness.io import read_jsonl  # noqa: E402
 from harness.layout import docs_path  # noqa: E402
-from harness.prompt_docs import main as make_docs  # noqa: E402
 from harness.registry import DATASETS  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def roots(demo, tmp_path_factory):
-    """Copies of the demo datasets with their `motion` docs."""
-    out = {}
-    for name, key in (("babel_qa", "qa"), ("humanml3d", "hml")):
-        root = tmp_path_factory.mktemp("motion") / name
-        shutil.copytree(demo[key], root)
-        assert make_docs([str(root), "--preset", "motion"]) == 0
-        out[key] = root
-    return out
+def roots(motion_demo):
+    return motion_demo
 
 
 @pytest.fixture(scope="module")

@@ -190,6 +190,17 @@ def _select(docs: list[dict], ids: list[str] | None, n: int, path: Path) -> list
     return [by_id[i] for i in ids]
 
 
+def _check_layers(spec: str, backbone) -> None:
+    """`--layers` against the backbone's config, before its weights load."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(backbone.path, trust_remote_code=backbone.trust_remote_code)
+    try:
+        layer_indices(spec, config.num_hidden_layers)
+    except ValueError as e:
+        raise AttentionInputError(str(e)) from None
+
+
 def run(args: argparse.Namespace) -> dict:
     """Check the inputs, then attend over the chosen docs and write the figures and the summary."""
     kind = TASKS[args.task].kind
@@ -217,6 +228,7 @@ def run(args: argparse.Namespace) -> dict:
         )
     except (FileNotFoundError, ValueError) as e:
         raise AttentionInputError(str(e)) from None
+    _check_layers(args.layers, backbone)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -323,11 +335,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = run(args)
     except AttentionInputError as e:
-        print(f"smd attention: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as e:  # a --layers the model does not have: known only once it is loaded
-        if "--layers" not in str(e):
-            raise
         print(f"smd attention: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     shares = ", ".join(f"{k} {v:.1%}" for k, v in summary["shares"].items())

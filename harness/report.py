@@ -40,10 +40,11 @@ from typing import Any
 from smd.skeleton import JOINT_NAMES, KINEMATIC_CHAINS
 
 from .arg_types import positive_int
+from .datasets.motions import load_canonical
 from .io import atomic_write_text, read_json, read_jsonl, sha256_file
 from .layout import dataset_kind
 from .registry import DATASETS, TASKS, Dataset
-from .report_cases import build_cases, encode_motion, line_spans, load_canonical, motion_key, summarize
+from .report_cases import build_cases, encode_motion, line_spans, motion_key, summarize
 from .results import cell_key, parse_cell_path, provenance_path
 
 __all__ = ["Evaluation", "ReportError", "build_report", "load_evaluation", "main", "render_page"]

@@ -9,18 +9,12 @@ step to the frame rate asked for), in whole centimetres, each frame as its chang
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from smd.canonical import canonicalize
-
 from .answers import LETTERS, extract_option
-from .datasets.humanml3d import load_joints, parse_span_id, span_frames
-from .datasets.qa import ANSWER_TYPES, RELATIONS, find_motion
-from .io import load_npy
-from .registry import Dataset
+from .datasets.qa import ANSWER_TYPES, RELATIONS
 
 __all__ = [
     "answer",
@@ -29,7 +23,6 @@ __all__ = [
     "disagree",
     "encode_motion",
     "line_spans",
-    "load_canonical",
     "motion_key",
     "summarize",
 ]
@@ -63,21 +56,6 @@ def motion_key(doc: dict, kind: str) -> str:
     """Which joints a doc shows: a QA doc its motion's, a caption doc its own sample's (a sub-span)."""
     motion_id = str(doc.get("motion_id", ""))
     return motion_id if kind == "qa" else str(doc.get("doc_id", motion_id))
-
-
-def load_canonical(root: Path, dataset: Dataset, doc: dict) -> np.ndarray:
-    """A doc's joints in the SMD's canonical frame (Y up, facing +Z at frame 0, feet on the floor),
-    the sub-span of a caption sample only: what its SMD describes, from time 0."""
-    motion_id = str(doc.get("motion_id", ""))
-    if dataset.kind == "qa":
-        joints = load_npy(find_motion(root, motion_id))
-    else:
-        joints = load_joints(root, motion_id)
-        span = parse_span_id(str(doc.get("doc_id", "")))
-        if span is not None and span[0] == motion_id:
-            first, end = span_frames(span[1], span[2])
-            joints = joints[first:end]
-    return canonicalize(joints, dataset.fps, dataset.up_axis)
 
 
 def line_spans(smd_text: str) -> list[list[float] | None]:

@@ -1,4 +1,5 @@
-"""Dataset loaders: BABEL-QA / HuMMan-QA questions and HumanML3D captions and joints."""
+"""Dataset loaders: BABEL-QA / HuMMan-QA questions and HumanML3D captions and joints, and a doc's
+motion in the SMD's canonical frame."""
 
 from harness.datasets.humanml3d import (
     HML_FPS,
@@ -13,6 +14,7 @@ from harness.datasets.humanml3d import (
     parse_texts,
     read_split,
 )
+from harness.datasets.motions import load_canonical
 from harness.datasets.qa import (
     ANSWER_TYPES,
     QA_FPS,
@@ -44,6 +46,7 @@ __all__ = [
     "QAQuestion",
     "caption_samples",
     "find_motion",
+    "load_canonical",
     "load_joints",
     "load_qa",
     "motion_length",

@@ -2,7 +2,7 @@
 
 A clip is what one doc's SMD describes: a QA doc's whole motion (`motion_id`), a caption doc's sample
 (`doc_id`: a whole motion or a sub-span). Its joints are read and brought into the SMD's canonical frame
-(Y up, facing +Z, on the floor: `harness.report_cases.load_canonical`, the dataset's own frame rate and
+(Y up, facing +Z, on the floor: `harness.datasets.load_canonical`, the dataset's own frame rate and
 up axis from the registry), resampled to HumanML3D's 20 fps, and turned into features with HumanML3D's
 recipe (`harness.motion_features`, retargeted to its target skeleton). Normalisation is per feature:
 `(x - mean) / std`, with HumanML3D's Mean.npy / Std.npy for the MLD encoder, or the statistics of the
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..datasets.humanml3d import HML_FPS, parse_span_id
+from ..datasets.motions import load_canonical
 from ..layout import dataset_kind
 from ..registry import DATASETS, Dataset
 
@@ -48,7 +49,6 @@ def clip_features(root: Path | str, dataset: Dataset, clip: str) -> np.ndarray:
         FileNotFoundError: the clip's motion file is missing; ValueError: its joints are unusable.
     """
     from ..motion_features import joints_to_features, target_skeleton
-    from ..report_cases import load_canonical
 
     span = parse_span_id(clip) if dataset.kind == "caption" else None
     doc = {"motion_id": span[0] if span else clip, "doc_id": clip}
@@ -65,11 +65,22 @@ def feature_stats(clips: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def dataset_of_root(root: Path) -> Dataset:
-    """The registry entry of a dataset folder: by its name, else the first of its layout's kind."""
+    """The registry entry of a dataset folder, by its name. A folder not named after a dataset (a copy,
+    a test's) is read with its layout kind's frame rate and up axis, the only facts a clip's features
+    take from the entry, when every dataset of that kind agrees on them.
+
+    Raises:
+        ValueError: the folder's name is no dataset and the datasets of its kind differ in those facts.
+    """
     kind = "qa" if dataset_kind(root) == "qa" else "caption"
     named = DATASETS.get(Path(root).name)
-    return (
-        named
-        if named is not None and named.kind == kind
-        else next(d for d in DATASETS.values() if d.kind == kind)
-    )
+    if named is not None and named.kind == kind:
+        return named
+    of_kind = [d for d in DATASETS.values() if d.kind == kind]
+    if len({(d.fps, d.up_axis) for d in of_kind}) > 1:
+        names = ", ".join(d.name for d in of_kind)
+        raise ValueError(
+            f"{root}: not named after a dataset, and the {kind} datasets ({names}) differ in frame rate or"
+            " up axis: name the folder after its dataset"
+        )
+    return of_kind[0]

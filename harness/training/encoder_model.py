@@ -31,9 +31,10 @@ __all__ = ["clip_sources", "encoder_inputs", "encoder_model"]
 JOINT_FOLDERS = ("joints", "motion_sequences", "new_joints")  # where the datasets' loaders read joints
 
 
-def clip_sources(files: list[dict]) -> dict[str, Path]:
-    """{clip: its dataset root} over the docs files of a run (records of `data.read_docs`)."""
-    where: dict[str, Path] = {}
+def clip_sources(files: list[dict], known: dict[str, Path] | None = None) -> dict[str, Path]:
+    """{clip: its dataset root} over the docs files of a run (records of `data.read_docs`), added to
+    (a copy of) `known`, the clips of files read before."""
+    where: dict[str, Path] = dict(known or {})
     for record in files:
         root = Path(record["path"]).parents[2]
         for doc in read_jsonl(record["path"]):
@@ -125,7 +126,8 @@ def encoder_model(cfg: TrainConfig, model, tokenizer, files: dict, lora) -> Moti
     Raises:
         TrainingError: a clip without joints, an unusable `encoder_init`, or an unsupported setting.
     """
-    where = clip_sources(files["train"] + files["val"])
+    train_sources = clip_sources(files["train"])
+    where = clip_sources(files["val"], train_sources)
     dataset_of = {}
 
     @cache
@@ -137,7 +139,7 @@ def encoder_model(cfg: TrainConfig, model, tokenizer, files: dict, lora) -> Moti
         except (FileNotFoundError, ValueError) as e:
             raise TrainingError(f"clip {clip} ({root}): {e}") from None
 
-    train_clips = sorted({clip_key(d) for f in files["train"] for d in read_jsonl(f["path"])})
+    train_clips = sorted(train_sources)
     config, encoder, projector, mean, std = _initial(
         cfg, model.config.hidden_size, [features(c) for c in train_clips]
     )

@@ -184,3 +184,14 @@ def test_bad_input_is_one_line(demo, tmp_path, capsys, extra, message):
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err
     assert not (out / "summary.json").exists()
+
+
+def test_layers_the_model_lacks_are_refused_before_its_weights_load(demo, tmp_path, capsys, monkeypatch):
+    import harness.attention
+
+    def no_load(*_):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(harness.attention, "load_model", no_load)
+    status, _ = _run(demo, tmp_path, demo["model"], "--n", "1", "--layers", "0,7")
+    assert status == 2 and "the model has layers 0..1" in capsys.readouterr().err

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import smd
-from harness.datasets.humanml3d import span_id
 from harness.io import sha256_file
 from harness.registry import DATASETS
 from harness.report import build_report, load_evaluation, main, render_page
@@ -20,7 +19,6 @@ from harness.report_cases import (
     disagree,
     encode_motion,
     line_spans,
-    load_canonical,
     summarize,
 )
 from tests.builders import to_z_up, walk
@@ -117,16 +115,6 @@ def test_answers_name_options_by_letter_text_or_log_likelihood():
     assert disagree([{"text": "A", "choice": 0}, {"text": "walk", "choice": 0}]) is False
     assert disagree([{"text": "A", "choice": 0}, {"text": "?", "choice": None}]) is True
     assert disagree([{"text": "a"}, {"text": "b"}]) is True and disagree([{"text": "a"}, None]) is False
-
-
-def test_a_caption_sample_shows_its_own_span_from_time_zero(tmp_path):
-    hml = DATASETS["humanml3d"]
-    joints = walk(8.0, fps=hml.fps)
-    (tmp_path / "new_joints").mkdir()
-    np.save(tmp_path / "new_joints" / "000001.npy", joints)
-    whole = load_canonical(tmp_path, hml, {"doc_id": "000001", "motion_id": "000001"})
-    span = load_canonical(tmp_path, hml, {"doc_id": span_id("000001", 2.0, 5.0), "motion_id": "000001"})
-    assert len(whole) == len(joints) and len(span) == 60  # [int(2*20), int(5*20))
 
 
 # ---------------------------------------------------------------- a report, from inputs to the page

@@ -14,7 +14,7 @@ is always one of them). Three inputs, trained and scored the same way:
   - blind:    the control docs (same questions, another motion's SMD) + question
   - question: the question alone (what the answer priors and the question's wording give)
 and it prints each one's accuracy per type and overall (Wilson 95 % CI, chance), then real - blind and
-real - question with a paired-bootstrap 95 % CI and McNemar p (`harness.stats`, as `smd compare`).
+real - question with a paired-bootstrap 95 % CI and McNemar p (`compare_qa`, as `smd compare`).
 real above blind means the text carries the motion's answer; an adapter below the probe's real score
 has not learnt what the text offers. An option never seen as an answer in training has no class and
 cannot be predicted; a doc none of whose options was seen is scored wrong and counted.
@@ -34,10 +34,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import REPO  # noqa: E402
+from harness.compare import compare_qa  # noqa: E402
 from harness.io import read_jsonl  # noqa: E402
-from harness.stats import mcnemar_p, paired_bootstrap_ci, wilson_interval  # noqa: E402
+from harness.stats import wilson_interval  # noqa: E402
 
 INPUTS = ("real", "blind", "question")
+FIELDS = ("doc_id", "answer_type", "question", "smd", "options", "answer")
 
 
 def fit_and_score(train: list[dict], test: list[dict], with_smd: bool) -> tuple[np.ndarray, int]:
@@ -71,6 +73,17 @@ def fit_and_score(train: list[dict], test: list[dict], with_smd: bool) -> tuple[
                 continue
             correct[i] = float(max(known)[1] == test[i]["answer"])
     return correct, unknown
+
+
+def _read_docs(path: Path) -> list[dict]:
+    """One split's prompt docs; SystemExit naming the file and doc if one lacks a field the probe reads."""
+    docs = read_jsonl(path)
+    for line, d in enumerate(docs, 1):
+        if missing := [f for f in FIELDS if f not in d]:
+            raise SystemExit(
+                f"{path}:{line} ({d.get('doc_id', '?')}): no {', '.join(missing)} (BABEL-QA-style docs?)"
+            )
+    return docs
 
 
 def _aligned_blind(real: list[dict], blind: list[dict], where: Path) -> list[dict]:
@@ -108,12 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         parser.error("scikit-learn is missing: pip install '.[bench]'")
 
-    train = {"real": read_jsonl(args.docs / "train.jsonl")}
-    test = {"real": read_jsonl(args.docs / f"{args.split}.jsonl")}
-    if not all("answer_type" in d and "options" in d for d in train["real"] + test["real"]):
-        parser.error(f"{args.docs}: not BABEL-QA-style prompt docs (every line needs answer_type, options)")
-    train["blind"] = _aligned_blind(train["real"], read_jsonl(blind_dir / "train.jsonl"), blind_dir)
-    test["blind"] = _aligned_blind(test["real"], read_jsonl(blind_dir / f"{args.split}.jsonl"), blind_dir)
+    train = {"real": _read_docs(args.docs / "train.jsonl")}
+    test = {"real": _read_docs(args.docs / f"{args.split}.jsonl")}
+    train["blind"] = _aligned_blind(train["real"], _read_docs(blind_dir / "train.jsonl"), blind_dir)
+    test["blind"] = _aligned_blind(test["real"], _read_docs(blind_dir / f"{args.split}.jsonl"), blind_dir)
     train["question"], test["question"] = train["real"], test["real"]
 
     scored = {}
@@ -133,14 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     print("[all]")
     for name in INPUTS:
         print("  " + _line(name, scored[name], docs))
+    real_rows = [{"acc": v} for v in scored["real"]]
     for other in ("blind", "question"):
-        a, b = scored[other], scored["real"]
-        low, high = paired_bootstrap_ci(a, b, resamples=args.resamples, seed=args.seed)
-        a_only, b_only, p = mcnemar_p(a, b)
+        other_rows = [{"acc": v} for v in scored[other]]
+        (c,) = compare_qa(other_rows, real_rows, resamples=args.resamples, seed=args.seed)
         print(
-            f"real - {other}: {100 * (b.mean() - a.mean()):+.1f} points, paired 95 % CI "
-            f"[{100 * low:+.1f}, {100 * high:+.1f}], McNemar p = {p:.2g} ({b_only} docs right only with "
-            f"the real SMD, {a_only} only with the {other} input)"
+            f"real - {other}: {100 * c['diff']:+.1f} points, paired 95 % CI "
+            f"[{100 * c['ci95_low']:+.1f}, {100 * c['ci95_high']:+.1f}], McNemar p = {c['mcnemar_p']:.2g} "
+            f"({c['b_only']} docs right only with the real SMD, {c['a_only']} only with the {other} input)"
         )
     return 0
 

@@ -68,3 +68,17 @@ def test_the_probe_prints_real_blind_and_question_lines(tmp_path, capsys):
     assert "[action]" in out and "n  200" in out
     difference = next(line for line in out.splitlines() if line.startswith("real - blind"))
     assert float(difference.split()[3]) > 50  # points
+
+
+def test_a_doc_without_a_field_the_probe_reads_is_named_with_its_file(tmp_path):
+    docs, blind = tmp_path / "v5", tmp_path / "v5-blind"
+    for folder in (docs, blind):
+        folder.mkdir()
+        for split, seed in (("train", 1), ("val", 2)):
+            rows = constructed_docs(5, seed)
+            (folder / f"{split}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
+    rows = constructed_docs(5, 2)
+    del rows[3]["answer_type"]
+    (docs / "val.jsonl").write_text("".join(json.dumps(d) + "\n" for d in rows))
+    with pytest.raises(SystemExit, match=r"v5/val\.jsonl:4 \(2-0003\): no answer_type"):
+        main(["--docs", str(docs)])

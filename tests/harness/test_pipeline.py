@@ -774,7 +774,16 @@ def _exp_run_call(script: Path, tmp_path: Path, env: dict[str, str] | None = Non
     return sets, targets
 
 
-@pytest.mark.parametrize("script", ["profiles/smollm2-demo", "profiles/captions-demo", ".ci/reduced-demo"])
+# every profile script, from the folder itself: a new profile cannot escape the check
+PROFILE_SCRIPTS = sorted(f"profiles/{p.name}" for p in (REPO / "profiles").iterdir()) + [".ci/reduced-demo"]
+
+
+def test_the_profile_list_holds_the_documented_profiles():
+    documented = {"profiles/smollm2-demo", "profiles/captions-demo", "profiles/tiny-cloze-long"}
+    assert documented <= set(PROFILE_SCRIPTS)
+
+
+@pytest.mark.parametrize("script", PROFILE_SCRIPTS)
 def test_profile_scripts_set_existing_params_and_name_existing_stages(script, tmp_path):
     """Each profile's overrides are keys params.yaml has (a renamed key would silently add a new one),
     give a valid pipeline, and every stage it targets exists in the resolved dvc.yaml."""

@@ -809,3 +809,7 @@ def test_profile_scripts_set_existing_params_and_name_existing_stages(script, tm
     if script == "profiles/smollm2-demo":
         assert targets and all("smollm2-135m" in t for t in targets)
         assert {"convert-backbone@smollm2-135m", "train-qa@smollm2-135m-v5_top3-blind"} <= set(stages)
+        assert any(t.endswith("-v5_top3-blind") for t in targets)  # the control
+    if script == "profiles/smollm2-test-split":  # the same profile, whole test split, own prefix, no control
+        assert sets["pipeline.eval_limit"] is None and sets["pipeline.results_prefix"] == "smollm2_"
+        assert sets["train.train_limit"] == 128 and not any(t.endswith("-blind") for t in targets)

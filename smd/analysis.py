@@ -23,6 +23,11 @@ SEGMENT_FPS = 20.0
 STILL_DELTAS_PER_S = 3.0
 # Peaks are searched once at this prominence and filtered for each variant's (larger) delta.
 MIN_DELTA = 3.0
+# A piece of an angle curve that strays more than this many deltas from the line between its ends
+# is split where it strays most: drawn as that line, its text would not read back into the curve.
+FAR_DELTAS = 2.0
+# The same for the trajectory curves, in their own thresholds (0.03 m, 15 degrees).
+TRAJECTORY_FAR_DELTAS = 4.0
 _N_ANGLES, _N_TRAJECTORY = len(ANGLES), len(TRAJECTORY_CURVES)
 
 
@@ -111,6 +116,7 @@ class MotionAnalysis:
             parts.append((traj, self._trajectory_cuts))
             deltas = np.concatenate([deltas, [c.delta for c in TRAJECTORY_CURVES]])
             flat = flat + traj.ravel().tolist()
+        is_angle = np.arange(deltas.size) < len(todo) * _N_ANGLES
         table = segment_table(
             np.concatenate([x for x, _ in parts]),
             SEGMENT_FPS,
@@ -118,9 +124,8 @@ class MotionAnalysis:
             Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
             flat=flat,
             # the trajectory keeps the plain rule (nothing is still): a slow turn or walk is travel
-            still_speed=np.where(
-                np.arange(deltas.size) < len(todo) * _N_ANGLES, STILL_DELTAS_PER_S * deltas, 0.0
-            ),
+            still_speed=np.where(is_angle, STILL_DELTAS_PER_S * deltas, 0.0),
+            far=np.where(is_angle, FAR_DELTAS, TRAJECTORY_FAR_DELTAS) * deltas,
         )
         # the grid's last sample may fall short of the clip's end: the last segments end with the clip
         grid_end = self._curves.shape[1] / SEGMENT_FPS

@@ -40,6 +40,7 @@ class AngleSpec:
 
     Attributes:
         key, name, gloss, group: identifier, rendered name, which way is positive, rendered section.
+        undetermined: why the angle can be undefined over a whole clip, as the text says it.
         plausible: the typical active range of a healthy adult in this coordinate's sign convention,
             in degrees (joint ranges after AAOS norms; the pelvis is a segment's orientation against
             the vertical and the heading, so its range is that of everyday bending and twisting). A
@@ -51,6 +52,7 @@ class AngleSpec:
     gloss: str
     group: str
     plausible: tuple[float, float]
+    undetermined: str = "the limb stays too straight to define it"
 
 
 def _side(side: str) -> list[AngleSpec]:
@@ -78,14 +80,19 @@ def _arm(side: str) -> list[AngleSpec]:
     shoulder, elbow = f"{s} Shoulder", f"{s} Elbow"
     return [
         AngleSpec(
-            f"{side}_shoulder_flexion", f"{s} Shoulder Flexion", "raising arm forward", shoulder, (-60, 180)
+            f"{side}_shoulder_plane",
+            f"{s} Shoulder Elevation Plane",
+            "where the arm is raised: 0° sideways, 90° forward",
+            shoulder,
+            (-60, 140),
+            "the arm hangs too close to the body (or points straight up) to have a direction",
         ),
         AngleSpec(
-            f"{side}_shoulder_adduction",
-            f"{s} Shoulder Adduction",
-            "moving arm toward the body",
+            f"{side}_shoulder_elevation",
+            f"{s} Shoulder Elevation",
+            "raising the arm from hanging, 90° at shoulder level",
             shoulder,
-            (-180, 45),
+            (0, 180),
         ),
         AngleSpec(
             f"{side}_shoulder_rotation",
@@ -135,13 +142,16 @@ _MIN_HINGE = np.sin(np.radians(20.0))  # ~ elbow or knee bent by 20 degrees
 _MIN_COS_MIDDLE = np.cos(np.radians(75.0))
 _FULL_HINGE = np.sin(np.radians(60.0))  # an axial rotation is fully trusted from this bend on
 _POLE_JUMP = np.radians(135.0)
+# Below this elevation (and above 180 minus it) the plane of elevation is interpolated: a few
+# centimetres of the elbow's sway would swing it through any direction.
+PLANE_MIN_ELEVATION = np.radians(20.0)
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
 # Turns the hip-and-spine frame into the pelvis frame (a constant: built once).
 _UNTILT_PELVIS = rot_x(-PELVIS_NEUTRAL_TILT)
 
-# The columns of the 3-DoF joints that are limbs (hips, shoulders), after the pelvis and lumbar.
-_LIMB_COLUMNS = np.array([False, False, True, True, True, True])
+# The columns of the Euler-decomposed 3-DoF joints that are limbs (the hips), after the pelvis and lumbar.
+_LIMB_COLUMNS = np.array([False, False, True, True])
 
 # The joints of a leg and of an arm, proximal to distal, left then right.
 _LEG, _ARM = (
@@ -265,14 +275,42 @@ def _legs(pelvis_frame, joints):
 
 
 def _arms(thorax_frame, joints):
-    """Raw shoulder Euler angles and how well the shoulder rotation is defined (the sine of the
-    elbow's bend), then elbow flexion; (T, 2) each (left, right)."""
+    """The upper arms' frames in the thorax (T, 2, 3, 3), how well their axial rotation is defined
+    (the sine of the elbow's bend), and elbow flexion (T, 2); (left, right), the right mirrored."""
     upper, fore = _pairs(joints, _ARM, thorax_frame)
     u_hat, f_hat = normalize(upper)[0], normalize(fore)[0]
     upper_frame, strength = frame_y_first(-upper, cross(f_hat, u_hat))
     f_local = to_local(upper_frame, fore)
     elbow_flex = np.arctan2(f_local[..., 2], -f_local[..., 1])
-    return euler_xzy(upper_frame), strength, elbow_flex
+    return upper_frame, strength, elbow_flex
+
+
+def _globe(upper_frame, strength):
+    """The shoulder in the ISB's globe chart (plane of elevation, elevation, axial rotation; OpenSim's
+    `elv_angle`, `shoulder_elv`, `shoulder_rot`), radians (T, 2) each, gaps filled, and whether the
+    plane and the rotation are determined at all (2,) each.
+
+    Every chart of a ball joint has poles. A flexion-first Euler sequence has one at the arm held
+    sideways at shoulder height, where tennis, dance and jumping jacks go, and reports full turns
+    that never happened there. The globe's poles are the hanging arm, where the direction it is
+    raised toward does not matter, and the arm straight up. Elevation (the angle from hanging)
+    is defined everywhere and lies in [0, 180]. The plane (the direction of the raise: 0 sideways,
+    90 forward) is interpolated where the arm hangs within PLANE_MIN_ELEVATION of the pole, as
+    axial rotations are near a straight limb. The axial rotation is the twist of the upper arm
+    about its own axis measured back at the hanging pose (a swing-twist split), so it needs no
+    plane and is defined but at the arm straight up; it is interpolated where the elbow is too
+    straight to show it (or the arm nearly straight up).
+    """
+    r = upper_frame
+    down = -r[..., :, 1]  # the upper arm's direction, shoulder to elbow
+    elevation = np.arccos(np.clip(-down[..., 1], -1.0, 1.0))
+    plane = np.arctan2(down[..., 2], down[..., 0])
+    twist = np.arctan2(r[..., 0, 2] - r[..., 2, 0], r[..., 0, 0] + r[..., 2, 2])
+    plane_ok = np.sin(elevation) >= np.sin(PLANE_MIN_ELEVATION)
+    twist_ok = (strength >= _MIN_HINGE) & (elevation <= np.pi - PLANE_MIN_ELEVATION)
+    plane, plane_det = _fill(plane, plane_ok)
+    twist, twist_det = _fill(twist, twist_ok)
+    return _centre(plane), elevation, _centre(twist), plane_det, twist_det, plane_ok
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -296,29 +334,32 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     pelvis, thorax = body_frames(joints)
     n = joints.shape[0]
 
-    # the 3-DoF joints, one column each: pelvis (heading, tilt, list), lumbar, hips, shoulders
+    # the Euler-decomposed 3-DoF joints, one column each: pelvis (heading, tilt, list), lumbar, hips
     trunk = (euler_yxz(pelvis), euler_xzy(relative(pelvis, thorax)))
     hips, hip_strength, knee_flex, dorsi = _legs(pelvis, joints)
-    shoulders, shoulder_strength, elbow_flex = _arms(thorax, joints)
-    hip_ok, shoulder_ok = hip_strength >= _MIN_HINGE, shoulder_strength >= _MIN_HINGE
+    upper_arms, shoulder_strength, elbow_flex = _arms(thorax, joints)
+    hip_ok = hip_strength >= _MIN_HINGE
     a, b, c = (
-        np.concatenate([trunk[0][k][:, None], trunk[1][k][:, None], hips[k], shoulders[k]], axis=1)
-        for k in range(3)
+        np.concatenate([trunk[0][k][:, None], trunk[1][k][:, None], hips[k]], axis=1) for k in range(3)
     )
-    c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok, shoulder_ok], axis=1)
+    c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok], axis=1)
     a, b, c, c_det = _three_dof(a, b, c, c_ok, _LIMB_COLUMNS)
+    plane, elevation, twist, plane_det, twist_det, plane_ok = _globe(upper_arms, shoulder_strength)
     # the pelvis relative to the body's heading (the Heading line's yaw): the global turn is told
     # once, there; what is left is the pelvis's own twist against the shoulders' line
     a[:, 0] = _centre(_unwrap(a[:, :1] - _unwrap(facing_yaw(joints))[:, None]))[:, 0]
     middle_ok = np.abs(np.cos(b[:, 2:])) >= _MIN_COS_MIDDLE
-    strength = np.concatenate([hip_strength, shoulder_strength], axis=1)
-    axial = np.clip((strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0) * middle_ok
+    hip_axial = np.clip((hip_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0) * middle_ok
+    twist_axial = np.clip((shoulder_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0)
+    twist_axial *= np.clip((1.0 + np.cos(elevation)) / (1.0 + np.cos(np.pi - PLANE_MIN_ELEVATION)), 0.0, 1.0)
+    # the plane counts as the arm leaves the pole: nothing while it hangs, fully from twice as far
+    plane_weight = np.clip(np.sin(elevation) / np.sin(2 * PLANE_MIN_ELEVATION) * plane_ok, 0.0, 1.0)
 
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
     neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH
     neck = np.stack([neck_flex, np.arcsin(np.clip(head[:, 0], -1, 1))])
     legs = stack_last(-a[:, 2:4], -b[:, 2:4], -c[:, 2:4], knee_flex, dorsi)  # (T, side, 5)
-    arms = stack_last(-a[:, 4:], -b[:, 4:], -c[:, 4:], elbow_flex)  # (T, side, 4)
+    arms = stack_last(plane, elevation, -twist, elbow_flex)  # (T, side, 4)
     values = np.concatenate(
         [
             b[:, :1],
@@ -334,7 +375,11 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
         axis=1,
     )
     determined = np.ones(len(ANGLES), dtype=bool)
-    determined[[1, 5, 10, 15, 20, 24]] = c_det  # pelvis list, lumbar rotation, hip and shoulder rotations
+    determined[[1, 5, 10, 15]] = c_det  # pelvis list, lumbar rotation, hip rotations
+    determined[[18, 22]] = plane_det  # the shoulders' planes of elevation
+    determined[[20, 24]] = twist_det  # and their rotations
     confidence = np.ones((n, len(ANGLES)))
-    confidence[:, [10, 15, 20, 24]] = axial
+    confidence[:, [10, 15]] = hip_axial
+    confidence[:, [18, 22]] = plane_weight
+    confidence[:, [20, 24]] = twist_axial
     return JointAngles(values=np.degrees(values), determined=determined, confidence=confidence)

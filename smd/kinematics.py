@@ -1,7 +1,10 @@
 """Forward kinematics on the HumanML3D skeleton: the 26 SMD angles + a root path -> joints.
 
 It is the exact inverse of `smd.angles` (same frames, same decomposition orders, same signs),
-which makes it the oracle for tests and the engine of the synthetic demo data. Bone directions
+which makes it the oracle for tests and the engine of the synthetic demo data. A shoulder may also
+be posed by flexion and adduction (SHOULDER_POSE_KEYS: the flexion-first Euler sequence the hips
+use, with `*_shoulder_rotation` its third angle), which is how the demo's actions are authored;
+the SMD then measures it in the globe chart. Bone directions
 are T2M's raw offsets, except where T2M's direction is a placeholder rather than a rest pose:
 the collar->shoulder bones point sideways (T2M: down, which would hang the arms inside the chest),
 and the head and toe bones take the neutral pitches of the target skeleton.
@@ -25,10 +28,24 @@ def _apply(rot: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.einsum("tij,j->ti", rot, v)
 
 
-def _limb_rotation(flex, add, rot, side: str) -> np.ndarray:
-    """Local rotation of a hip or shoulder from SMD angles (radians); right = mirrored left."""
-    r = rot_x(-flex) @ rot_z(-add) @ rot_y(-rot)
+# Posing keys beside ANGLE_KEYS: a shoulder by flexion-first Euler angles, as a hip.
+SHOULDER_POSE_KEYS = tuple(f"{side}_shoulder_{k}" for side in ("left", "right") for k in ("flexion", "adduction"))
+
+
+def _mirrored(r: np.ndarray, side: str) -> np.ndarray:
     return _MIRROR @ r @ _MIRROR if side == "right" else r
+
+
+def _limb_rotation(flex, add, rot, side: str) -> np.ndarray:
+    """Local rotation of a hip (or a posed shoulder) from Euler angles (radians); right = mirrored left."""
+    return _mirrored(rot_x(-flex) @ rot_z(-add) @ rot_y(-rot), side)
+
+
+def _globe_rotation(plane, elevation, rot, side: str) -> np.ndarray:
+    """Local rotation of a shoulder from its globe angles (radians): twisted about the upper arm by
+    -rot at the hanging pose, then swung by `elevation` toward `plane` (0 sideways, 90 forward)."""
+    swing = rot_y(-plane) @ rot_z(elevation) @ rot_y(plane)
+    return _mirrored(swing @ rot_y(-rot), side)
 
 
 def forward_kinematics(
@@ -41,14 +58,20 @@ def forward_kinematics(
     """Joint positions (T, 22, 3), Y-up, +Z forward, from angle curves in degrees.
 
     Args:
-        angles: SMD angle key -> (T,) degrees; missing angles are 0 (neutral standing pose).
+        angles: SMD angle key (or SHOULDER_POSE_KEYS) -> (T,) degrees; missing angles are 0
+            (the neutral standing pose).
         root: (T, 3) pelvis positions in metres.
         scale: body size factor applied to every bone length.
         bone_lengths: (22,) joint->parent lengths; defaults to the HumanML3D target skeleton.
     """
-    unknown = set(angles) - set(ANGLE_KEYS)
+    unknown = set(angles) - set(ANGLE_KEYS) - set(SHOULDER_POSE_KEYS)
     if unknown:
         raise ValueError(f"unknown angle names: {sorted(unknown)}")
+    for side in ("left", "right"):
+        posed = {f"{side}_shoulder_flexion", f"{side}_shoulder_adduction"} & set(angles)
+        globe = {f"{side}_shoulder_plane", f"{side}_shoulder_elevation"} & set(angles)
+        if posed and globe:
+            raise ValueError(f"the {side} shoulder is given both as {sorted(posed)} and as {sorted(globe)}")
     root = np.asarray(root, dtype=np.float64)
     if root.ndim != 2 or root.shape[1] != 3:
         raise ValueError(f"root must have shape (T, 3), got {root.shape}")
@@ -86,9 +109,15 @@ def forward_kinematics(
         p[:, J[f"{s}_shoulder"]] = p[:, J[f"{s}_collar"]] + _apply(
             thorax, sign * lengths[J[f"{s}_shoulder"]] * _EX
         )
-        upper = thorax @ _limb_rotation(
-            ang(f"{s}_shoulder_flexion"), ang(f"{s}_shoulder_adduction"), ang(f"{s}_shoulder_rotation"), s
-        )
+        if f"{s}_shoulder_flexion" in angles or f"{s}_shoulder_adduction" in angles:
+            shoulder = _limb_rotation(
+                ang(f"{s}_shoulder_flexion"), ang(f"{s}_shoulder_adduction"), ang(f"{s}_shoulder_rotation"), s
+            )
+        else:
+            shoulder = _globe_rotation(
+                ang(f"{s}_shoulder_plane"), ang(f"{s}_shoulder_elevation"), ang(f"{s}_shoulder_rotation"), s
+            )
+        upper = thorax @ shoulder
         p[:, J[f"{s}_elbow"]] = p[:, J[f"{s}_shoulder"]] + _apply(upper, -lengths[J[f"{s}_elbow"]] * _EY)
         fore = upper @ rot_x(-ang(f"{s}_elbow_flexion"))
         p[:, J[f"{s}_wrist"]] = p[:, J[f"{s}_elbow"]] + _apply(fore, -lengths[J[f"{s}_wrist"]] * _EY)

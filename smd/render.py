@@ -11,7 +11,7 @@ from .segments import CYCLES, HOLD, KINDS, Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES
 
 # Bump on ANY change to the text: adapters are trained on one format.
-FORMAT_VERSION = "smd-text-2"
+FORMAT_VERSION = "smd-text-3"
 TRAJECTORY_HEADING = "Global Trajectory:"  # the line above the trajectory axes
 ANGLES_HEADING = "Joint Angles:"  # the line above the body-part groups
 
@@ -76,38 +76,22 @@ def _tenths_table(analysis: MotionAnalysis) -> list[str]:
     return cache[key]
 
 
-def _in_range(degrees: np.ndarray) -> np.ndarray:
-    """Whole degrees (ints) brought into (-180, 180] by whole turns."""
-    return 180 - (180 - degrees) % 360
-
-
-def _through_pole(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Whether a continuous movement between whole degrees lo and hi passes +-180 (an odd multiple
-    of 180 strictly between them, or at the far end of one that leaves (-180, 180])."""
-    low, high = np.minimum(lo, hi), np.maximum(lo, hi)
-    return (high - 181) // 360 != (low - 181) // 360
-
-
 def _angle_lines(table: SegmentTable, tenths) -> list[str]:
     """The line of every segment of a joint angle table, with the rounding done on the arrays and
     the times looked up in `tenths`: the renderer's innermost loop.
 
-    Values are shown in (-180, 180]. The curves are continuous (unwrapped), so a movement may pass
-    +-180 (an arm swept round past the pole, a full twist): then its shown ends lie on either side
-    of the wrap, and the line says how far it moved, e.g. `increases: 170° → -170° (20° through
-    ±180°)`, rather than a value out of range."""
+    Values are the continuous curve's: every coordinate is charted so that its curve stays in its
+    natural range (the shoulder's globe has no pole where arms go), and a value is never shown
+    wrapped into (-180, 180], which would read back as a turn that did not happen."""
     a = np.rint(table.t0 * 10).astype(np.int64)  # rint and round() both round half to even
     b = np.rint(table.t1 * 10).astype(np.int64)
     d = b - a
     if a.size and (a.min() < 0 or d.min() < 0 or b.max() >= len(tenths)):
         # not expected (times lie in [0, duration] and end after they start), but exact anyway
         tenths = {k: f"{k / 10:.1f}" for k in {*a.tolist(), *b.tolist(), *d.tolist()}}
-    lo_c = np.rint(table.start).astype(np.int64)
-    hi_c = np.rint(table.end).astype(np.int64)
-    through = _through_pole(lo_c, hi_c) & (table.kind != 0)
-    change = np.abs(hi_c - lo_c).tolist()
+    lo = np.rint(table.start).astype(np.int64).tolist()
+    hi = np.rint(table.end).astype(np.int64).tolist()
     a, b, d = a.tolist(), b.tolist(), d.tolist()
-    lo, hi = _in_range(lo_c).tolist(), _in_range(hi_c).tolist()
     lines = [
         f"holds at {v0}° [{tenths[i0]}s–{tenths[i1]}s] ({tenths[di]}s)"
         if kind == 0
@@ -122,9 +106,6 @@ def _angle_lines(table: SegmentTable, tenths) -> list[str]:
             f"repeats {cycles} cycles between {lo[r]}° and {hi[r]}° [{tenths[a[r]]}s–{tenths[b[r]]}s] "
             f"(period {_snap((t1 - t0) / cycles):.1f}s)"  # Segment.period
         )
-    for r in np.flatnonzero(through).tolist():  # rare: say how far it moved, through the wrap
-        head, _, tail = lines[r].partition(" [")
-        lines[r] = f"{head} ({change[r]}° through ±180°) [{tail}"
     return lines
 
 
@@ -141,7 +122,7 @@ def _angle_blocks(analysis: MotionAnalysis, delta: float) -> list[str]:
             if ok:
                 blocks.append("\n".join([head, *lines[bounds[i] : bounds[i + 1]]]))
             else:
-                blocks.append(f"{head}\nundetermined throughout (the limb stays too straight to define it)")
+                blocks.append(f"{head}\nundetermined throughout ({ANGLES[i].undetermined})")
         cache[key] = blocks
     return cache[key]
 

@@ -31,6 +31,8 @@ from .segments import _CYCLES, _DOWN, _HOLD, _UP, SegmentTable
 # A still stretch may drift: up to this many deltas from end to end (a person resting with the
 # knees bent sways by some degrees and still "holds").
 STILL_SPAN = 4.0
+# `_split_far` cuts no piece shorter than this many frames (0.1 s on the analysis's 20 fps grid).
+MIN_SPLIT_FRAMES = 2
 
 
 def still_frames(curves: np.ndarray, fps: float, speed: np.ndarray) -> np.ndarray:
@@ -70,6 +72,7 @@ def segment_table(
     cycles: bool = True,
     still_speed: float | np.ndarray | None = None,
     still: np.ndarray | None = None,
+    far: float | np.ndarray = np.inf,
 ) -> SegmentTable:
     """`segment` of all the curves (n, T), one per row, at once, as a table.
 
@@ -81,6 +84,10 @@ def segment_table(
     delta, up to STILL_SPAN deltas end to end. Such a stretch is a hold, and a ramp out of it starts
     where the movement does. `still` may pass `still_frames(...)` when the caller has it already.
     None keeps the plain rule: a hold changes by less than delta.
+
+    `far` (one, or one per curve; curve units) splits a piece where the curve strays farther than
+    that from the line between the piece's ends (`_split_far`); infinite keeps the pieces between
+    extrema.
     """
     n_cols, n = curves.shape
     xf = curves.ravel()
@@ -96,6 +103,9 @@ def segment_table(
     # a piece from every cut to the next but from a curve's last (at time T); none of no frames
     s = np.flatnonzero((time[:-1] < n) & (frame[1:] > frame[:-1]))
     p = _Pieces(None, frame[s], frame[s + 1], time[s], time[s + 1], value[s], value[s + 1])
+    far = np.broadcast_to(np.asarray(far, dtype=np.float64), (n_cols,))
+    if np.isfinite(far).any():
+        p = _split_far(xf, n, p, far[p.f0 // n])
     p = _split_still_ends(xf, n, p, deltas[p.f0 // n], min_hold_s * fps, still, moving)
     p = _merge_holds(flat, n, p, deltas, moving)
     hold = np.flatnonzero(p.kind == _HOLD)
@@ -106,6 +116,55 @@ def segment_table(
     col = p.f0 // n
     table = SegmentTable(col, p.kind, p.t0 / fps, p.t1 / fps, p.v0, p.v1, np.zeros(col.size, dtype=np.intp))
     return _collapse_cycles(table, p, deltas[col]) if cycles else table
+
+
+def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray) -> _Pieces:
+    """Split each piece at the frame farthest from the line between its ends while that frame is
+    more than `far` (per piece) away from it (Douglas-Peucker).
+
+    A piece is read as that line (a ramp) or as its mean (a hold): a still stretch inside a
+    monotonic run (a person who sits, rests, then stands up) or a bend in a long ramp would read
+    back far from the curve. Each round splits every such piece once, at its frame (time and
+    value of the curve there); rounds go on until every piece lies within `far` of its line.
+    """
+    while True:
+        inner = p.f1 - p.f0 - 1  # frames strictly inside each piece
+        rows = np.flatnonzero(inner > 0)
+        if not rows.size:
+            return p
+        count = inner[rows]
+        ends = np.cumsum(count)
+        piece = np.repeat(rows, count)
+        frame = p.f0[piece] + 1 + np.arange(ends[-1]) - np.repeat(ends - count, count)
+        slope = (p.v1 - p.v0)[piece] / (p.t1 - p.t0)[piece]
+        gap = np.abs(xf[frame] - (p.v0[piece] + slope * (frame % n - p.t0[piece])))
+        # a cut leaves at least MIN_SPLIT_FRAMES on either side: a text shows times to 0.1 s
+        gap[(frame - p.f0[piece] < MIN_SPLIT_FRAMES) | (p.f1[piece] - frame < MIN_SPLIT_FRAMES)] = 0.0
+        widest = np.maximum.reduceat(gap, ends - count)
+        split = widest > far[rows]
+        if not split.any():
+            return p
+        # the first frame of each split piece where its widest gap is reached
+        at = np.flatnonzero(split[np.searchsorted(ends, np.arange(ends[-1]), side="right")])
+        at = at[gap[at] == np.repeat(widest, count)[at]]
+        first = np.unique(piece[at], return_index=True)[1]
+        cut, row = frame[at[first]], piece[at[first]]
+        t_cut, v_cut = (cut % n).astype(np.float64), xf[cut]
+        f1, t1, v1 = p.f1.copy(), p.t1.copy(), p.v1.copy()
+        f1[row], t1[row], v1[row] = cut, t_cut, v_cut
+        far = np.concatenate([far, far[row]])
+        p = _Pieces(
+            None,
+            np.concatenate([p.f0, cut]),
+            np.concatenate([f1, p.f1[row]]),
+            np.concatenate([p.t0, t_cut]),
+            np.concatenate([t1, p.t1[row]]),
+            np.concatenate([p.v0, v_cut]),
+            np.concatenate([v1, p.v1[row]]),
+        )
+        order = np.argsort(p.f0, kind="stable")
+        p = _Pieces(None, *(x[order] for x in p[1:]))
+        far = far[order]
 
 
 def _split_still_ends(
@@ -253,9 +312,9 @@ def _run_lengths(test, size: int) -> np.ndarray:
 def _merge_holds(
     flat: list[float], n: int, p: _Pieces, deltas: np.ndarray, moving: np.ndarray | None = None
 ) -> _Pieces:
-    """Merge neighbouring holds of a curve while the curve under them spans less than delta (or,
-    with `moving`, the count of moving frames along the flat curves, is still throughout and spans
-    less than STILL_SPAN deltas)."""
+    """Merge neighbouring holds of a curve while the curve under them stays within delta of its mean
+    (or, with `moving`, the count of moving frames along the flat curves, is still throughout and
+    spans less than STILL_SPAN deltas)."""
     neighbours = (p.kind[1:] == _HOLD) & (p.kind[:-1] == _HOLD) & (p.f0[1:] == p.f1[:-1])
     if not neighbours.any():
         return p
@@ -266,9 +325,11 @@ def _merge_holds(
         g = head.get(k - 1, k - 1)
         a, b = int(f0[g]), int(f1[k])
         span = flat[a : b + 1]
-        spread, delta = max(span) - min(span), deltas[f0[k] // n]
+        low, high, delta = min(span), max(span), deltas[f0[k] // n]
+        mean = sum(span) / len(span)
         still = moving is not None and moving[b + 1] == moving[a]
-        if spread < delta or (still and spread < STILL_SPAN * delta):
+        # one hold when its mean reads back within delta of every frame under it
+        if max(high - mean, mean - low) < delta or (still and high - low < STILL_SPAN * delta):
             f1[g], t1[g] = f1[k], t1[k]
             keep[k] = False
             head[k] = g
@@ -326,9 +387,12 @@ def _collapse_cycles(table: SegmentTable, p: _Pieces, delta: np.ndarray, min_cyc
     lows, highs = low.tolist(), high.tolist()
     lo_mean = [sum(lows[i:j]) / (j - i) for i, j in zip(first.tolist(), stop.tolist())]
     hi_mean = [sum(highs[i:j]) / (j - i) for i, j in zip(first.tolist(), stop.tolist())]
-    kind[first], table.cycles[first] = _CYCLES, counts  # the arrays are this call's own
     table.t1[first] = table.t1[stop - 1]
-    table.start[first], table.end[first] = lo_mean, hi_mean
+    # a run starts where its first piece does: at its high end when that piece goes down
+    falls = kind[first] == _DOWN
+    table.start[first] = np.where(falls, hi_mean, lo_mean)
+    table.end[first] = np.where(falls, lo_mean, hi_mean)
+    kind[first], table.cycles[first] = _CYCLES, counts  # the arrays are this call's own
     inside = np.zeros(n + 1, dtype=np.intp)  # +1 after each run's first segment, -1 after its last
     inside[first + 1], inside[stop] = 1, -1
     keep = np.cumsum(inside[:n]) == 0

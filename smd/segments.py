@@ -23,7 +23,7 @@ class Segment(NamedTuple):
     """One described stretch of a curve; times in seconds (a NamedTuple: thousands per motion).
 
     holds: `start` == `end` is the mean value; increases / decreases: `start` -> `end`;
-    repeats: `cycles` alternations between `start` (low) and `end` (high).
+    repeats: `cycles` alternations from `start`, where the run begins, to `end` and back.
     """
 
     kind: str

@@ -82,17 +82,17 @@ def _arm(side: str) -> list[AngleSpec]:
         AngleSpec(
             f"{side}_shoulder_plane",
             f"{s} Shoulder Elevation Plane",
-            "where the arm is raised: 0° sideways, 90° forward",
+            "the line the arm is raised along: 0° sideways, 90° forward",
             shoulder,
-            (-60, 140),
+            (-45, 135),
             "the arm hangs too close to the body (or points straight up) to have a direction",
         ),
         AngleSpec(
             f"{side}_shoulder_elevation",
             f"{s} Shoulder Elevation",
-            "raising the arm from hanging, 90° at shoulder level",
+            "raising the arm along that line from hanging, negative the other way",
             shoulder,
-            (0, 180),
+            (-60, 180),
         ),
         AngleSpec(
             f"{side}_shoulder_rotation",
@@ -145,6 +145,7 @@ _POLE_JUMP = np.radians(135.0)
 # Below this elevation (and above 180 minus it) the plane of elevation is interpolated: a few
 # centimetres of the elbow's sway would swing it through any direction.
 PLANE_MIN_ELEVATION = np.radians(20.0)
+_MIN_SWAY = np.radians(3.0)  # an arm that sways less than this has no plane at all
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
 # Turns the hip-and-spine frame into the pelvis frame (a constant: built once).
@@ -286,31 +287,48 @@ def _arms(thorax_frame, joints):
 
 
 def _globe(upper_frame, strength):
-    """The shoulder in the ISB's globe chart (plane of elevation, elevation, axial rotation; OpenSim's
-    `elv_angle`, `shoulder_elv`, `shoulder_rot`), radians (T, 2) each, gaps filled, and whether the
-    plane and the rotation are determined at all (2,) each.
+    """The shoulder in a globe chart (plane of elevation, elevation, axial rotation; the ISB's
+    recommendation for the humerus, OpenSim's `elv_angle`, `shoulder_elv`, `shoulder_rot`), radians
+    (T, 2) each, and whether the plane and the rotation are determined at all (2,) each.
 
     Every chart of a ball joint has poles. A flexion-first Euler sequence has one at the arm held
     sideways at shoulder height, where tennis, dance and jumping jacks go, and reports full turns
-    that never happened there. The globe's poles are the hanging arm, where the direction it is
-    raised toward does not matter, and the arm straight up. Elevation (the angle from hanging)
-    is defined everywhere and lies in [0, 180]. The plane (the direction of the raise: 0 sideways,
-    90 forward) is interpolated where the arm hangs within PLANE_MIN_ELEVATION of the pole, as
-    axial rotations are near a straight limb. The axial rotation is the twist of the upper arm
-    about its own axis measured back at the hanging pose (a swing-twist split), so it needs no
-    plane and is defined but at the arm straight up; it is interpolated where the elbow is too
-    straight to show it (or the arm nearly straight up).
+    that never happened there. The globe's poles are the hanging arm and the arm straight up:
+    there the plane does not matter. The plane is kept as a line (0 sideways, 90 forward; taken in
+    [-45, 135) by its median) and the elevation is signed along it: the angle from hanging, positive
+    toward the plane's direction, negative the other way. So a walk's arm swing, which passes the
+    hanging pole, reads as one plane (forward) and an elevation that swings + and -, not as a plane
+    that flips between forward and backward. Where the arm hangs within PLANE_MIN_ELEVATION of
+    either pole the plane is interpolated from the frames around it (as axial rotations are near a
+    straight limb); an arm that never leaves that zone takes the line it sways along most.
+
+    The axial rotation is the twist of the upper arm about its own axis, measured back at the
+    hanging pose (a swing-twist split): it needs no plane and is defined but at the arm straight
+    up; it is interpolated where the elbow is too straight to show it (or the arm nearly up).
     """
     r = upper_frame
     down = -r[..., :, 1]  # the upper arm's direction, shoulder to elbow
-    elevation = np.arccos(np.clip(-down[..., 1], -1.0, 1.0))
-    plane = np.arctan2(down[..., 2], down[..., 0])
+    lift = np.arccos(np.clip(-down[..., 1], -1.0, 1.0))  # unsigned elevation
+    direction = np.arctan2(down[..., 2], down[..., 0])
+    # rounded first: synthetic arms often swing to exactly the threshold, and float noise from the
+    # frame of reference must not decide which side they are on
+    sine = np.round(np.sin(lift), 9)
+    plane_ok = sine >= np.round(np.sin(PLANE_MIN_ELEVATION), 9)
+    # the line the arm sways along most: the mean of the doubled directions, weighted by sin^2
+    resultant = (sine**2 * np.exp(2j * direction)).mean(axis=0)
+    swayed = np.round(np.abs(resultant), 9) >= np.round(np.sin(_MIN_SWAY) ** 2, 9)
+    doubled, plane_det = _fill(2.0 * direction, plane_ok)  # a line: its direction mod 180
+    for col in np.flatnonzero(~plane_det & swayed):
+        doubled[:, col] = np.angle(resultant[col])
+    plane_det = plane_det | swayed
+    plane = doubled / 2.0
+    plane -= np.pi * np.floor((np.median(plane, axis=0, keepdims=True) + np.pi / 4) / np.pi + 1e-12)
+    along = down[..., 0] * np.cos(plane) + down[..., 2] * np.sin(plane)
+    elevation = _centre(_unwrap(np.arctan2(along, -down[..., 1])))
     twist = np.arctan2(r[..., 0, 2] - r[..., 2, 0], r[..., 0, 0] + r[..., 2, 2])
-    plane_ok = np.sin(elevation) >= np.sin(PLANE_MIN_ELEVATION)
-    twist_ok = (strength >= _MIN_HINGE) & (elevation <= np.pi - PLANE_MIN_ELEVATION)
-    plane, plane_det = _fill(plane, plane_ok)
+    twist_ok = (strength >= _MIN_HINGE) & (lift <= np.pi - PLANE_MIN_ELEVATION)
     twist, twist_det = _fill(twist, twist_ok)
-    return _centre(plane), elevation, _centre(twist), plane_det, twist_det, plane_ok
+    return plane, elevation, _centre(twist), plane_det, twist_det, lift, plane_ok
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,16 +362,16 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     )
     c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok], axis=1)
     a, b, c, c_det = _three_dof(a, b, c, c_ok, _LIMB_COLUMNS)
-    plane, elevation, twist, plane_det, twist_det, plane_ok = _globe(upper_arms, shoulder_strength)
+    plane, elevation, twist, plane_det, twist_det, lift, plane_ok = _globe(upper_arms, shoulder_strength)
     # the pelvis relative to the body's heading (the Heading line's yaw): the global turn is told
     # once, there; what is left is the pelvis's own twist against the shoulders' line
     a[:, 0] = _centre(_unwrap(a[:, :1] - _unwrap(facing_yaw(joints))[:, None]))[:, 0]
     middle_ok = np.abs(np.cos(b[:, 2:])) >= _MIN_COS_MIDDLE
     hip_axial = np.clip((hip_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0) * middle_ok
     twist_axial = np.clip((shoulder_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0)
-    twist_axial *= np.clip((1.0 + np.cos(elevation)) / (1.0 + np.cos(np.pi - PLANE_MIN_ELEVATION)), 0.0, 1.0)
+    twist_axial *= np.clip((1.0 + np.cos(lift)) / (1.0 + np.cos(np.pi - PLANE_MIN_ELEVATION)), 0.0, 1.0)
     # the plane counts as the arm leaves the pole: nothing while it hangs, fully from twice as far
-    plane_weight = np.clip(np.sin(elevation) / np.sin(2 * PLANE_MIN_ELEVATION) * plane_ok, 0.0, 1.0)
+    plane_weight = np.clip(np.sin(lift) / np.sin(2 * PLANE_MIN_ELEVATION) * plane_ok, 0.0, 1.0)
 
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
     neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH

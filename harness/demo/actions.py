@@ -4,7 +4,7 @@ Every action is a builder `(duration, rng, params) -> ActionCurve`. The builder 
 details (phases, depths, rhythms) once; the curve it returns is a pure function of local time in
 seconds, so the same motion can be sampled at any frame rate (20 fps for HumanML3D, 30 fps for
 BABEL-QA) from one definition. A curve gives, per time step: SMD angles in degrees (keys of
-`smd.angles.ANGLE_KEYS`; a missing key means the resting value in `REST`), the root's velocity in
+`smd.kinematics.POSE_KEYS`; a missing key means the resting value in `REST`), the root's velocity in
 the body frame (m/s, forward and to the body's left), the yaw rate (deg/s, + turning left) and a
 lift above the floor (m, only jumps). Times outside `[0, duration]` are clamped: an action holds its
 first and last pose, which is what the composer blends across.

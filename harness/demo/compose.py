@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 import smd
-from smd.angles import ANGLE_KEYS
+from smd.kinematics import POSE_KEYS
 
 from .actions import LIBRARY, build_action, label, random_params
 from .curves import REST, ActionCurve, ActionParams
@@ -107,9 +107,9 @@ def build_motion(
     k = 3
     noise = np.stack(
         [
-            noise_deg * rng.uniform(0.3, 0.6, size=(len(ANGLE_KEYS), k)),
-            rng.uniform(0.15, 0.8, size=(len(ANGLE_KEYS), k)),
-            rng.uniform(0, 2 * np.pi, size=(len(ANGLE_KEYS), k)),
+            noise_deg * rng.uniform(0.3, 0.6, size=(len(POSE_KEYS), k)),
+            rng.uniform(0.15, 0.8, size=(len(POSE_KEYS), k)),
+            rng.uniform(0, 2 * np.pi, size=(len(POSE_KEYS), k)),
         ],
         axis=-1,
     )
@@ -172,19 +172,19 @@ def evaluate(motion: Motion, t: np.ndarray) -> tuple[dict[str, np.ndarray], np.n
     """Blended angles (degrees, every SMD key) and (T, 4) forward, left, yaw rate, lift at times `t`."""
     t = np.asarray(t, dtype=np.float64)
     w = _weights(motion, t)
-    angles = {k: np.zeros_like(t) for k in ANGLE_KEYS}
+    angles = {k: np.zeros_like(t) for k in POSE_KEYS}
     extra = np.zeros((t.size, 4))
     for wi, curve, start in zip(w, motion.curves, motion.starts):
         active = wi > 0
         if not active.any():
             continue
         s = curve(t[active] - start)
-        if unknown := set(s.angles) - set(ANGLE_KEYS):
+        if unknown := set(s.angles) - set(POSE_KEYS):
             raise ValueError(f"an action produced unknown angle names: {sorted(unknown)}")
-        for key in ANGLE_KEYS:
+        for key in POSE_KEYS:
             angles[key][active] += wi[active] * s.angles.get(key, REST.get(key, 0.0))
         extra[active] += wi[active, None] * np.stack([s.forward, s.left, s.yaw_rate, s.lift], axis=1)
-    for i, key in enumerate(ANGLE_KEYS):
+    for i, key in enumerate(POSE_KEYS):
         amp, freq, phase = motion.noise[i].T
         angles[key] += (amp[:, None] * np.sin(2 * np.pi * freq[:, None] * t + phase[:, None])).sum(axis=0)
     return angles, extra

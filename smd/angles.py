@@ -84,7 +84,7 @@ def _arm(side: str) -> list[AngleSpec]:
             f"{s} Shoulder Elevation Plane",
             "the line the arm is raised along: 0° sideways, 90° forward",
             shoulder,
-            (-45, 135),
+            (-90, 180),
             "the arm hangs too close to the body (or points straight up) to have a direction",
         ),
         AngleSpec(
@@ -144,7 +144,7 @@ _FULL_HINGE = np.sin(np.radians(60.0))  # an axial rotation is fully trusted fro
 _POLE_JUMP = np.radians(135.0)
 # Below this elevation (and above 180 minus it) the plane of elevation is interpolated: a few
 # centimetres of the elbow's sway would swing it through any direction.
-PLANE_MIN_ELEVATION = np.radians(20.0)
+PLANE_MIN_ELEVATION = np.radians(25.0)
 _MIN_SWAY = np.radians(3.0)  # an arm that sways less than this has no plane at all
 _ANCHOR_A, _ANCHOR_B = np.radians(100.0), np.radians(45.0)
 
@@ -213,17 +213,19 @@ def _unwrap(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _fill(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unwrap each column of `x` (T, k) over its reliable frames, interpolate the rest.
+def _fill(x: np.ndarray, ok: np.ndarray, *, unwrap: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Unwrap each column of `x` (T, k) over its reliable frames (unless `unwrap` is False: values
+    kept as they are), interpolate the rest.
 
     Returns the values and, per column, whether any frame was reliable (else the column is 0).
     """
-    out = _unwrap(x)
+    keep = _unwrap if unwrap else np.asarray
+    out = keep(x)
     determined = ok.any(axis=0)
     t = np.arange(x.shape[0])
     for col in np.flatnonzero(~ok.all(axis=0)):
         good = ok[:, col]
-        out[:, col] = np.interp(t, t[good], _unwrap(x[good, col])) if determined[col] else 0.0
+        out[:, col] = np.interp(t, t[good], keep(x[good, col])) if determined[col] else 0.0
     return out, determined
 
 
@@ -286,6 +288,12 @@ def _arms(thorax_frame, joints):
     return upper_frame, strength, elbow_flex
 
 
+def _along(down: np.ndarray, plane: np.ndarray) -> np.ndarray:
+    """The signed elevation (T, k) of arm directions `down` (T, k, 3) along the lines `plane`."""
+    along = down[..., 0] * np.cos(plane) + down[..., 2] * np.sin(plane)
+    return _centre(_unwrap(np.arctan2(along, -down[..., 1])))
+
+
 def _globe(upper_frame, strength):
     """The shoulder in a globe chart (plane of elevation, elevation, axial rotation; the ISB's
     recommendation for the humerus, OpenSim's `elv_angle`, `shoulder_elv`, `shoulder_rot`), radians
@@ -294,9 +302,11 @@ def _globe(upper_frame, strength):
     Every chart of a ball joint has poles. A flexion-first Euler sequence has one at the arm held
     sideways at shoulder height, where tennis, dance and jumping jacks go, and reports full turns
     that never happened there. The globe's poles are the hanging arm and the arm straight up:
-    there the plane does not matter. The plane is kept as a line (0 sideways, 90 forward; taken in
-    [-45, 135) by its median) and the elevation is signed along it: the angle from hanging, positive
-    toward the plane's direction, negative the other way. So a walk's arm swing, which passes the
+    there the plane does not matter. The plane is kept as a line (0 sideways, 90 forward) and the
+    elevation is signed along it: the angle from hanging, positive toward the plane's direction,
+    negative the other way. The line points where the arm is raised farthest (its largest elevation
+    is positive); a symmetric swing keeps the plane's median in [-45, 135),
+    a turned one's lies in [-135, 225). So a walk's arm swing, which passes the
     hanging pole, reads as one plane (forward) and an elevation that swings + and -, not as a plane
     that flips between forward and backward. Where the arm hangs within PLANE_MIN_ELEVATION of
     either pole the plane is interpolated from the frames around it (as axial rotations are near a
@@ -304,7 +314,8 @@ def _globe(upper_frame, strength):
 
     The axial rotation is the twist of the upper arm about its own axis, measured back at the
     hanging pose (a swing-twist split): it needs no plane and is defined but at the arm straight
-    up; it is interpolated where the elbow is too straight to show it (or the arm nearly up).
+    up; it is interpolated where the elbow is too straight to show it (or the arm nearly up), and
+    kept in (-180, 180].
     """
     r = upper_frame
     down = -r[..., :, 1]  # the upper arm's direction, shoulder to elbow
@@ -323,12 +334,21 @@ def _globe(upper_frame, strength):
     plane_det = plane_det | swayed
     plane = doubled / 2.0
     plane -= np.pi * np.floor((np.median(plane, axis=0, keepdims=True) + np.pi / 4) / np.pi + 1e-12)
-    along = down[..., 0] * np.cos(plane) + down[..., 2] * np.sin(plane)
-    elevation = _centre(_unwrap(np.arctan2(along, -down[..., 1])))
+    elevation = _along(down, plane)
+    # the line points where the arm is raised farthest (a symmetric swing keeps it as it is)
+    highest, lowest = np.round(elevation.max(axis=0), 9), np.round(elevation.min(axis=0), 9)
+    turned = -lowest > highest + np.round(_MIN_SWAY, 9)
+    if turned.any():
+        plane = np.where(turned, plane + np.pi, plane)  # its median now in [135, 315)
+        # kept in [-135, 225): a plane pointing back and across the body is the rarest
+        plane -= 2 * np.pi * (np.median(plane, axis=0, keepdims=True) >= np.radians(225.0))
+        elevation = np.where(turned, -elevation, elevation)
     twist = np.arctan2(r[..., 0, 2] - r[..., 2, 0], r[..., 0, 0] + r[..., 2, 2])
     twist_ok = (strength >= _MIN_HINGE) & (lift <= np.pi - PLANE_MIN_ELEVATION)
-    twist, twist_det = _fill(twist, twist_ok)
-    return plane, elevation, _centre(twist), plane_det, twist_det, lift, plane_ok
+    # not unwrapped: the upper arm never twists half a turn from hanging, and a gap where the elbow
+    # straightens must not be bridged the long way round
+    twist, twist_det = _fill(twist, twist_ok, unwrap=False)
+    return plane, elevation, twist, plane_det, twist_det, lift, plane_ok
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

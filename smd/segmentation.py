@@ -103,10 +103,17 @@ def segment_table(
     # a piece from every cut to the next but from a curve's last (at time T); none of no frames
     s = np.flatnonzero((time[:-1] < n) & (frame[1:] > frame[:-1]))
     p = _Pieces(None, frame[s], frame[s + 1], time[s], time[s + 1], value[s], value[s + 1])
+    p = _split_still_ends(xf, n, p, deltas[p.f0 // n], min_hold_s * fps, still, moving)
     far = np.broadcast_to(np.asarray(far, dtype=np.float64), (n_cols,))
     if np.isfinite(far).any():
-        p = _split_far(xf, n, p, far[p.f0 // n])
-    p = _split_still_ends(xf, n, p, deltas[p.f0 // n], min_hold_s * fps, still, moving)
+        # ramps that stray from their line are split, and each part is labelled and has its still
+        # ends split off as the pieces between extrema had (holds keep theirs: a mean reads back)
+        split = _split_far(xf, n, p, np.where(p.kind == _HOLD, np.inf, far[p.f0 // n]))
+        if split.f0.size > p.f0.size:
+            v0 = np.where(np.isnan(split.v0), xf[split.f0], split.v0)
+            v1 = np.where(np.isnan(split.v1), xf[split.f1], split.v1)
+            split = split._replace(kind=None, v0=v0, v1=v1)
+            p = _split_still_ends(xf, n, split, deltas[split.f0 // n], min_hold_s * fps, still, moving)
     p = _merge_holds(flat, n, p, deltas, moving)
     hold = np.flatnonzero(p.kind == _HOLD)
     if hold.size:  # means in Python, summed frame by frame as a plain loop over the curve would
@@ -149,7 +156,7 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray) -> _Pieces:
         at = at[gap[at] == np.repeat(widest, count)[at]]
         first = np.unique(piece[at], return_index=True)[1]
         cut, row = frame[at[first]], piece[at[first]]
-        t_cut, v_cut = (cut % n).astype(np.float64), xf[cut]
+        t_cut, v_cut = _refine(xf, cut, n, p.t0[row], p.v0[row], (p.v1 - p.v0)[row] / (p.t1 - p.t0)[row])
         f1, t1, v1 = p.f1.copy(), p.t1.copy(), p.v1.copy()
         f1[row], t1[row], v1[row] = cut, t_cut, v_cut
         far = np.concatenate([far, far[row]])
@@ -165,6 +172,20 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray) -> _Pieces:
         order = np.argsort(p.f0, kind="stable")
         p = _Pieces(None, *(x[order] for x in p[1:]))
         far = far[order]
+
+
+def _refine(xf, cut, n, t0, v0, slope) -> tuple[np.ndarray, np.ndarray]:
+    """The time and value of each cut between frames: the peak of a parabola through the gaps to
+    the line at the three frames around it, so that the cut does not hinge on the frame rate (on a
+    steep curve one frame is many degrees)."""
+    x = np.stack([xf[cut - 1], xf[cut], xf[cut + 1]])
+    at = (cut % n).astype(np.float64)
+    gap = x - (v0 + slope * (at - t0) + slope * np.array([-1.0, 0.0, 1.0])[:, None])
+    curvature = gap[0] - 2.0 * gap[1] + gap[2]
+    flat = np.abs(curvature) <= 1e-12
+    offset = np.clip(np.where(flat, 0.0, 0.5 * (gap[0] - gap[2]) / np.where(flat, 1.0, curvature)), -0.5, 0.5)
+    value = x[1] + 0.5 * offset * (x[2] - x[0]) + 0.5 * offset**2 * (x[2] - 2.0 * x[1] + x[0])
+    return at + offset, value
 
 
 def _split_still_ends(

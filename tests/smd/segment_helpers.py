@@ -20,6 +20,7 @@ def segment(
     min_hold_s: float = 0.3,
     cycles: bool = True,
     still_speed: float | None = None,
+    far: float = np.inf,
 ) -> tuple[Segment, ...]:
     """Segments of an already smoothed curve `xs` (T,) at threshold `delta` (curve units)."""
     curve = np.asarray(xs, dtype=np.float64)[None]
@@ -31,6 +32,7 @@ def segment(
         min_hold_s=min_hold_s,
         cycles=cycles,
         still_speed=still_speed,
+        far=far,
     )
     return table.segments(1)[0]
 

@@ -42,6 +42,8 @@ def test_each_angle_is_recovered_within_two_degrees(key):
     t = times(4.0, 20.0)
     curve = _curve(key, t)
     angles = {key: curve}
+    if key.endswith("shoulder_plane"):  # a plane needs a raised arm
+        angles[key.replace("plane", "elevation")] = np.full_like(t, 60.0)
     if key.endswith("shoulder_rotation"):
         # an axial rotation is only defined when the distal limb is bent
         angles[key.replace("shoulder_rotation", "elbow_flexion")] = np.full_like(t, 70.0)
@@ -64,16 +66,16 @@ def test_each_angle_is_recovered_within_two_degrees(key):
         assert np.all(np.abs(pelvis) <= np.abs(curve) + 1e-6) and np.abs(pelvis).max() > 5
 
 
-def test_jumping_jack_reads_as_abduction_not_a_flexion_flip():
+def test_jumping_jack_reads_as_elevation_in_the_side_plane_not_a_flip():
     t = times(2.0, 30.0)
-    abduction = 80 - 80 * np.cos(2 * np.pi * t)  # 0 -> 160 -> 0 degrees, over the pole twice
+    abduction = 80 - 80 * np.cos(2 * np.pi * t)  # 0 -> 160 -> 0 degrees, past the horizontal twice
     angles = {"left_shoulder_adduction": -abduction, "right_shoulder_adduction": -abduction}
     values = joint_angles(canonicalize(smd.forward_kinematics(angles, standing_root(t.size)))).values
     for side in ("left", "right"):
-        flex = values[:, ANGLE_KEYS.index(f"{side}_shoulder_flexion")]
-        add = values[:, ANGLE_KEYS.index(f"{side}_shoulder_adduction")]
-        assert np.abs(flex).max() < 2.0
-        assert np.abs(add + abduction).max() < 2.0
+        plane = values[:, ANGLE_KEYS.index(f"{side}_shoulder_plane")]
+        elevation = values[:, ANGLE_KEYS.index(f"{side}_shoulder_elevation")]
+        assert np.abs(plane).max() < 2.0
+        assert np.abs(elevation - abduction).max() < 2.0
 
 
 def test_straight_arm_rotation_is_undetermined_not_a_number():
@@ -133,9 +135,7 @@ def test_bone_lengths_and_neutral_pitches_match_the_target_skeleton(fixtures):
 
 
 def _rendered_degrees(text: str) -> list[int]:
-    joint = text.split("Joint Angles:\n", 1)[1]
-    joint = re.sub(r"\(\d+° through ±180°\)", "", joint)  # a movement's size, not a value
-    return [int(v) for v in re.findall(r"(-?\d+)°", joint)]
+    return [int(v) for v in re.findall(r"(-?\d+)°", text.split("Joint Angles:\n", 1)[-1])]
 
 
 def _shoulder(angles: dict, seconds: float = 4.0) -> smd.MotionAnalysis:
@@ -146,36 +146,58 @@ def _shoulder(angles: dict, seconds: float = 4.0) -> smd.MotionAnalysis:
     )
 
 
-def test_arm_raised_overhead_stays_in_range_and_continuous():
+def _globe(a: smd.MotionAnalysis, side: str = "left") -> tuple[np.ndarray, np.ndarray]:
+    return tuple(a.angles[:, ANGLE_KEYS.index(f"{side}_shoulder_{k}")] for k in ("plane", "elevation"))
+
+
+def _block(text: str, name: str) -> str:
+    return text.split(f"{name} (")[1].split("\n", 1)[1].split(":\n")[0]
+
+
+def test_arm_raised_overhead_and_lowered_reads_as_a_raise_and_a_lowering():
     a = _shoulder({"left_shoulder_flexion": lambda t: piecewise(t, [(0, 0), (1.5, 175), (2.5, 175), (4, 0)])})
-    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
-    assert flex.max() == pytest.approx(175, abs=2) and np.abs(np.diff(flex)).max() < 20
-    assert all(-180 < v <= 180 for v in _rendered_degrees(smd.render(a)))
+    plane, elevation = _globe(a)
+    assert elevation.max() == pytest.approx(175, abs=2) and np.abs(np.diff(elevation)).max() < 20
+    assert np.abs(plane - 90).max() < 2  # forward, throughout
+    text = smd.render(a)
+    assert "through" not in text.replace("throughout", "")
+    # an eased raise is told in a few pieces, each a line the curve stays close to
+    kinds = [line.split(" ")[0] for line in _block(text, "Left Shoulder Elevation").splitlines()[:-1]]
+    assert kinds == ["increases:"] * 3 + ["holds"] + ["decreases:"] * 3, kinds
+    assert max(_rendered_degrees(_block(text, "Left Shoulder Elevation") + "\n")[:-1] or [0]) >= 173
 
 
-def test_arm_swept_horizontally_past_the_lateral_pole_stays_in_range_and_continuous():
-    """Arm forward at shoulder height, swept sideways and 40 degrees behind the lateral pole."""
+def test_arm_swept_horizontally_past_the_side_reads_as_a_turn_of_its_plane():
+    """Arm forward at shoulder height, swept sideways and 40 degrees behind the side."""
     a = _shoulder(
         {
             "left_shoulder_flexion": 90.0,
             "left_shoulder_adduction": lambda t: piecewise(t, [(0, 0), (0.5, 0), (3.5, -130), (4, -130)]),
         }
     )
-    add = a.angles[:, ANGLE_KEYS.index("left_shoulder_adduction")]
-    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
-    assert add.min() == pytest.approx(-130, abs=2) and np.abs(flex - 90).max() < 2
-    assert all(-180 < v <= 180 for v in _rendered_degrees(smd.render(a)))
+    plane, elevation = _globe(a)
+    assert np.abs(elevation - 90).max() < 2
+    assert plane[0] == pytest.approx(90, abs=2) and plane[-1] == pytest.approx(-40, abs=2)
+    assert np.abs(np.diff(plane)).max() < 10
+    assert all(-180 <= v <= 180 for v in _rendered_degrees(smd.render(a)))
 
 
-def test_a_wrap_that_cannot_be_avoided_is_said_not_shown_as_405():
-    """Arm circles: flexion goes round past 180 (continuous); the text stays in (-180, 180] and
-    says how far the arm moved through the wrap."""
+def test_arm_circles_read_as_one_continuous_sweep_never_a_wrap():
+    """Arm circles: up in front, over the top and down behind (300 degrees along the forward line)."""
     a = _shoulder({"left_shoulder_flexion": lambda t: piecewise(t, [(0, 0), (0.5, 0), (3.5, 300), (4, 300)])})
-    flex = a.angles[:, ANGLE_KEYS.index("left_shoulder_flexion")]
-    assert np.ptp(flex) == pytest.approx(300, abs=3)  # continuous, one branch
+    plane, elevation = _globe(a)
+    assert np.ptp(elevation) == pytest.approx(300, abs=3) and np.abs(np.diff(elevation)).max() < 20
     text = smd.render(a)
-    assert all(-180 < v <= 180 for v in _rendered_degrees(text))
-    block = text.split("Left Shoulder Flexion (raising arm forward):\n")[1].split(
-        "\nLeft Shoulder Adduction"
-    )[0]
-    assert re.search(r"increases: -?\d+° → -?\d+° \((29\d|30\d)° through ±180°\)", block), block
+    assert "through" not in text.replace("throughout", "")
+    lines = _block(text, "Left Shoulder Elevation").splitlines()[:-1]
+    assert [line.split(" ")[0] for line in lines[1:-1]] == ["increases:"] * (len(lines) - 2), lines
+    assert lines[-1].startswith("holds at 300°"), lines
+
+
+def test_a_walk_s_arm_swing_reads_as_a_swing_forward_and_back():
+    from tests.builders import walk
+
+    text = smd.describe(walk())
+    assert _block(text, "Left Shoulder Elevation Plane").startswith("holds at 90°")
+    swing = _block(text, "Left Shoulder Elevation")
+    assert re.search(r"repeats \d+ cycles between -1[78]° and 1[78]°", swing), swing

@@ -59,10 +59,10 @@ def test_tennis_swing_is_about_the_arms(fixtures):
     a = smd.analyze(_load(fixtures, "012314"))
     top5 = smd.render(a, "v5_top5")
     assert "Shoulder" in top5
-    flex = a.angles[
-        :, [ANGLE_KEYS.index("left_shoulder_flexion"), ANGLE_KEYS.index("right_shoulder_flexion")]
+    elevation = a.angles[
+        :, [ANGLE_KEYS.index("left_shoulder_elevation"), ANGLE_KEYS.index("right_shoulder_elevation")]
     ]
-    assert np.ptp(flex, axis=0).max() > 90  # a big arm swing
+    assert np.ptp(elevation, axis=0).max() > 75  # a big arm swing
 
 
 @pytest.mark.parametrize("name", ["012314", "000612", "004822"])
@@ -99,11 +99,15 @@ def test_real_motions_show_every_angle_in_range_and_warn_of_nothing(fixtures, na
     assert a.warnings == ()
     for preset in smd.PRESETS:
         values = _rendered_degrees(smd.render(a, preset))
-        assert values and all(-180 < v <= 180 for v in values), preset
+        # continuous curves, none past a turn (the shoulder's plane may pass 180: the arm's line
+        # keeps turning as the arm swings round), and never a value "through ±180°"
+        assert values and all(-360 < v < 360 for v in values), preset
+        assert "through" not in smd.render(a, preset).replace("throughout", ""), preset
 
 
-# measured: 98 % (tennis swing: ankle, lumbar and shoulder rotation beyond), 95 % (the walk's pivot turn
-# rotates both hips outward by 51-61°, the ankles reach 29-32° of dorsiflexion) and 100 %
+# measured (smd-text-3): 96.5 % (tennis swing: ankle, lumbar, the left arm's plane past 180° as it
+# swings round behind, the right arm's rotation beyond), 94.9 % (the walk's pivot turn rotates both
+# hips outward by 51-61°, the ankles reach 29-32° of dorsiflexion, the pushing arm turns in ~95°) and 100 %
 @pytest.mark.parametrize(("name", "least"), [("012314", 0.95), ("000612", 0.93), ("004822", 0.99)])
 def test_real_motions_stay_within_the_typical_ranges_the_glosses_document(fixtures, name, least):
     from smd.angles import ANGLES
@@ -137,12 +141,17 @@ def test_the_walk_s_turn_is_the_heading_s_not_the_pelvis_s(fixtures):
     assert np.abs(a.angles[:, ANGLE_KEYS.index("pelvis_rotation")]).max() < 45
 
 
-def test_the_tennis_swing_s_arm_is_never_past_a_turn(fixtures):
-    """The issue's `Left Shoulder Flexion ... 29° → 405°`: the swing sweeps the arm round near the
-    lateral pole; the text keeps every value in range and says where it passes +-180."""
+def test_the_tennis_swing_s_arm_reads_as_a_raise_and_a_lowering(fixtures):
+    """The issue's `Left Shoulder Flexion ... increases: 29° → 45° (376° through ±180°)`: in the globe
+    chart the serve's left arm rises from ~30° to ~107° above hanging (relative to the trunk, which
+    leans ~30° to the side: ~140° from the vertical) and comes down past hanging within 1.8 s."""
     text = smd.render(smd.analyze(_load(fixtures, "012314")), "v5")
-    assert "405°" not in text and "456°" not in text and "396°" not in text
-    assert "through ±180°" in text
+    assert "through ±180°" not in text
+    block = text.split("Left Shoulder Elevation (")[1].split("\nLeft Shoulder Rotation")[0]
+    pieces = [re.match(r"(\w+): (-?\d+)° → (-?\d+)° \[[\d.]+s–([\d.]+)s\]", line) for line in block.splitlines()[1:5]]
+    assert [p.group(1) for p in pieces] == ["increases", "increases", "decreases", "decreases"], block
+    assert int(pieces[0].group(2)) <= 35 and 100 <= int(pieces[1].group(3)) <= 115
+    assert int(pieces[3].group(3)) <= 0 and float(pieces[3].group(4)) <= 1.8
 
 
 @pytest.mark.parametrize("name", ["012314", "000612", "004822"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import smd
-from smd.angles import ANGLES
+from smd.angles import ANGLE_KEYS, ANGLES
 from tests.builders import REPO, arm_raise, turn_and_squat, walk
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -21,7 +21,7 @@ def test_shape_of_the_text():
     assert lines[2] == "Global Trajectory:"
     assert "Joint Angles:" in lines
     assert "[Right Shoulder]" in lines
-    i = lines.index("Right Shoulder Flexion (raising arm forward):")
+    i = lines.index(f"Right Shoulder Elevation ({ANGLES[ANGLE_KEYS.index('right_shoulder_elevation')].gloss}):")
     assert lines[i + 1].startswith("holds at 0° [0.0s–1.")
     assert lines[i + 2].startswith("increases: ")
     for spec in ANGLES:

@@ -36,14 +36,24 @@ def ref_extrema(xs, min_prominence):
     return index, index + offset, mid - 0.25 * (left - right) * offset
 
 
-def ref_segment(xs, fps, delta, min_hold_s=0.3, cycles=True):
+def ref_segment(xs, fps, delta, min_hold_s=0.3, cycles=True, far=math.inf):
     n = xs.shape[0]
     index, time, value = ref_extrema(xs, delta)
     idx = [0, *index.tolist(), n - 1]
     times = [0.0, *time.tolist(), float(n)]
     x = xs.tolist()
     values = [x[0], *value.tolist(), x[-1]]
-    pieces = ref_merge_holds(x, ref_pieces(x, idx, times, values, delta, min_hold_s * fps), delta)
+    pieces = ref_pieces(x, idx, times, values, delta, min_hold_s * fps)
+    split = [q for p in pieces for q in (ref_split_far(x, p, far) if p[0] != HOLD else [p])]
+    if len(split) > len(pieces):  # labelled again, still ends and all, from their cut points
+        # a hold keeps the value of the cut it starts at (an extremum's, or the curve's at a frame)
+        at_cut = dict(zip(times, values))
+        idx = [p[1] for p in split] + [split[-1][2]]
+        times = [p[3] for p in split] + [split[-1][4]]
+        values = [at_cut.get(p[3], x[p[1]]) if p[0] == HOLD else p[5] for p in split]
+        values.append(at_cut.get(split[-1][4], x[split[-1][2]]) if split[-1][0] == HOLD else split[-1][6])
+        pieces = ref_pieces(x, idx, times, values, delta, min_hold_s * fps)
+    pieces = ref_merge_holds(x, pieces, delta)
     segs = [Segment(k, t0 / fps, t1 / fps, v0, v1) for k, _, _, t0, t1, v0, v1 in pieces]
     return tuple(ref_collapse_cycles(segs, delta) if cycles else segs)
 
@@ -80,6 +90,29 @@ def ref_pieces(x, idx, times, values, delta, min_hold):
     return out
 
 
+def ref_split_far(x, piece, far, min_frames=2):
+    """Douglas-Peucker on one piece: split at the frame farthest from its line (first of ties, at
+    least `min_frames` from either end) while farther than `far`, the cut refined by a parabola."""
+    kind, i0, i1, t0, t1, v0, v1 = piece
+    slope = (v1 - v0) / (t1 - t0)
+    best, at = 0.0, None
+    for i in range(i0 + 1, i1):
+        gap = abs(x[i] - (v0 + slope * (i - t0))) if min_frames <= i - i0 and min_frames <= i1 - i else 0.0
+        if gap > best:
+            best, at = gap, i
+    if at is None or not best > far:
+        return [piece]
+    g = [x[at + k] - (v0 + slope * (at - t0) + slope * k) for k in (-1, 0, 1)]
+    curvature = g[0] - 2.0 * g[1] + g[2]
+    offset = 0.0 if abs(curvature) <= 1e-12 else min(max(0.5 * (g[0] - g[2]) / curvature, -0.5), 0.5)
+    xm, x0, xp = x[at - 1], x[at], x[at + 1]
+    value = x0 + 0.5 * offset * (xp - xm) + 0.5 * offset**2 * (xp - 2.0 * x0 + xm)
+    cut = at + offset
+    return ref_split_far(x, (kind, i0, at, t0, cut, v0, value), far) + ref_split_far(
+        x, (kind, at, i1, cut, t1, value, v1), far
+    )
+
+
 def ref_hold(x, i0, i1, t0, t1):
     mean = sum(x[i0 : i1 + 1]) / (i1 + 1 - i0)
     return (HOLD, i0, i1, t0, t1, mean, mean)
@@ -91,8 +124,8 @@ def ref_merge_holds(x, pieces, delta):
         if merged and p[0] == HOLD and merged[-1][0] == HOLD:
             q = merged[-1]
             span = x[q[1] : p[2] + 1]
-            if max(span) - min(span) < delta:
-                mean = sum(span) / len(span)
+            mean = sum(span) / len(span)
+            if max(max(span) - mean, mean - min(span)) < delta:
                 merged[-1] = (HOLD, q[1], p[2], q[3], p[4], mean, mean)
                 continue
         merged.append(p)
@@ -118,9 +151,10 @@ def ref_collapse_cycles(segs, delta, min_cycles=2):
         if n_cycles >= min_cycles:
             j = i + 2 * n_cycles
             lo, hi = lows[i:j], highs[i:j]
-            out.append(
-                Segment(CYCLES, segs[i].t0, segs[j - 1].t1, sum(lo) / len(lo), sum(hi) / len(hi), n_cycles)
-            )
+            low, high = sum(lo) / len(lo), sum(hi) / len(hi)
+            if segs[i].kind == DOWN:  # a run starts where its first piece does
+                low, high = high, low
+            out.append(Segment(CYCLES, segs[i].t0, segs[j - 1].t1, low, high, n_cycles))
             i = j
         else:
             out.append(segs[i])
@@ -200,6 +234,8 @@ def test_segment_equals_the_reference(seed):
             assert_same(segment(xs, fps, delta), ref_segment(xs, fps, delta))
         assert_same(segment(xs, fps, 5.0, cycles=False), ref_segment(xs, fps, 5.0, cycles=False))
         assert_same(segment(xs, fps, 5.0, min_hold_s=0.0), ref_segment(xs, fps, 5.0, min_hold_s=0.0))
+        for delta in (3.0, 5.0):
+            assert_same(segment(xs, fps, delta, far=2 * delta), ref_segment(xs, fps, delta, far=2 * delta))
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import smd
+from smd.analysis import FAR_DELTAS, STILL_DELTAS_PER_S
 from smd.angles import ANGLE_KEYS
 from smd.extrema import smooth
 from smd.segments import CYCLES, DOWN, HOLD, UP
@@ -9,12 +10,17 @@ from tests.builders import arm_raise, piecewise, standing_root, times
 from tests.smd.segment_helpers import segment
 
 
-def _segments(curve, fps=20.0, delta=5.0):
-    return segment(smooth(curve, fps, 0.25), fps, delta)
+def _segments(curve, fps=20.0, delta=5.0, **rules):
+    return segment(smooth(curve, fps, 0.25), fps, delta, **rules)
+
+
+def _as_analysed(curve, fps=20.0, delta=5.0):
+    """Segments by the rules `analyze` applies to an angle: still stretches and the read-back split."""
+    return _segments(curve, fps, delta, still_speed=STILL_DELTAS_PER_S * delta, far=FAR_DELTAS * delta)
 
 
 def test_hold_ramp_hold_ramp_hold_comes_back_with_its_times():
-    segs = smd.analyze(arm_raise()).angle_segments(5.0)[ANGLE_KEYS.index("right_shoulder_flexion")]
+    segs = smd.analyze(arm_raise()).angle_segments(5.0)[ANGLE_KEYS.index("right_shoulder_elevation")]
     assert [s.kind for s in segs] == [HOLD, UP, HOLD, DOWN, HOLD]
     hold0, up, hold1, down, hold2 = segs
     assert abs(hold0.start) < 1 and abs(hold1.start - 90) < 1 and abs(hold2.start) < 1
@@ -94,7 +100,15 @@ def test_batched_peak_search_equals_find_peaks_on_each_curve():
 
 
 def _spans(analysis, key, delta=5.0):
-    return [(s.kind, s.t0, s.t1, s.start) for s in analysis.angle_segments(delta)[ANGLE_KEYS.index(key)]]
+    """(kind, t0, t1, value) of each movement: consecutive ramps the same way are one movement (an
+    eased ramp is told in a few pieces, so that each reads back close to the curve)."""
+    out = []
+    for s in analysis.angle_segments(delta)[ANGLE_KEYS.index(key)]:
+        if out and s.kind in (UP, DOWN) and out[-1][0] == s.kind:
+            out[-1] = (s.kind, out[-1][1], s.t1, out[-1][3])
+        else:
+            out.append((s.kind, s.t0, s.t1, s.start))
+    return out
 
 
 @pytest.mark.parametrize("fps", [20.0, 30.0])
@@ -125,7 +139,7 @@ def test_a_limb_that_rises_then_stays_still_is_a_short_ramp_and_a_hold(fps):
     sway = np.where(t > 1.5, 6 * np.sin(2 * np.pi * (t - 1.5) / 4.5), 0.0)
     flex = piecewise(t, [(0, 0), (1, 0), (1.5, 90), (6, 90)]) + sway
     a = smd.analyze(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)), fps=fps)
-    segs = _spans(a, "left_shoulder_flexion")
+    segs = _spans(a, "left_shoulder_elevation")
     assert [k for k, *_ in segs] == [HOLD, UP, HOLD], segs
     assert abs(segs[1][1] - 1.0) <= 0.2 and abs(segs[1][2] - 1.5) <= 0.2
     assert abs(segs[2][3] - 90) < 5
@@ -137,6 +151,42 @@ def test_a_slow_steady_movement_stays_a_ramp():
     flex = piecewise(t, [(0, 0), (1, 0), (4, 30), (5, 30)])
     flex = np.where((t > 1) & (t < 4), 10 * (t - 1), flex)
     a = smd.analyze(smd.forward_kinematics({"left_shoulder_flexion": flex}, standing_root(t.size)))
-    segs = _spans(a, "left_shoulder_flexion")
+    segs = _spans(a, "left_shoulder_elevation")
     ramps = [s for s in segs if s[0] != HOLD]
     assert len(ramps) == 1 and ramps[0][0] == UP and ramps[0][2] - ramps[0][1] >= 2.5, segs
+
+
+@pytest.mark.parametrize("fps", [20.0, 30.0])
+def test_a_settle_then_a_still_plateau_inside_a_monotonic_run_is_its_own_hold(fps):
+    """The real sit-rest-stand of the issue: the knee settles 116 -> 102 in 0.6 s, stays at 102 +- 2
+    for 2.4 s, then 100 -> 17 in 0.9 s; it read `decreases: 117° → 10° [4.4s–8.8s]`, losing the rest."""
+    t = times(10.0, fps)
+    knee = piecewise(t, [(0, 116), (4.4, 116), (5.0, 102), (7.4, 100), (8.3, 17), (10, 17)])
+    knee = knee + np.where((t > 5.0) & (t < 7.4), 2 * np.sin(2 * np.pi * (t - 5.0) / 1.2), 0.0)
+    angles = {f"{s}_knee_flexion": knee for s in ("left", "right")}
+    a = smd.analyze(smd.forward_kinematics(angles, standing_root(t.size)), fps=fps)
+    segs = _spans(a, "left_knee_flexion")
+    assert [k for k, *_ in segs] == [HOLD, DOWN, HOLD, DOWN, HOLD], segs
+    _, (_, d0, d1, _), (_, h0, h1, rest), (_, s0, s1, _), _ = segs
+    assert abs(d0 - 4.4) <= 0.2 and abs(d1 - 5.0) <= 0.2 and abs(s0 - 7.4) <= 0.2 and abs(s1 - 8.3) <= 0.2
+    assert h0 == d1 and h1 == s0 and 99 <= rest <= 104
+
+
+def test_neighbouring_holds_whose_mean_reads_back_within_delta_are_one_hold():
+    """The issue's `holds at -25° [2.0s–3.7s]` then `holds at -27° [3.7s–4.0s]`: one hold."""
+    t = times(6.0, 20.0)
+    curve = piecewise(t, [(0, 0), (1, 0), (2, -25), (3.7, -25), (4.0, -28.5), (6, -28.5)])
+    segs = _as_analysed(curve)
+    holds = [s for s in segs if s.kind == HOLD]
+    assert [s.kind for s in segs] == [HOLD, DOWN, HOLD], segs
+    assert holds[-1].t1 == pytest.approx(6.0) and -28 < holds[-1].start < -25
+
+
+def test_a_ramp_that_strays_from_its_line_is_split_where_it_strays_most():
+    """A fast rise, then a slow one: read as one line it misses the curve by ~25 degrees."""
+    t = times(4.0, 20.0)
+    curve = np.interp(t, [0, 0.5, 1.0, 4.0], [0, 0, 60, 90])
+    assert len([s for s in _segments(curve) if s.kind == UP]) == 1  # one line, by extrema alone
+    segs = _as_analysed(curve)
+    ups = [s for s in segs if s.kind == UP]
+    assert len(ups) == 2 and abs(ups[0].t1 - 1.0) <= 0.15 and abs(ups[0].end - 60) <= 5, segs

@@ -25,6 +25,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import importlib  # noqa: E402
+import json  # noqa: E402
+import subprocess  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -35,6 +38,10 @@ from _common import best_time, fixtures_dir, pin_one_cpu  # noqa: E402
 
 import smd  # noqa: E402
 from smd.angles import ANGLE_KEYS  # noqa: E402
+
+# the coordinates that pose a body (the shoulders by flexion and adduction); a checkout of the
+# format before them (`--baseline`) poses with its ANGLE_KEYS, the same coordinates
+POSE_KEYS = getattr(importlib.import_module("smd.kinematics"), "POSE_KEYS", ANGLE_KEYS)
 
 REPO = Path(__file__).resolve().parents[1]
 FPS = 20.0
@@ -69,7 +76,7 @@ RANGES: dict[str, tuple[float, float]] = {
         )
     },
 }
-assert set(RANGES) == set(ANGLE_KEYS)
+assert set(RANGES) == set(POSE_KEYS)
 
 
 def _angle_curve(rng: np.random.Generator, n: int, low: float, high: float) -> np.ndarray:
@@ -128,13 +135,13 @@ def _sway(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
 
 def synth_motion(rng: np.random.Generator) -> np.ndarray:
     n = int(rng.integers(40, 201))
-    n_active = int(rng.integers(3, len(ANGLE_KEYS) + 1))
-    active = set(rng.choice(len(ANGLE_KEYS), size=n_active, replace=False).tolist())
+    n_active = int(rng.integers(3, len(POSE_KEYS) + 1))
+    active = set(rng.choice(len(POSE_KEYS), size=n_active, replace=False).tolist())
     # degrees of sway of every joint, calm .. fidgety performers; calibrated so that the v5 text per
     # second of motion matches the real fixtures (~330-380 tokens/s)
     busy = rng.uniform(4.0, 12.0)
     angles = {}
-    for i, key in enumerate(ANGLE_KEYS):
+    for i, key in enumerate(POSE_KEYS):
         low, high = RANGES[key]
         base = _angle_curve(rng, n, low, high) if i in active else np.full(n, float(np.clip(0.0, low, high)))
         angles[key] = np.clip(base + _sway(rng, n, busy), low - 10, high + 10) + rng.normal(0.0, 0.2, n)
@@ -153,14 +160,71 @@ def _size_table(rows: list[tuple[str, list[str]]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _full(motions: list[np.ndarray], presets: list[str]):
+    def full() -> None:
+        for m in motions:
+            a = smd.analyze(m, fps=FPS)
+            for p in presets:
+                smd.render(a, p)
+
+    return full
+
+
+def _side_by_side(args: argparse.Namespace) -> int:
+    """(a) for this checkout's smd and the baseline's, in turn, each in a fresh pinned process."""
+    runs = {"this": REPO, "baseline": args.baseline.resolve()}
+    seconds: dict[str, list[float]] = {k: [] for k in runs}
+    formats = {}
+    argv = ["--time-only", "--motions", str(args.motions), "--seed", str(args.seed), "--repeats", str(args.repeats)]
+    for _ in range(args.pairs):
+        for name, root in runs.items():
+            env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{REPO}")
+            out = subprocess.run(
+                [sys.executable, __file__, *argv], env=env, cwd=root, capture_output=True, text=True, check=True
+            )
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            formats[name] = row["format"]
+            seconds[name].append(row["seconds"])
+    ratios = np.array(seconds["this"]) / np.array(seconds["baseline"])
+    n = args.motions
+    print(f"(a) analyze + render x{len(smd.PRESETS)} presets, {n} synthetic motions, best of {args.repeats} per process")
+    for name in runs:
+        s = np.array(seconds[name])
+        print(f"  {formats[name]:<14} {n / np.median(s):8.1f} motions/s (median of {s.size}; {n / s.max():.1f}-{n / s.min():.1f})")
+    print(
+        f"  time {formats['this']} / {formats['baseline']}, pair by pair: "
+        + ", ".join(f"{r:.2f}" for r in ratios)
+        + f"; median {np.median(ratios):.2f}"
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--motions", type=int, default=200, help="synthetic motions (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the synthesis (default: 0)")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats, best taken (default: 3)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of another format (e.g. a git worktree): time (a) for both, alternating A B A B in "
+        "fresh processes on the same motions, and print the ratio pair by pair",
+    )
+    parser.add_argument("--pairs", type=int, default=5, help="A B pairs with --baseline (default: 5)")
+    parser.add_argument("--time-only", action="store_true", help=argparse.SUPPRESS)  # one --baseline process
     args = parser.parse_args(argv)
     if args.motions < 1 or args.repeats < 1:
         parser.error("--motions and --repeats must be >= 1")
+    if args.baseline:
+        return _side_by_side(args)
+    if args.time_only:
+        pin_one_cpu()
+        motions = [synth_motion(rng) for rng in [np.random.default_rng(args.seed)] for _ in range(args.motions)]
+        full = _full(motions, list(smd.PRESETS))
+        full()  # warm-up
+        print(json.dumps({"format": smd.FORMAT_VERSION, "seconds": best_time(full, args.repeats)}))
+        return 0
 
     pinned = pin_one_cpu()
     presets = list(smd.PRESETS)

@@ -2,6 +2,7 @@
 
     smd describe [MOTION.npy] [--fps F] [--up-axis y|z] [--variant NAME | --all-variants]
     smd plot MOTION.npy -o OUT.png [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
+    smd readback MOTION.npy... [--fps F] [--up-axis y|z] [--variant NAME]
 
 MOTION.npy holds joint positions (T, 22, 3) in metres, HumanML3D / SMPL joint order. Without a
 file, `describe` describes a built-in synthetic demo motion (stand, walk four steps, wave).
@@ -117,6 +118,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--top", type=_top_k, default=6, metavar="N", help="plot the N most active angles (default: 6)"
     )
     p.set_defaults(func=_cmd_plot)
+
+    r = sub.add_parser(
+        "readback",
+        help="read the SMD text back into angle curves and report how far they lie from the measured ones",
+        description=(
+            "Render each motion, parse the text alone back into curves (holds constant, ramps linear, cycles "
+            "a triangle wave with their period) and print, per angle, the mean absolute error against the "
+            "measured angles, with the text's length."
+        ),
+    )
+    r.add_argument("motion", nargs="+", metavar="MOTION.npy", help="joints (T, 22, 3)")
+    _add_motion_options(r)
+    r.add_argument(
+        "--variant", type=_variant_name, default="v5", help=f"preset (default: v5; one of {presets})"
+    )
+    r.set_defaults(func=_cmd_readback)
 
     # pipeline stages: each module owns its arguments (`smd STAGE --help`)
     for name, (module, text) in STAGES.items():
@@ -244,6 +261,30 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     finally:
         plt.close(fig)
     print(out)
+    return 0
+
+
+def _cmd_readback(args: argparse.Namespace) -> int:
+    from smd.readback import angle_errors
+
+    every = []
+    for path in args.motion:
+        analysis = _analyze(load_motion(path), path, args)
+        text = smd.render(analysis, args.variant)
+        errors = angle_errors(text, analysis.angles)
+        every.extend(errors.values())
+        print(f"{path} ({args.variant}, {len(text)} characters, ~{len(text) // 4} tokens)")
+        for i, error in errors.items():
+            print(f"  {smd.ANGLES[i].name:<32} {error:6.2f}°")
+        shown = np.array(list(errors.values()))
+        if shown.size:
+            print(f"  median {np.median(shown):.2f}°, 90th percentile {np.percentile(shown, 90):.2f}°, max {shown.max():.2f}°")
+    if len(args.motion) > 1 and every:
+        every = np.array(every)
+        print(
+            f"all {len(args.motion)} motions, {every.size} angle curves: median {np.median(every):.2f}°, "
+            f"90th percentile {np.percentile(every, 90):.2f}°, max {every.max():.2f}°"
+        )
     return 0
 
 

@@ -90,7 +90,7 @@ def _arm(side: str) -> list[AngleSpec]:
         AngleSpec(
             f"{side}_shoulder_elevation",
             f"{s} Shoulder Elevation",
-            "raising the arm along that line from hanging, negative the other way",
+            "raising the arm from hanging along the plane, negative the other way",
             shoulder,
             (-60, 180),
         ),
@@ -318,15 +318,16 @@ def _globe(upper_frame, strength):
     kept in (-180, 180].
     """
     r = upper_frame
-    down = -r[..., :, 1]  # the upper arm's direction, shoulder to elbow
-    lift = np.arccos(np.clip(-down[..., 1], -1.0, 1.0))  # unsigned elevation
-    direction = np.arctan2(down[..., 2], down[..., 0])
-    # rounded first: synthetic arms often swing to exactly the threshold, and float noise from the
-    # frame of reference must not decide which side they are on
-    sine = np.round(np.sin(lift), 9)
+    down = -r[..., :, 1]  # the upper arm's direction (a unit vector), shoulder to elbow
+    across, ahead = down[..., 0], down[..., 2]
+    # the sine of the unsigned elevation, rounded: synthetic arms often swing to exactly the
+    # threshold, and float noise from the frame of reference must not decide which side they are on
+    sine = np.round(np.sqrt(across * across + ahead * ahead), 9)
     plane_ok = sine >= np.round(np.sin(PLANE_MIN_ELEVATION), 9)
-    # the line the arm sways along most: the mean of the doubled directions, weighted by sin^2
-    resultant = (sine**2 * np.exp(2j * direction)).mean(axis=0)
+    direction = np.arctan2(ahead, across)
+    # the line the arm sways along most: the mean of its doubled directions weighted by sin^2,
+    # (across + i ahead)^2
+    resultant = (across * across - ahead * ahead).mean(axis=0) + 2j * (across * ahead).mean(axis=0)
     swayed = np.round(np.abs(resultant), 9) >= np.round(np.sin(_MIN_SWAY) ** 2, 9)
     doubled, plane_det = _fill(2.0 * direction, plane_ok)  # a line: its direction mod 180
     for col in np.flatnonzero(~plane_det & swayed):
@@ -344,11 +345,11 @@ def _globe(upper_frame, strength):
         plane -= 2 * np.pi * (np.median(plane, axis=0, keepdims=True) >= np.radians(225.0))
         elevation = np.where(turned, -elevation, elevation)
     twist = np.arctan2(r[..., 0, 2] - r[..., 2, 0], r[..., 0, 0] + r[..., 2, 2])
-    twist_ok = (strength >= _MIN_HINGE) & (lift <= np.pi - PLANE_MIN_ELEVATION)
+    twist_ok = (strength >= _MIN_HINGE) & (down[..., 1] <= np.cos(PLANE_MIN_ELEVATION))  # not near up
     # not unwrapped: the upper arm never twists half a turn from hanging, and a gap where the elbow
     # straightens must not be bridged the long way round
     twist, twist_det = _fill(twist, twist_ok, unwrap=False)
-    return plane, elevation, twist, plane_det, twist_det, lift, plane_ok
+    return plane, elevation, twist, plane_det, twist_det, down[..., 1], sine, plane_ok
 
 
 def body_frames(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -382,16 +383,16 @@ def joint_angles(joints: np.ndarray) -> JointAngles:
     )
     c_ok = np.concatenate([np.ones((n, 2), dtype=bool), hip_ok], axis=1)
     a, b, c, c_det = _three_dof(a, b, c, c_ok, _LIMB_COLUMNS)
-    plane, elevation, twist, plane_det, twist_det, lift, plane_ok = _globe(upper_arms, shoulder_strength)
+    plane, elevation, twist, plane_det, twist_det, up, sine, plane_ok = _globe(upper_arms, shoulder_strength)
     # the pelvis relative to the body's heading (the Heading line's yaw): the global turn is told
     # once, there; what is left is the pelvis's own twist against the shoulders' line
     a[:, 0] = _centre(_unwrap(a[:, :1] - _unwrap(facing_yaw(joints))[:, None]))[:, 0]
     middle_ok = np.abs(np.cos(b[:, 2:])) >= _MIN_COS_MIDDLE
     hip_axial = np.clip((hip_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0) * middle_ok
     twist_axial = np.clip((shoulder_strength - _MIN_HINGE) / (_FULL_HINGE - _MIN_HINGE), 0.0, 1.0)
-    twist_axial *= np.clip((1.0 + np.cos(lift)) / (1.0 + np.cos(np.pi - PLANE_MIN_ELEVATION)), 0.0, 1.0)
+    twist_axial *= np.clip((1.0 - up) / (1.0 - np.cos(PLANE_MIN_ELEVATION)), 0.0, 1.0)  # fades near up
     # the plane counts as the arm leaves the pole: nothing while it hangs, fully from twice as far
-    plane_weight = np.clip(np.sin(lift) / np.sin(2 * PLANE_MIN_ELEVATION) * plane_ok, 0.0, 1.0)
+    plane_weight = np.clip(sine / np.sin(2 * PLANE_MIN_ELEVATION) * plane_ok, 0.0, 1.0)
 
     head = normalize(to_local(thorax, joints[:, J["head"]] - joints[:, J["neck"]]))[0]
     neck_flex = np.arctan2(head[:, 2], head[:, 1]) - NECK_NEUTRAL_PITCH

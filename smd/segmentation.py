@@ -108,12 +108,9 @@ def segment_table(
     if np.isfinite(far).any():
         # ramps that stray from their line are split, and each part is labelled and has its still
         # ends split off as the pieces between extrema had (holds keep theirs: a mean reads back)
-        split = _split_far(xf, n, p, np.where(p.kind == _HOLD, np.inf, far[p.f0 // n]))
-        if split.f0.size > p.f0.size:
-            v0 = np.where(np.isnan(split.v0), xf[split.f0], split.v0)
-            v1 = np.where(np.isnan(split.v1), xf[split.f1], split.v1)
-            split = split._replace(kind=None, v0=v0, v1=v1)
-            p = _split_still_ends(xf, n, split, deltas[split.f0 // n], min_hold_s * fps, still, moving)
+        p = _split_far(xf, n, p, np.where(p.kind == _HOLD, np.inf, far[p.f0 // n]), still_ends=lambda q: _split_still_ends(
+            xf, n, q, deltas[q.f0 // n], min_hold_s * fps, still, moving
+        ))
     p = _merge_holds(flat, n, p, deltas, moving)
     hold = np.flatnonzero(p.kind == _HOLD)
     if hold.size:  # means in Python, summed frame by frame as a plain loop over the curve would
@@ -125,59 +122,84 @@ def segment_table(
     return _collapse_cycles(table, p, deltas[col]) if cycles else table
 
 
-def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray) -> _Pieces:
+def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray, still_ends) -> _Pieces:
     """Split each piece at the frame farthest from the line between its ends while that frame is
     more than `far` (per piece) away from it (Douglas-Peucker).
 
     A piece is read as that line (a ramp) or as its mean (a hold): a still stretch inside a
     monotonic run (a person who sits, rests, then stands up) or a bend in a long ramp would read
-    back far from the curve. Each round splits every such piece once, at its frame (time and
-    value of the curve there); rounds go on until every piece lies within `far` of its line.
+    back far from the curve. Each round looks at the parts the round before made (a part that lies
+    within `far` of its line stays as it is) and splits each that strays once, at its farthest
+    frame. The parts of a split piece are labelled and have their still ends split off by
+    `still_ends` (labelled `_Pieces` -> labelled `_Pieces`), as the pieces between extrema had.
     """
-    while True:
-        inner = p.f1 - p.f0 - 1  # frames strictly inside each piece
-        rows = np.flatnonzero(inner > 0)
-        if not rows.size:
-            return p
-        count = inner[rows]
+    owner = np.flatnonzero(np.isfinite(far) & (p.f1 - p.f0 > 2 * MIN_SPLIT_FRAMES - 1))
+    part = [p.f0[owner], p.f1[owner], p.t0[owner], p.t1[owner], p.v0[owner], p.v1[owner], far[owner]]
+    cuts: list[tuple[np.ndarray, ...]] = []  # (owner, frame, and the line it strayed from) per round
+    while owner.size:
+        f0, f1, t0, t1, v0, v1, limit = part
+        # the frames a cut may fall on: at least MIN_SPLIT_FRAMES from either end (times to 0.1 s)
+        count = f1 - f0 + 1 - 2 * MIN_SPLIT_FRAMES
         ends = np.cumsum(count)
-        piece = np.repeat(rows, count)
-        frame = p.f0[piece] + 1 + np.arange(ends[-1]) - np.repeat(ends - count, count)
-        slope = (p.v1 - p.v0)[piece] / (p.t1 - p.t0)[piece]
-        gap = np.abs(xf[frame] - (p.v0[piece] + slope * (frame % n - p.t0[piece])))
-        # a cut leaves at least MIN_SPLIT_FRAMES on either side: a text shows times to 0.1 s
-        gap[(frame - p.f0[piece] < MIN_SPLIT_FRAMES) | (p.f1[piece] - frame < MIN_SPLIT_FRAMES)] = 0.0
+        row = np.repeat(np.arange(owner.size), count)
+        frame = np.repeat(f0 + MIN_SPLIT_FRAMES, count) + np.arange(ends[-1]) - np.repeat(ends - count, count)
+        slope = (v1 - v0) / (t1 - t0)
+        gap = np.abs(xf[frame] - (v0[row] + slope[row] * (frame % n - t0[row])))
         widest = np.maximum.reduceat(gap, ends - count)
-        split = widest > far[rows]
-        if not split.any():
-            return p
-        # the first frame of each split piece where its widest gap is reached
-        at = np.flatnonzero(split[np.searchsorted(ends, np.arange(ends[-1]), side="right")])
-        at = at[gap[at] == np.repeat(widest, count)[at]]
-        first = np.unique(piece[at], return_index=True)[1]
-        cut, row = frame[at[first]], piece[at[first]]
-        t_cut, v_cut = _refine(xf, cut, n, p.t0[row], p.v0[row], (p.v1 - p.v0)[row] / (p.t1 - p.t0)[row])
-        f1, t1, v1 = p.f1.copy(), p.t1.copy(), p.v1.copy()
-        f1[row], t1[row], v1[row] = cut, t_cut, v_cut
-        far = np.concatenate([far, far[row]])
-        p = _Pieces(
+        strays = widest > limit
+        if not strays.any():
+            break
+        # the first frame of each straying part where its widest gap is reached
+        at = np.flatnonzero(strays[row] & (gap == widest[row]))
+        at = at[np.append(True, row[at][1:] != row[at][:-1])]
+        k, cut = row[at], frame[at]
+        # later rounds draw the parts' lines through the cut's own frame; the cut is placed between
+        # frames once, at the end
+        t_cut, v_cut = (cut % n).astype(np.float64), xf[cut]
+        cuts.append((owner[k], cut, t0[k], v0[k], slope[k]))
+        # the two parts of each split one, looked at next round where long enough to split
+        halves = [np.concatenate(pair) for pair in (
+            (f0[k], cut), (cut, f1[k]), (t0[k], t_cut), (t_cut, t1[k]), (v0[k], v_cut), (v_cut, v1[k]), (limit[k], limit[k])
+        )]
+        owner = np.concatenate([owner[k], owner[k]])
+        longer = halves[1] - halves[0] > 2 * MIN_SPLIT_FRAMES - 1
+        owner, part = owner[longer], [x[longer] for x in halves]
+    if not cuts:
+        return p
+    # every split piece starts at its own first frame or at one of its cuts, and ends where the
+    # next start of the same piece is, or at its own end
+    whose, frame, line_t0, line_v0, slope = (np.concatenate(c) for c in zip(*cuts))
+    time, value = _refine(xf, frame, n, line_t0, line_v0, slope)
+    split = np.unique(whose)
+    whose = np.concatenate([split, whose])
+    f0 = np.concatenate([p.f0[split], frame])
+    order = np.argsort(f0, kind="stable")
+    whose, f0 = whose[order], f0[order]
+    t0 = np.concatenate([p.t0[split], time])[order]
+    v0 = np.concatenate([p.v0[split], value])[order]
+    last = np.append(whose[1:] != whose[:-1], True)
+    nxt = np.minimum(np.arange(1, f0.size + 1), f0.size - 1)
+    parts = still_ends(
+        _Pieces(
             None,
-            np.concatenate([p.f0, cut]),
-            np.concatenate([f1, p.f1[row]]),
-            np.concatenate([p.t0, t_cut]),
-            np.concatenate([t1, p.t1[row]]),
-            np.concatenate([p.v0, v_cut]),
-            np.concatenate([v1, p.v1[row]]),
+            f0,
+            np.where(last, p.f1[whose], f0[nxt]),
+            t0,
+            np.where(last, p.t1[whose], t0[nxt]),
+            v0,
+            np.where(last, p.v1[whose], v0[nxt]),
         )
-        order = np.argsort(p.f0, kind="stable")
-        p = _Pieces(None, *(x[order] for x in p[1:]))
-        far = far[order]
+    )
+    keep = np.ones(p.f0.size, dtype=bool)
+    keep[split] = False
+    order = np.argsort(np.concatenate([p.f0[keep], parts.f0]), kind="stable")
+    return _Pieces(*(np.concatenate([a[keep], b])[order] for a, b in zip(p, parts)))
 
 
 def _refine(xf, cut, n, t0, v0, slope) -> tuple[np.ndarray, np.ndarray]:
     """The time and value of each cut between frames: the peak of a parabola through the gaps to
-    the line at the three frames around it, so that the cut does not hinge on the frame rate (on a
-    steep curve one frame is many degrees)."""
+    the line it strayed from (through (t0, v0) with `slope`) at the three frames around it, so
+    that the cut does not hinge on the frame rate (on a steep curve one frame is many degrees)."""
     x = np.stack([xf[cut - 1], xf[cut], xf[cut + 1]])
     at = (cut % n).astype(np.float64)
     gap = x - (v0 + slope * (at - t0) + slope * np.array([-1.0, 0.0, 1.0])[:, None])

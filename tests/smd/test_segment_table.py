@@ -44,15 +44,19 @@ def ref_segment(xs, fps, delta, min_hold_s=0.3, cycles=True, far=math.inf):
     x = xs.tolist()
     values = [x[0], *value.tolist(), x[-1]]
     pieces = ref_pieces(x, idx, times, values, delta, min_hold_s * fps)
-    split = [q for p in pieces for q in (ref_split_far(x, p, far) if p[0] != HOLD else [p])]
-    if len(split) > len(pieces):  # labelled again, still ends and all, from their cut points
-        # a hold keeps the value of the cut it starts at (an extremum's, or the curve's at a frame)
-        at_cut = dict(zip(times, values))
-        idx = [p[1] for p in split] + [split[-1][2]]
-        times = [p[3] for p in split] + [split[-1][4]]
-        values = [at_cut.get(p[3], x[p[1]]) if p[0] == HOLD else p[5] for p in split]
-        values.append(at_cut.get(split[-1][4], x[split[-1][2]]) if split[-1][0] == HOLD else split[-1][6])
-        pieces = ref_pieces(x, idx, times, values, delta, min_hold_s * fps)
+    relabelled = []
+    for p in pieces:
+        parts = ref_split_far(x, p, far) if p[0] != HOLD else [p]
+        if len(parts) == 1:
+            relabelled.append(p)
+            continue
+        # the parts of a split ramp are labelled, still ends and all, from their cut points
+        cut_values = [q[5] for q in parts] + [parts[-1][6]]
+        relabelled += ref_pieces(
+            x, [q[1] for q in parts] + [parts[-1][2]], [q[3] for q in parts] + [parts[-1][4]], cut_values,
+            delta, min_hold_s * fps,
+        )
+    pieces = relabelled
     pieces = ref_merge_holds(x, pieces, delta)
     segs = [Segment(k, t0 / fps, t1 / fps, v0, v1) for k, _, _, t0, t1, v0, v1 in pieces]
     return tuple(ref_collapse_cycles(segs, delta) if cycles else segs)
@@ -92,25 +96,35 @@ def ref_pieces(x, idx, times, values, delta, min_hold):
 
 def ref_split_far(x, piece, far, min_frames=2):
     """Douglas-Peucker on one piece: split at the frame farthest from its line (first of ties, at
-    least `min_frames` from either end) while farther than `far`, the cut refined by a parabola."""
+    least `min_frames` from either end) while farther than `far`, the parts' lines drawn through
+    the cut's frame; then each cut is placed between frames by a parabola through its gaps."""
     kind, i0, i1, t0, t1, v0, v1 = piece
+    cuts = ref_far_cuts(x, i0, i1, t0, t1, v0, v1, far, min_frames)
+    bounds = [(i0, t0, v0)]
+    for at, lt0, lv0, slope in sorted(cuts):
+        g = [x[at + k] - (lv0 + slope * (at - lt0) + slope * k) for k in (-1, 0, 1)]
+        curvature = g[0] - 2.0 * g[1] + g[2]
+        offset = 0.0 if abs(curvature) <= 1e-12 else min(max(0.5 * (g[0] - g[2]) / curvature, -0.5), 0.5)
+        xm, x0, xp = x[at - 1], x[at], x[at + 1]
+        bounds.append((at, at + offset, x0 + 0.5 * offset * (xp - xm) + 0.5 * offset**2 * (xp - 2.0 * x0 + xm)))
+    bounds.append((i1, t1, v1))
+    return [(kind, a[0], b[0], a[1], b[1], a[2], b[2]) for a, b in zip(bounds, bounds[1:])]
+
+
+def ref_far_cuts(x, i0, i1, t0, t1, v0, v1, far, min_frames):
     slope = (v1 - v0) / (t1 - t0)
     best, at = 0.0, None
-    for i in range(i0 + 1, i1):
-        gap = abs(x[i] - (v0 + slope * (i - t0))) if min_frames <= i - i0 and min_frames <= i1 - i else 0.0
+    for i in range(i0 + min_frames, i1 - min_frames + 1):
+        gap = abs(x[i] - (v0 + slope * (i - t0)))
         if gap > best:
             best, at = gap, i
     if at is None or not best > far:
-        return [piece]
-    g = [x[at + k] - (v0 + slope * (at - t0) + slope * k) for k in (-1, 0, 1)]
-    curvature = g[0] - 2.0 * g[1] + g[2]
-    offset = 0.0 if abs(curvature) <= 1e-12 else min(max(0.5 * (g[0] - g[2]) / curvature, -0.5), 0.5)
-    xm, x0, xp = x[at - 1], x[at], x[at + 1]
-    value = x0 + 0.5 * offset * (xp - xm) + 0.5 * offset**2 * (xp - 2.0 * x0 + xm)
-    cut = at + offset
-    return ref_split_far(x, (kind, i0, at, t0, cut, v0, value), far) + ref_split_far(
-        x, (kind, at, i1, cut, t1, value, v1), far
-    )
+        return []
+    return [
+        (at, t0, v0, slope),
+        *ref_far_cuts(x, i0, at, t0, float(at), v0, x[at], far, min_frames),
+        *ref_far_cuts(x, at, i1, float(at), t1, x[at], v1, far, min_frames),
+    ]
 
 
 def ref_hold(x, i0, i1, t0, t1):

@@ -14,7 +14,7 @@ The sets:
             (`$SMD_FIXTURES`, else ../shared/fixtures beside the repository; skipped when absent);
   shapes    synthetic arm and leg shapes where charts fail: an arm raised overhead and lowered, arm
             circles, a sideways sweep past the horizontal, jumping jacks, a walk's arm swing, a
-            side split, a high kick;
+            side split past the horizontal, a high kick;
   library   --motions motions of the demo's action library (harness.demo), 20 fps.
 
 `--baseline DIR` runs the same measurement on the `smd` of another checkout (e.g. a git worktree
@@ -81,9 +81,17 @@ def _shapes(smd) -> dict[str, np.ndarray]:
     bent = {"left_elbow_flexion": 30.0, "right_elbow_flexion": 30.0}
     return {
         "raise overhead and lower": pose(
-            6.0, {**bent, "right_shoulder_flexion": lambda t: ease(t, [(0, 0), (1, 0), (2.5, 170), (3.5, 170), (5, 0), (6, 0)])}
+            6.0,
+            {
+                **bent,
+                "right_shoulder_flexion": lambda t: ease(
+                    t, [(0, 0), (1, 0), (2.5, 170), (3.5, 170), (5, 0), (6, 0)]
+                ),
+            },
         ),
-        "arm circles": pose(6.0, {**bent, "left_shoulder_flexion": lambda t: 360 * np.clip((t - 0.5) / 5, 0, 1) * 2}),
+        "arm circles": pose(
+            6.0, {**bent, "left_shoulder_flexion": lambda t: 360 * np.clip((t - 0.5) / 5, 0, 1) * 2}
+        ),
         "sideways sweep past the horizontal": pose(
             6.0,
             {
@@ -112,11 +120,11 @@ def _shapes(smd) -> dict[str, np.ndarray]:
                 "right_hip_flexion": lambda t: -25 * np.sin(2 * np.pi * t / 1.1),
             },
         ),
-        "side split": pose(
+        "side split past the horizontal": pose(
             6.0,
             {
-                "left_hip_adduction": lambda t: ease(t, [(0, 0), (1, 0), (3, -85), (4.5, -85), (6, 0)]),
-                "right_hip_adduction": lambda t: ease(t, [(0, 0), (1, 0), (3, -85), (4.5, -85), (6, 0)]),
+                "left_hip_adduction": lambda t: ease(t, [(0, 0), (1, 0), (3, -100), (4.5, -100), (6, 0)]),
+                "right_hip_adduction": lambda t: ease(t, [(0, 0), (1, 0), (3, -100), (4.5, -100), (6, 0)]),
             },
         ),
         "high kick": pose(
@@ -124,7 +132,9 @@ def _shapes(smd) -> dict[str, np.ndarray]:
             {
                 "right_hip_flexion": lambda t: ease(t, [(0, 0), (1, 0), (1.6, 130), (2.2, 0), (4, 0)]),
                 "right_hip_adduction": lambda t: ease(t, [(0, 0), (1, 0), (1.6, -30), (2.2, 0), (4, 0)]),
-                "right_knee_flexion": lambda t: ease(t, [(0, 0), (1, 0), (1.3, 60), (1.6, 5), (2.2, 40), (4, 0)]),
+                "right_knee_flexion": lambda t: ease(
+                    t, [(0, 0), (1, 0), (1.3, 60), (1.6, 5), (2.2, 40), (4, 0)]
+                ),
             },
         ),
     }
@@ -133,7 +143,9 @@ def _shapes(smd) -> dict[str, np.ndarray]:
 def _library(n: int) -> dict[str, np.ndarray]:
     from harness.demo.compose import random_motion, sample_motion
 
-    return {f"demo {seed}": sample_motion(random_motion(np.random.default_rng(seed)), 20.0) for seed in range(n)}
+    return {
+        f"demo {seed}": sample_motion(random_motion(np.random.default_rng(seed)), 20.0) for seed in range(n)
+    }
 
 
 def _real() -> dict[str, np.ndarray]:
@@ -197,7 +209,8 @@ def _print(result: dict, baseline: dict | None) -> None:
             if old:
                 b = _summary(old)
                 line += (
-                    f"   |{' ' * len(baseline['format'])}  {b['median']:6.2f}° {b['p90']:6.2f}° {b['max']:6.2f}° "
+                    f"   |{' ' * len(baseline['format'])}  {b['median']:6.2f}° {b['p90']:6.2f}° "
+                    f"{b['max']:6.2f}° "
                     f"{100 * b['over10']:4.1f}% {b['tokens']:7.0f} {b['wraps']:6d}"
                 )
             print(line)
@@ -212,13 +225,22 @@ def _plot(result: dict, baseline: dict | None, path: Path) -> None:
     sets = list(result["sets"])
     fig, axes = plt.subplots(1, len(sets), figsize=(5 * len(sets), 4), layout="constrained")
     for ax, set_name in zip(np.atleast_1d(axes), sets):
-        for run, style in ((baseline, dict(color="tab:gray", marker="s")), (result, dict(color="tab:blue", marker="o"))):
+        for run, style in (
+            (baseline, dict(color="tab:gray", marker="s")),
+            (result, dict(color="tab:blue", marker="o")),
+        ):
             if not run or set_name not in run["sets"]:
                 continue
             rows = {k: _summary(v) for k, v in run["sets"][set_name]["presets"].items()}
             tokens = [r["tokens"] for r in rows.values()]
             ax.scatter(tokens, [r["median"] for r in rows.values()], label=f"{run['format']} median", **style)
-            ax.scatter(tokens, [r["p90"] for r in rows.values()], label=f"{run['format']} 90th pct", alpha=0.4, **style)
+            ax.scatter(
+                tokens,
+                [r["p90"] for r in rows.values()],
+                label=f"{run['format']} 90th pct",
+                alpha=0.4,
+                **style,
+            )
             if run is result:
                 for name, r in rows.items():
                     ax.annotate(name.removeprefix("v5_") or "v5", (r["tokens"], r["median"]), fontsize=7)
@@ -237,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--motions", type=int, default=60, help="demo library motions (default: 60)")
     parser.add_argument("--plot", type=Path, help="write the rate-distortion figure here (PNG)")
-    parser.add_argument("--baseline", type=Path, help="a checkout whose smd is measured too, first, for comparison")
+    parser.add_argument(
+        "--baseline", type=Path, help="a checkout whose smd is measured too, first, for comparison"
+    )
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # the baseline's subprocess
     args = parser.parse_args(argv)
     baseline = None

@@ -27,8 +27,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
-import subprocess  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -175,22 +175,41 @@ def _side_by_side(args: argparse.Namespace) -> int:
     runs = {"this": REPO, "baseline": args.baseline.resolve()}
     seconds: dict[str, list[float]] = {k: [] for k in runs}
     formats = {}
-    argv = ["--time-only", "--motions", str(args.motions), "--seed", str(args.seed), "--repeats", str(args.repeats)]
+    argv = [
+        "--time-only",
+        "--motions",
+        str(args.motions),
+        "--seed",
+        str(args.seed),
+        "--repeats",
+        str(args.repeats),
+    ]
     for _ in range(args.pairs):
         for name, root in runs.items():
             env = dict(os.environ, PYTHONPATH=f"{root}{os.pathsep}{REPO}")
             out = subprocess.run(
-                [sys.executable, __file__, *argv], env=env, cwd=root, capture_output=True, text=True, check=True
+                [sys.executable, __file__, *argv],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             row = json.loads(out.stdout.strip().splitlines()[-1])
             formats[name] = row["format"]
             seconds[name].append(row["seconds"])
     ratios = np.array(seconds["this"]) / np.array(seconds["baseline"])
     n = args.motions
-    print(f"(a) analyze + render x{len(smd.PRESETS)} presets, {n} synthetic motions, best of {args.repeats} per process")
+    print(
+        f"(a) analyze + render x{len(smd.PRESETS)} presets, {n} synthetic motions, "
+        f"best of {args.repeats} per process"
+    )
     for name in runs:
         s = np.array(seconds[name])
-        print(f"  {formats[name]:<14} {n / np.median(s):8.1f} motions/s (median of {s.size}; {n / s.max():.1f}-{n / s.min():.1f})")
+        print(
+            f"  {formats[name]:<14} {n / np.median(s):8.1f} motions/s "
+            f"(median of {s.size}; {n / s.max():.1f}-{n / s.min():.1f})"
+        )
     print(
         f"  time {formats['this']} / {formats['baseline']}, pair by pair: "
         + ", ".join(f"{r:.2f}" for r in ratios)
@@ -220,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
         return _side_by_side(args)
     if args.time_only:
         pin_one_cpu()
-        motions = [synth_motion(rng) for rng in [np.random.default_rng(args.seed)] for _ in range(args.motions)]
+        motions = [
+            synth_motion(rng) for rng in [np.random.default_rng(args.seed)] for _ in range(args.motions)
+        ]
         full = _full(motions, list(smd.PRESETS))
         full()  # warm-up
         print(json.dumps({"format": smd.FORMAT_VERSION, "seconds": best_time(full, args.repeats)}))

@@ -278,7 +278,10 @@ def _cmd_readback(args: argparse.Namespace) -> int:
             print(f"  {smd.ANGLES[i].name:<32} {error:6.2f}°")
         shown = np.array(list(errors.values()))
         if shown.size:
-            print(f"  median {np.median(shown):.2f}°, 90th percentile {np.percentile(shown, 90):.2f}°, max {shown.max():.2f}°")
+            print(
+                f"  median {np.median(shown):.2f}°, 90th percentile {np.percentile(shown, 90):.2f}°, "
+                f"max {shown.max():.2f}°"
+            )
     if len(args.motion) > 1 and every:
         every = np.array(every)
         print(

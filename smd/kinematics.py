@@ -30,7 +30,9 @@ def _apply(rot: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 # Posing keys beside ANGLE_KEYS: a shoulder by flexion-first Euler angles, as a hip. POSE_KEYS are
 # ANGLE_KEYS with each shoulder's plane and elevation in their place: 26 coordinates that pose a body.
-SHOULDER_POSE_KEYS = tuple(f"{side}_shoulder_{k}" for side in ("left", "right") for k in ("flexion", "adduction"))
+SHOULDER_POSE_KEYS = tuple(
+    f"{side}_shoulder_{k}" for side in ("left", "right") for k in ("flexion", "adduction")
+)
 POSE_KEYS = tuple(
     key.replace("shoulder_plane", "shoulder_flexion").replace("shoulder_elevation", "shoulder_adduction")
     for key in ANGLE_KEYS

@@ -146,6 +146,11 @@ def angle_errors(text: str, measured: np.ndarray) -> dict[int, float]:
     curve (T, 26) in ANGLES order (`MotionAnalysis.angles`)."""
     back = read_back(text)
     if measured.shape[0] != back.n_frames:
-        raise ValueError(f"the text describes {back.n_frames} frames, the measured curves have {measured.shape[0]}")
+        raise ValueError(
+            f"the text describes {back.n_frames} frames, the measured curves have {measured.shape[0]}"
+        )
     # angles are compared as angles: a text may show a value a whole turn away from the unwrapped curve
-    return {i: float(np.mean(np.abs((curve - measured[:, i] + 180.0) % 360.0 - 180.0))) for i, curve in back.curves.items()}
+    return {
+        i: float(np.mean(np.abs((curve - measured[:, i] + 180.0) % 360.0 - 180.0)))
+        for i, curve in back.curves.items()
+    }

@@ -108,9 +108,15 @@ def segment_table(
     if np.isfinite(far).any():
         # ramps that stray from their line are split, and each part is labelled and has its still
         # ends split off as the pieces between extrema had (holds keep theirs: a mean reads back)
-        p = _split_far(xf, n, p, np.where(p.kind == _HOLD, np.inf, far[p.f0 // n]), still_ends=lambda q: _split_still_ends(
-            xf, n, q, deltas[q.f0 // n], min_hold_s * fps, still, moving
-        ))
+        p = _split_far(
+            xf,
+            n,
+            p,
+            np.where(p.kind == _HOLD, np.inf, far[p.f0 // n]),
+            still_ends=lambda q: _split_still_ends(
+                xf, n, q, deltas[q.f0 // n], min_hold_s * fps, still, moving
+            ),
+        )
     p = _merge_holds(flat, n, p, deltas, moving)
     hold = np.flatnonzero(p.kind == _HOLD)
     if hold.size:  # means in Python, summed frame by frame as a plain loop over the curve would
@@ -158,9 +164,18 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray, still_ends) 
         t_cut, v_cut = (cut % n).astype(np.float64), xf[cut]
         cuts.append((owner[k], cut, t0[k], v0[k], slope[k]))
         # the two parts of each split one, looked at next round where long enough to split
-        halves = [np.concatenate(pair) for pair in (
-            (f0[k], cut), (cut, f1[k]), (t0[k], t_cut), (t_cut, t1[k]), (v0[k], v_cut), (v_cut, v1[k]), (limit[k], limit[k])
-        )]
+        halves = [
+            np.concatenate(pair)
+            for pair in (
+                (f0[k], cut),
+                (cut, f1[k]),
+                (t0[k], t_cut),
+                (t_cut, t1[k]),
+                (v0[k], v_cut),
+                (v_cut, v1[k]),
+                (limit[k], limit[k]),
+            )
+        ]
         owner = np.concatenate([owner[k], owner[k]])
         longer = halves[1] - halves[0] > 2 * MIN_SPLIT_FRAMES - 1
         owner, part = owner[longer], [x[longer] for x in halves]

@@ -162,3 +162,24 @@ def test_plot_without_matplotlib_says_how_to_install_it(capsys, monkeypatch, tmp
     assert rc == 2
     assert "pip install 'smd-bench[plot]'" in err
     assert not out_png.exists()
+
+
+def test_readback_prints_each_angle_s_error_and_the_summary(capsys, tmp_path, walk_file):
+    from smd.readback import angle_errors
+
+    other = tmp_path / "walk_v5_top3.npy"
+    np.save(other, walk(duration=3.0).astype(np.float32))
+    rc, out, err = _run(capsys, ["readback", walk_file, other, "--variant", "v5_top3"])
+    assert rc == 0, err
+    analysis = smd.analyze(np.load(walk_file))
+    text = smd.render(analysis, "v5_top3")
+    assert out.startswith(f"{walk_file} (v5_top3, {len(text)} characters, ~{len(text) // 4} tokens)\n")
+    for i, error in angle_errors(text, analysis.angles).items():
+        assert f"  {smd.ANGLES[i].name:<32} {error:6.2f}°\n" in out
+    assert out.count("  median ") == 2 and "all 2 motions, 6 angle curves: median " in out
+
+
+def test_readback_of_a_bad_file_is_an_error_naming_it(capsys, tmp_path):
+    path = tmp_path / "nope.npy"
+    rc, out, err = _run(capsys, ["readback", path])
+    assert rc == 2 and err.strip() == f"error: {path}: no such file"

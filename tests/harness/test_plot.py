@@ -23,3 +23,30 @@ def test_the_figure_has_one_axes_per_chosen_angle_and_the_trajectory_panels():
         assert fig.get_suptitle().startswith("walk: ")
     finally:
         plt.close(fig)
+
+
+def test_the_plotted_curve_is_the_branch_the_text_states(fixtures):
+    """The tennis serve's `smd plot` once drew a shoulder from -330° while the text said 29°: the
+    figure's smoothed curve and the text read back must lie on the same branch."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from smd.readback import read_back
+
+    analysis = smd.analyze(np.load(fixtures / "humanml3d" / "new_joints" / "012314.npy", allow_pickle=False))
+    back = read_back(smd.render(analysis, "v5")).curves
+    fig = plot_analysis(analysis, plt, title="012314", top=8)
+    try:
+        names = {spec.name: i for i, spec in enumerate(smd.ANGLES)}
+        plotted = 0
+        for ax in fig.axes:
+            name = ax.get_title(loc="left").split(" (")[0]
+            if name in names:
+                smoothed = ax.lines[1].get_ydata()  # the raw curve, then the smoothed one
+                assert np.abs(smoothed - back[names[name]]).mean() < 10, name
+                plotted += 1
+        assert plotted == 8
+    finally:
+        plt.close(fig)

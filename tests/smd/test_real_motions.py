@@ -148,7 +148,10 @@ def test_the_tennis_swing_s_arm_reads_as_a_raise_and_a_lowering(fixtures):
     text = smd.render(smd.analyze(_load(fixtures, "012314")), "v5")
     assert "through ±180°" not in text
     block = text.split("Left Shoulder Elevation (")[1].split("\nLeft Shoulder Rotation")[0]
-    pieces = [re.match(r"(\w+): (-?\d+)° → (-?\d+)° \[[\d.]+s–([\d.]+)s\]", line) for line in block.splitlines()[1:5]]
+    pieces = [
+        re.match(r"(\w+): (-?\d+)° → (-?\d+)° \[[\d.]+s–([\d.]+)s\]", line)
+        for line in block.splitlines()[1:5]
+    ]
     assert [p.group(1) for p in pieces] == ["increases", "increases", "decreases", "decreases"], block
     assert int(pieces[0].group(2)) <= 35 and 100 <= int(pieces[1].group(3)) <= 115
     assert int(pieces[3].group(3)) <= 0 and float(pieces[3].group(4)) <= 1.8

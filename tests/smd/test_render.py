@@ -21,7 +21,9 @@ def test_shape_of_the_text():
     assert lines[2] == "Global Trajectory:"
     assert "Joint Angles:" in lines
     assert "[Right Shoulder]" in lines
-    i = lines.index(f"Right Shoulder Elevation ({ANGLES[ANGLE_KEYS.index('right_shoulder_elevation')].gloss}):")
+    i = lines.index(
+        f"Right Shoulder Elevation ({ANGLES[ANGLE_KEYS.index('right_shoulder_elevation')].gloss}):"
+    )
     assert lines[i + 1].startswith("holds at 0° [0.0s–1.")
     assert lines[i + 2].startswith("increases: ")
     for spec in ANGLES:

@@ -53,8 +53,12 @@ def ref_segment(xs, fps, delta, min_hold_s=0.3, cycles=True, far=math.inf):
         # the parts of a split ramp are labelled, still ends and all, from their cut points
         cut_values = [q[5] for q in parts] + [parts[-1][6]]
         relabelled += ref_pieces(
-            x, [q[1] for q in parts] + [parts[-1][2]], [q[3] for q in parts] + [parts[-1][4]], cut_values,
-            delta, min_hold_s * fps,
+            x,
+            [q[1] for q in parts] + [parts[-1][2]],
+            [q[3] for q in parts] + [parts[-1][4]],
+            cut_values,
+            delta,
+            min_hold_s * fps,
         )
     pieces = relabelled
     pieces = ref_merge_holds(x, pieces, delta)
@@ -106,7 +110,9 @@ def ref_split_far(x, piece, far, min_frames=2):
         curvature = g[0] - 2.0 * g[1] + g[2]
         offset = 0.0 if abs(curvature) <= 1e-12 else min(max(0.5 * (g[0] - g[2]) / curvature, -0.5), 0.5)
         xm, x0, xp = x[at - 1], x[at], x[at + 1]
-        bounds.append((at, at + offset, x0 + 0.5 * offset * (xp - xm) + 0.5 * offset**2 * (xp - 2.0 * x0 + xm)))
+        bounds.append(
+            (at, at + offset, x0 + 0.5 * offset * (xp - xm) + 0.5 * offset**2 * (xp - 2.0 * x0 + xm))
+        )
     bounds.append((i1, t1, v1))
     return [(kind, a[0], b[0], a[1], b[1], a[2], b[2]) for a, b in zip(bounds, bounds[1:])]
 

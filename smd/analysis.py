@@ -26,7 +26,8 @@ MIN_DELTA = 3.0
 # A piece of an angle curve that strays more than this many deltas from the line between its ends
 # is split where it strays most: drawn as that line, its text would not read back into the curve.
 FAR_DELTAS = 2.0
-# The same for the trajectory curves, in their own thresholds (0.03 m, 15 degrees).
+# The same for the trajectory curves, in their own thresholds (0.03 m, 15 degrees): looser, as their
+# text is not read back per angle; a walk that stops halfway still reads as two ramps and a hold.
 TRAJECTORY_FAR_DELTAS = 4.0
 _N_ANGLES, _N_TRAJECTORY = len(ANGLES), len(TRAJECTORY_CURVES)
 

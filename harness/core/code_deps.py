@@ -33,8 +33,10 @@ def module_files(root: Path, packages: tuple[str, ...] = PACKAGES) -> Mapping[st
     return files
 
 
-def imports(module: str, files: Mapping[str, Path]) -> frozenset[str]:
-    """The modules of `files` that `module` imports, with every package above each of them."""
+def imports(module: str, files: Mapping[str, Path], *, packages: bool = True) -> frozenset[str]:
+    """The modules of `files` that `module` imports, with every package above each of them (importing
+    runs their `__init__`s); `packages=False`: only the modules its import statements name (the arrows of
+    the layout test's drawing: `from . import m` names `m`, `from pkg import name` names `pkg`)."""
     path = files[module]
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
@@ -46,12 +48,15 @@ def imports(module: str, files: Mapping[str, Path]) -> frozenset[str]:
             if node.level:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join(parts + ([base] if base else []))
-            names = [f"{base}.{a.name}" for a in node.names] + [base]
+            names = [f"{base}.{a.name}" for a in node.names] + ([base] if packages else [])
         else:
             continue
         for name in names:
             while name and name not in files:  # `from pkg.mod import function` -> pkg.mod
                 name = name.rpartition(".")[0]
+            if not packages:
+                found.update([name] if name else [])
+                continue
             while name:
                 found.add(name)
                 name = name.rpartition(".")[0]
@@ -65,7 +70,8 @@ def import_closure(
     also_loads: Mapping[str, Iterable[str]] | None = None,
     stop_at: Iterable[str] = (),
 ) -> set[str]:
-    """Every module of `files` that importing `roots` runs.
+    """Every module of `files` that importing `roots` runs (a root's own packages included: importing
+    `harness.models.gguf` runs `harness/models/__init__.py` first).
 
     Args:
         also_loads: modules a module loads without importing them (e.g. a task folder lm-eval reads).
@@ -74,6 +80,12 @@ def import_closure(
     extra, stop = also_loads or {}, set(stop_at)
     seen: set[str] = set()
     todo = list(roots)
+    for root in list(todo):
+        package = root.rpartition(".")[0]
+        while package:
+            if package in files and package not in stop:
+                todo.append(package)
+            package = package.rpartition(".")[0]
     while todo:
         module = todo.pop()
         if module in seen:

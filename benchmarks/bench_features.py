@@ -3,7 +3,7 @@
     python benchmarks/bench_features.py [--motions 100] [--seed 0] [--repeats 3]
 
 (1) Accuracy, when the real-data fixtures exist (`$SMD_FIXTURES`, else ../shared/fixtures beside the
-    repository): `harness.motion_features.joints_to_features` on the RAW joints of HumanML3D test motion
+    repository): `harness.data.motion_features.joints_to_features` on the RAW joints of HumanML3D test motion
     004822 against its official 263-d features, maximum absolute error per group (root 4, ric 63, rot 126,
     vel 66, contacts 4), for the float64 result and the default float32 output; and
     `features_to_joints` (HumanML3D's recover_from_ric) against the official new_joints of 000612 and
@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 from _common import best_time, fixtures_dir, pin_one_cpu  # noqa: E402
 
 import smd  # noqa: E402
-from harness.motion_features import FEATURE_GROUPS, features_to_joints, joints_to_features  # noqa: E402
+from harness.data import FEATURE_GROUPS, features_to_joints, joints_to_features  # noqa: E402
 
 FPS = 20.0
 HUMANML3D_MOTIONS = 29_228

@@ -35,10 +35,9 @@ def main() -> None:
     from lm_eval.tasks import TaskManager
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.io import read_jsonl
-    from harness.layout import docs_path
-    from harness.prompts import render_prompt
-    from harness.tiny_backbone import build_tiny_backbone, corpus_from_docs
+    from harness.core import read_jsonl
+    from harness.data import docs_path, render_prompt
+    from harness.models.tiny import build_tiny_backbone, corpus_from_docs
 
     qa, hml = args.data / "babel_qa", args.data / "humanml3d"
     with tempfile.TemporaryDirectory() as tmp:

@@ -33,12 +33,12 @@ PRESET = "v5_top3"
 
 def build_demo(root: Path, n_motions: int) -> dict:
     """A demo benchmark with v5_top3 QA docs and a tiny backbone (512-token vocabulary)."""
-    from harness.build_smd import main as build_smd
+    from harness.data import docs_path
+    from harness.data.build_smd import main as build_smd
+    from harness.data.prompt_docs import main as make_docs
+    from harness.data.qa_options import main as make_options
     from harness.demo.generate import generate_demo
-    from harness.layout import docs_path
-    from harness.prompt_docs import main as make_docs
-    from harness.qa_options import main as make_options
-    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+    from harness.models.tiny import TinyConfig, build_tiny_backbone, corpus_from_docs
 
     qa = root / "babel_qa"
     if not docs_path(qa, PRESET, "test").is_file():
@@ -56,8 +56,8 @@ def build_demo(root: Path, n_motions: int) -> dict:
 def _lora_model(path, cfg, dtype=None):
     from transformers import AutoModelForCausalLM
 
-    from harness.backbones import Backbone
-    from harness.training.loop import add_lora
+    from harness.models import Backbone
+    from harness.train.loop import add_lora
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
     return add_lora(model, cfg, Backbone(name=str(path), path=str(path)))
@@ -67,8 +67,8 @@ def time_pass(model, examples, batches, pad_id, keep_logits: bool, device="cpu",
     """Train through `batches`, one optimizer step per `accum` batches; real tokens per second."""
     import torch
 
-    from harness.training.data import collate
-    from harness.training.loop import loss_sum
+    from harness.train.data import collate
+    from harness.train.loop import loss_sum
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
@@ -98,9 +98,9 @@ def throughput(demo: dict, batch: int, n_examples: int) -> dict:
     import torch
     from transformers import AutoTokenizer
 
-    from harness.io import read_jsonl
-    from harness.training.config import TrainConfig
-    from harness.training.data import build_examples, epoch_batches
+    from harness.core import read_jsonl
+    from harness.train import TrainConfig
+    from harness.train.data import build_examples, epoch_batches
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(demo["model"])
@@ -133,10 +133,10 @@ def gpu_7b(lengths: list[int], batch: int, steps: int = 10) -> dict:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from harness.backbones import Backbone
-    from harness.training.config import TrainConfig
-    from harness.training.data import IGNORE, Example, epoch_batches
-    from harness.training.loop import add_lora
+    from harness.models import Backbone
+    from harness.train import TrainConfig
+    from harness.train.data import IGNORE, Example, epoch_batches
+    from harness.train.loop import add_lora
 
     config = Qwen2Config(  # Qwen/Qwen2.5-7B-Instruct config.json
         vocab_size=152064,
@@ -177,10 +177,10 @@ def learn(demo: dict, out: Path, epochs: int, lr: float) -> dict:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.io import read_jsonl
-    from harness.train import run_training
-    from harness.training.config import TrainConfig
-    from harness.training.loop import qa_accuracy
+    from harness.core import read_jsonl
+    from harness.train import TrainConfig
+    from harness.train.loop import qa_accuracy
+    from harness.train.main import run_training
 
     start = time.perf_counter()
     record = run_training(
@@ -223,8 +223,7 @@ def letter_accuracy(model, tokenizer, docs) -> float:
     """Accuracy of the option letter with the highest log-likelihood after the prompt (one pass each)."""
     import torch
 
-    from harness.answers import LETTERS
-    from harness.prompts import render_prompt
+    from harness.data import LETTERS, render_prompt
 
     letter_ids = [tokenizer(x, add_special_tokens=False)["input_ids"][0] for x in LETTERS]
     correct = 0

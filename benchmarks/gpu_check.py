@@ -100,7 +100,7 @@ def random_model(scale: Scale):
 def random_examples(scale: Scale, n: int):
     import torch
 
-    from harness.training.data import IGNORE, Example
+    from harness.train.data import IGNORE, Example
 
     g = torch.Generator().manual_seed(0)
     low, high = scale.lengths
@@ -116,10 +116,10 @@ def train_rates(scale: Scale) -> dict[str, dict]:
     """Tokens/s and peak memory of each configuration, LoRA on a fresh random model each."""
     import torch
 
-    from harness.backbones import Backbone
-    from harness.training.config import TrainConfig
-    from harness.training.data import epoch_batches
-    from harness.training.loop import add_lora
+    from harness.models import Backbone
+    from harness.train import TrainConfig
+    from harness.train.data import epoch_batches
+    from harness.train.loop import add_lora
 
     out = {}
     for name, (batch, accum, grouped, answer_only) in CONFIGS.items():
@@ -155,15 +155,15 @@ def mc_rate(scale: Scale, work: Path) -> dict:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from harness.build_smd import main as build_smd
+    from harness.core import read_jsonl
+    from harness.data import docs_path
+    from harness.data.build_smd import main as build_smd
+    from harness.data.prompt_docs import main as make_docs
+    from harness.data.qa_options import main as make_options
     from harness.demo.generate import generate_demo
-    from harness.io import read_jsonl
-    from harness.layout import docs_path
-    from harness.lm_eval_io import tasks_dir
-    from harness.lm_eval_tasks import prompt_tokens
-    from harness.prompt_docs import main as make_docs
-    from harness.qa_options import main as make_options
-    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+    from harness.evaluate.lm_eval_io import tasks_dir
+    from harness.evaluate.tasks import prompt_tokens
+    from harness.models.tiny import TinyConfig, build_tiny_backbone, corpus_from_docs
 
     qa = work / "babel_qa"
     generate_demo(work, n_motions=max(12, scale.mc_docs // 2), seed=3)

@@ -61,7 +61,7 @@ def list_batch(rng, tokenizer, words, letters, batch):
 
 def prompt_batch(rng, tokenizer, words, letters, batch, docs):
     """QA-format drill: the demo prompt (SMD kept) with "Which option is w"; loss on the one letter."""
-    from harness.prompts import render_prompt
+    from harness.data import render_prompt
 
     rows, labels = [], []
     for _ in range(batch):
@@ -118,11 +118,11 @@ def qa_after_drill(drilled: Path, backbone: Path, docs_dir: Path, work: Path) ->
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from harness.backbones import get_backbone
-    from harness.io import read_jsonl
-    from harness.train import run_training
-    from harness.training.config import TrainConfig
-    from harness.training.validation import qa_accuracy
+    from harness.core import read_jsonl
+    from harness.models import get_backbone
+    from harness.train import TrainConfig
+    from harness.train.main import run_training
+    from harness.train.validation import qa_accuracy
 
     # the settings `dvc repro` trains the tiny backbone with (params.yaml), on either model folder
     tiny = get_backbone("tiny", REPO / "params.yaml")
@@ -153,8 +153,8 @@ def qa_after_drill(drilled: Path, backbone: Path, docs_dir: Path, work: Path) ->
 def main() -> None:
     from transformers import AutoTokenizer
 
-    from harness.answers import LETTERS
-    from harness.io import read_jsonl
+    from harness.core import read_jsonl
+    from harness.data import LETTERS
 
     raw = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=raw)

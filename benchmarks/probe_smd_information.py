@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import REPO  # noqa: E402
-from harness.compare import compare_qa  # noqa: E402
-from harness.io import read_jsonl  # noqa: E402
-from harness.stats import wilson_interval  # noqa: E402
+from harness.core import read_jsonl  # noqa: E402
+from harness.results.compare import compare_qa  # noqa: E402
+from harness.results.stats import wilson_interval  # noqa: E402
 
 INPUTS = ("real", "blind", "question")
 FIELDS = ("doc_id", "answer_type", "question", "smd", "options", "answer")

@@ -29,10 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.compare import load_run  # noqa: E402
-from harness.io import read_json  # noqa: E402
+from harness.core import read_json  # noqa: E402
 from harness.results import cell_path, parse_cell_key, provenance_path  # noqa: E402
-from harness.stats import mcnemar_p, paired_bootstrap_ci  # noqa: E402
+from harness.results.compare import load_run  # noqa: E402
+from harness.results.stats import mcnemar_p, paired_bootstrap_ci  # noqa: E402
 
 
 def gold_log_probability(row: dict) -> float | None:
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    from harness.evaluate import main as evaluate
+    from harness.evaluate.main import main as evaluate
 
     real = load_run(args.cell, args.results)
     key = real.label  # the cell key (also when CELL is given as a file)

@@ -148,21 +148,39 @@ STAGES = {
         "harness.demo.generate",
         "generate the synthetic demo benchmark (BABEL-QA + HumanML3D layouts)",
     ),
-    "build-smd": ("harness.build_smd", "build the SMD files of a dataset for every preset"),
-    "make-options": ("harness.qa_options", "write the 10-option QA files of a QA dataset"),
-    "make-docs": ("harness.prompt_docs", "write the prompt docs (JSONL) of a dataset for one preset"),
+    "build-smd": ("harness.data.build_smd", "build the SMD files of a dataset for every preset"),
+    "make-options": ("harness.data.qa_options", "write the 10-option QA files of a QA dataset"),
+    "make-docs": ("harness.data.prompt_docs", "write the prompt docs (JSONL) of a dataset for one preset"),
     "score-captions": ("harness.metrics.score_cli", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
-    "train": ("harness.train", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
-    "tiny-backbone": ("harness.tiny_backbone", "build the tiny Llama backbone from prompt docs"),
-    "convert-gguf": ("harness.gguf_backbone", "smollm2-135m from its pip wheel's GGUF, as a HF folder"),
-    "evaluate": ("harness.evaluate", "score a backbone (+ adapter) on one lm-eval task: one results cell"),
+    "train": ("harness.train.main", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
+    "tiny-backbone": ("harness.models.tiny", "build the tiny Llama backbone from prompt docs"),
+    "convert-gguf": ("harness.models.gguf", "smollm2-135m from its pip wheel's GGUF, as a HF folder"),
+    "evaluate": (
+        "harness.evaluate.main",
+        "score a backbone (+ adapter) on one lm-eval task: one results cell",
+    ),
     "stage": ("harness.pipeline", "one dvc.yaml stage cell (train / evaluate), paths from params.yaml"),
-    "table": ("harness.table", "Markdown tables (and a figure) of the results and the paper's numbers"),
-    "check": ("harness.check", "fail on a regression: results vs baselines, or vs committed results"),
-    "compare": ("harness.compare", "paired bootstrap CI and McNemar test of two cells on the same docs"),
-    "attention": ("harness.attention", "which parts of the SMD a model attends to when it answers (figures)"),
-    "lm-eval": ("harness.lm_eval_cli", "lm-eval's command line with the encoder baseline's model registered"),
-    "report": ("harness.report", "a self-contained HTML case viewer of one evaluation (or two side by side)"),
+    "table": (
+        "harness.results.table",
+        "Markdown tables (and a figure) of the results and the paper's numbers",
+    ),
+    "check": ("harness.results.check", "fail on a regression: results vs baselines, or vs committed results"),
+    "compare": (
+        "harness.results.compare",
+        "paired bootstrap CI and McNemar test of two cells on the same docs",
+    ),
+    "attention": (
+        "harness.attention.main",
+        "which parts of the SMD a model attends to when it answers (figures)",
+    ),
+    "lm-eval": (
+        "harness.evaluate.lm_eval_cli",
+        "lm-eval's command line with the encoder baseline's model registered",
+    ),
+    "report": (
+        "harness.report.main",
+        "a self-contained HTML case viewer of one evaluation (or two side by side)",
+    ),
 }
 
 
@@ -170,7 +188,7 @@ def _stage(module: str, command: str):
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        from harness.problems import DataError
+        from harness.core import DataError
 
         try:
             return importlib.import_module(module).main(args.stage_args)
@@ -213,7 +231,7 @@ def _analyze(joints: np.ndarray, label: str, args: argparse.Namespace) -> smd.Mo
 
 def _cmd_describe(args: argparse.Namespace) -> int:
     if args.motion is None:
-        from .demo_motion import demo_motion
+        from harness.describe import demo_motion
 
         joints, label = demo_motion(fps=args.fps), "<demo motion>"
         if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
@@ -247,7 +265,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: `smd plot` needs matplotlib: pip install 'smd-bench[plot]'", file=sys.stderr)
         return EXIT_ERROR
-    from .plot import plot_analysis
+    from harness.describe import plot_analysis
 
     joints = load_motion(args.motion)
     analysis = _analyze(joints, args.motion, args)

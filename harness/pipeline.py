@@ -8,7 +8,7 @@ A QA dataset is scored three ways: `generation` (the paper's protocol: the model
 `mc` (log-likelihood of each option's letter) and `cloze` (log-likelihood of each option's text, for
 small models; scored with an adapter trained on answer texts). A cell's dataset is its lm-eval task's
 name without `smd_` (`babel_qa`, `babel_qa_mc`, `babel_qa_cloze`), so the three never share a cell.
-A preset may be a motion-blind control (`v5_top3-blind`, harness.prompt_docs): its docs, adapters and
+A preset may be a motion-blind control (`v5_top3-blind`, harness.data.prompt_docs): its docs, adapters and
 cells are built exactly like the real preset's.
 
 The `pipeline:` section of `params.yaml` names the profile: where the datasets live, which QA datasets
@@ -26,21 +26,35 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .backbones import load_registry
-from .config import Params, load_params, typed_from_mapping
-from .layout import MOTION_VARIANT, docs_path, docs_variant
-from .registry import DATASETS, SCORINGS, check_prefix, get_dataset, result_dataset, task_name
+from harness.core import Params, load_params, typed_from_mapping
+from harness.data import (
+    DATASETS,
+    MOTION_VARIANT,
+    SCORINGS,
+    check_prefix,
+    docs_path,
+    docs_variant,
+    get_dataset,
+    result_dataset,
+    task_name,
+)
+from harness.models import load_registry
 
-# what the adapter of a scoring was trained to answer (harness.training.config.TrainConfig.qa_target)
+# what the adapter of a scoring was trained to answer (harness.train.config.TrainConfig.qa_target)
 SCORING_TARGETS = {"generation": "letter", "mc": "letter", "cloze": "text"}
 # adapter names in cells, and the run folder of each QA target beside `qa/`
 ADAPTER_NAMES = {"letter": "lora", "text": "lora-text"}
 ADAPTER_NAME = ADAPTER_NAMES["letter"]
 # the stage each `smd stage` sub-command runs (imported when it runs; tests/test_layout.py reads this map
 # to find each dvc.yaml stage's code)
-STAGE_MODULES = {"train": "harness.train", "train-encoder": "harness.train", "evaluate": "harness.evaluate"}
+STAGE_MODULES = {
+    "train": "harness.train.main",
+    "train-encoder": "harness.train.main",
+    "evaluate": "harness.evaluate.main",
+}
 RUN_TASK_DIRS = {("qa", "letter"): "qa", ("qa", "text"): "qa-text", ("caption", "letter"): "caption"}
-# the encoder baseline (harness.encoder): its adapters' names in cells, and its run folders beside `qa/`
+# the encoder baseline (harness.models.encoder): its adapters' names in cells, and its run folders
+# beside `qa/`
 ENCODER_ADAPTER_NAMES = {"letter": "encoder-letter", "text": "encoder-text"}
 ENCODER_RUN_DIRS = {1: "encoder-s1", "letter": "encoder-letter", "text": "encoder-text"}
 
@@ -64,8 +78,8 @@ class Pipeline:
             cloze (zero-shot and with that adapter).
         caption_backbones: registry names trained and scored on captions (empty: no caption stages).
         converted_backbones: registry names whose folder the `convert-backbone` stage builds from the
-            GGUF in their wheel (`smd convert-gguf`; harness.gguf_backbone), e.g. `smollm2-135m`.
-        encoder_backbones: registry names that get the encoder baseline (harness.encoder): a motion
+            GGUF in their wheel (`smd convert-gguf`; harness.models.gguf), e.g. `smollm2-135m`.
+        encoder_backbones: registry names that get the encoder baseline (harness.models.encoder): a motion
             encoder of kind `encoder` (`small`, trained from scratch) and a projector trained in two stages
             (`train-encoder-s1` on captions with the LLM frozen, then `train-encoder` with LoRA on the QA
             datasets, answers by letter and by text), scored on the `motion` docs like the SMD cells.

@@ -1,6 +1,6 @@
 # lm-eval loads this file by path (`!function utils.name`); the functions live in the installed
 # `harness` package so that every task shares one module state.
-from harness.lm_eval_tasks import (  # noqa: F401
+from harness.evaluate.tasks import (  # noqa: F401
     agg_bertscore_f1,
     agg_bleu_1,
     agg_bleu_2,

@@ -27,7 +27,7 @@ def killing_step(self, *a, **k):
         os.kill(os.getpid(), signal.SIGKILL)
     return step(self, *a, **k)
 torch.optim.AdamW.step = killing_step
-from harness.train import main
+from harness.train.main import main
 sys.exit(main(sys.argv[1:]))
 """
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}

@@ -25,11 +25,11 @@ def fixtures():
 def demo(tmp_path_factory):
     """A 24-motion demo with v5_top3 docs, and a tiny backbone trained on them (~20 s, built once)."""
     pytest.importorskip("transformers")
-    from harness.build_smd import main as build_smd
+    from harness.data.build_smd import main as build_smd
+    from harness.data.prompt_docs import main as make_docs
+    from harness.data.qa_options import main as make_options
     from harness.demo.generate import generate_demo
-    from harness.prompt_docs import main as make_docs
-    from harness.qa_options import main as make_options
-    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+    from harness.models.tiny import TinyConfig, build_tiny_backbone, corpus_from_docs
 
     root = tmp_path_factory.mktemp("demo")
     generate_demo(root, n_motions=24, seed=3)
@@ -54,7 +54,7 @@ def smollm2(tmp_path_factory):
     that needs the real tokenizer, with the install command in the message.
     """
     pytest.importorskip("transformers")
-    from harness.gguf_backbone import SOURCES, GgufSourceError, convert_gguf, locate_gguf
+    from harness.models.gguf import SOURCES, GgufSourceError, convert_gguf, locate_gguf
 
     source = SOURCES["smollm2-135m"]
     try:
@@ -69,7 +69,7 @@ def motion_demo(demo, tmp_path_factory):
     """Copies of the demo's QA and caption datasets with their `motion` docs (the encoder baseline's)."""
     import shutil
 
-    from harness.prompt_docs import main as make_docs
+    from harness.data.prompt_docs import main as make_docs
 
     out = {}
     for key in ("qa", "hml"):

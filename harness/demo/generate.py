@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 import smd
+from harness.data import DATASETS
 
-from ..registry import DATASETS
 from .compose import Motion, SegmentLabel, labels_json, random_motion, sample_motion, segment_labels
 from .questions import (
     QUERY_TYPES,
@@ -44,7 +44,7 @@ from .questions import (
     select_questions,
 )
 
-# the demo writes each dataset at the frame rate its real counterpart has (harness.registry)
+# the demo writes each dataset at the frame rate its real counterpart has (harness.data.registry)
 QA_FPS, HML_FPS = DATASETS["babel_qa"].fps, DATASETS["humanml3d"].fps
 SPLITS = ("train", "val", "test")
 SPLIT_FRACTIONS = (0.7, 0.15, 0.15)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .assets import CAPTION_ASSET_KEYS, check_caption_assets
+from .coco import _check as check_captions  # the scorers' input check; results.stats' bootstrap shares it
 from .coco import coco_scores, nlgeval_text, sacrebleu_score, three_references
 from .motions import load_motion_features
 from .readers import read_predictions
@@ -21,10 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .t2m_text import WordVectorizer, load_plain_pickle, spacy_tagger
 
 __all__ = [
+    "CAPTION_ASSET_KEYS",
     "T2MEvaluator",
     "WordVectorizer",
     "bertscore_f1",
     "caption_scores",
+    "check_caption_assets",
+    "check_captions",
     "coco_scores",
     "corpus_metric",
     "euclidean_distance_matrix",

@@ -15,8 +15,8 @@ __all__ = ["load_motion_features", "motion_span"]
 
 def motion_span(sample_id: str, motion_id: str | None = None) -> tuple[str, int | None, int | None]:
     """(motion id, first frame, end frame) of a sample: T2M's span ids read `[int(start*20), int(end*20))`."""
-    # imported here: harness.datasets imports smd (scipy), and importing harness.metrics stays cheap
-    from ..datasets.humanml3d import parse_span_id, span_frames
+    # imported here: harness.data imports smd (scipy), and importing harness.metrics stays cheap
+    from harness.data import parse_span_id, span_frames
 
     span = parse_span_id(sample_id)
     if span and (motion_id is None or motion_id == span[0]):
@@ -28,7 +28,7 @@ def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None
     """Raw 263-d features of a sample, from `root/[new_joint_vecs/]<id>.npy` or `root/[new_joints/]<id>.npy`.
 
     Joint arrays `(T, 22, 3)` (HumanML3D canonical joints, 20 fps) are turned into features with
-    HumanML3D's own recipe (`harness.motion_features`, retargeted to the SMD skeleton, whose bone lengths
+    HumanML3D's own recipe (`harness.data.motion_features`, retargeted to the SMD skeleton, whose bone lengths
     are HumanML3D's target skeleton's, left/right averaged). A sub-span sample takes its frames of the
     features, as T2M slices `new_joint_vecs`.
     """
@@ -44,7 +44,7 @@ def load_motion_features(root: Path | str, sample_id: str, motion_id: str | None
         raise FileNotFoundError(f"no motion file for {sample_id!r}: {motion}.npy not found under {root}")
     arr = np.load(path, allow_pickle=False)
     if arr.ndim == 3 and arr.shape[1:] == (22, 3):
-        from ..motion_features import joints_to_features, target_skeleton
+        from harness.data import joints_to_features, target_skeleton
 
         arr = joints_to_features(arr, target_skeleton())
     elif not (arr.ndim == 2 and arr.shape[1] == 263):

@@ -25,7 +25,7 @@ class Prediction:
 
 def read_predictions(path: Path | str, *, filter_name: str | None = None) -> list[Prediction]:
     """Predictions from our JSONL or an lm-eval samples file (formats: `harness.metrics.score_cli`)."""
-    from harness.io import read_jsonl
+    from harness.core import read_jsonl
 
     rows = read_jsonl(path)
     if not rows:
@@ -86,7 +86,7 @@ def _from_lm_eval(rows: list[dict], path: Path | str, filter_name: str | None) -
 
 def load_references(path: Path | str) -> dict[str, list[str]]:
     """`{sample_id: [reference, ...]}` from a JSON file."""
-    from harness.io import read_json
+    from harness.core import read_json
 
     data = read_json(path)
     if not isinstance(data, dict) or not all(

@@ -56,7 +56,7 @@ def test_evaluate_never_sends_a_missing_local_folder_to_the_hub(demo, tmp_path):
 
 @pytest.mark.parametrize("name", ["org/model", "Qwen/Qwen2.5-7B-Instruct"])
 def test_a_hub_id_stays_a_hub_id(tmp_path, monkeypatch, name):
-    from harness.backbones import get_backbone
+    from harness.models import get_backbone
 
     monkeypatch.chdir(tmp_path)  # no folder called org/ or Qwen/ here
     assert get_backbone(name, params={}).path == name

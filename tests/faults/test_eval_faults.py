@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("lm_eval")
 
-from harness.evaluate import main as evaluate  # noqa: E402
+from harness.evaluate.main import main as evaluate  # noqa: E402
 from harness.metrics.assets import check_caption_assets  # noqa: E402
 from tests.builders import OFFLINE_ENV, REPO  # noqa: E402
 

@@ -30,7 +30,7 @@ def counted(self, *args, **kwargs):
     return generate(self, *args, **kwargs)
 
 HFLM._model_generate = counted
-from harness.evaluate import main
+from harness.evaluate.main import main
 rc = main(sys.argv[1:])
 print("GENERATIONS", calls["n"])
 sys.exit(rc)

@@ -8,7 +8,7 @@ import yaml
 
 pytest.importorskip("peft")
 
-from harness.train import main as train  # noqa: E402
+from harness.train.main import main as train  # noqa: E402
 
 
 def _args(demo, out, *extra: str, val=None) -> list[str]:
@@ -74,7 +74,7 @@ def test_a_validation_set_with_nothing_to_score_fails_the_run_in_strict_json(dem
 def test_params_yaml_is_found_in_the_working_directory(tmp_path, monkeypatch):
     """After a regular install the package lives in site-packages: `smd train --backbone NAME` in a
     project folder reads that folder's params.yaml."""
-    from harness.backbones import default_params, get_backbone
+    from harness.models import default_params, get_backbone
 
     (tmp_path / "model").mkdir()
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"backbones": {"mine": {"path": "./model"}}}))
@@ -86,7 +86,7 @@ def test_params_yaml_is_found_in_the_working_directory(tmp_path, monkeypatch):
 def test_a_diverged_loss_fails_the_run_at_once_in_strict_json(demo, tmp_path, capsys, monkeypatch):
     """A loss that turns NaN (too high an lr, an overflow) fails the run where it happens: exit 1,
     `status: failed`, no NaN written anywhere, instead of a crash of the strict-JSON writer."""
-    import harness.training.loop as loop
+    import harness.train.loop as loop
 
     real = loop.loss_sum
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from harness.attention_core import (
+from harness.attention.plot import char_grid
+from harness.attention.shares import (
     OTHER,
     answer_attention,
     char_weights,
@@ -14,9 +15,8 @@ from harness.attention_core import (
     prompt_parts,
     token_parts,
 )
-from harness.attention_plot import char_grid
-from harness.io import read_jsonl
-from harness.layout import docs_path
+from harness.core import read_jsonl
+from harness.data import docs_path
 
 pytest.importorskip("transformers")
 
@@ -87,7 +87,7 @@ def test_a_tokens_part_is_that_of_its_first_visible_character():
 def _check_offsets(tokenizer, doc):
     """The offsets the heatmap shades by are the tokens' own text, and the SMD's characters are each
     shaded by the token that covers them."""
-    from harness.prompts import render_prompt
+    from harness.data import render_prompt
 
     prompt = render_prompt(tokenizer, doc)
     enc = tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
@@ -127,7 +127,7 @@ def test_offsets_match_the_text_on_smollm2(demo, smollm2):
 
 
 def _run(demo, tmp_path, backbone, *extra, root="qa", task="smd_babel_qa_mc"):
-    from harness.attention import main
+    from harness.attention.main import main
 
     out = tmp_path / "att"
     argv = [
@@ -187,11 +187,11 @@ def test_bad_input_is_one_line(demo, tmp_path, capsys, extra, message):
 
 
 def test_layers_the_model_lacks_are_refused_before_its_weights_load(demo, tmp_path, capsys, monkeypatch):
-    import harness.attention
+    import harness.attention.main
 
     def no_load(*_):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(harness.attention, "load_model", no_load)
+    monkeypatch.setattr(harness.attention.main, "load_model", no_load)
     status, _ = _run(demo, tmp_path, demo["model"], "--n", "1", "--layers", "0,7")
     assert status == 2 and "the model has layers 0..1" in capsys.readouterr().err

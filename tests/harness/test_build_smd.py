@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import smd
-from harness.build_smd import CACHE_NAME, REPORT_NAME, MotionRef, build_smd, motion_refs
-from harness.smd_files import load_smd_file, smd_file_name
+from harness.data import load_smd_file, smd_file_name
+from harness.data.build_smd import CACHE_NAME, REPORT_NAME, MotionRef, build_smd, motion_refs
 from tests.builders import REPO, arm_raise, turn_and_squat, walk, write_qa_dataset
 
 PRESETS = ("v5", "v5_top3")
@@ -92,7 +92,7 @@ def test_killed_build_resumes_and_loses_nothing(tmp_path):
     out = tmp_path / "out"
     code = (
         "import sys, json; sys.path.insert(0, {repo!r});"
-        "from harness.build_smd import MotionRef, build_smd;"
+        "from harness.data.build_smd import MotionRef, build_smd;"
         "refs = [MotionRef(**r) for r in json.load(open({spec!r}))];"
         "build_smd(refs, ('v5', 'v5_top3', 'v5_delta3', 'v5_delta15'), {out!r}, workers=1)"
     )
@@ -119,7 +119,7 @@ def test_killed_build_resumes_and_loses_nothing(tmp_path):
 
 
 def test_qa_dataset_refs_and_stage_main(tmp_path, capsys):
-    from harness.build_smd import main
+    from harness.data.build_smd import main
 
     root = write_qa_dataset(tmp_path / "tiny_qa", {"a": walk(fps=30.0), "b": arm_raise(fps=30.0)})
     refs, problems = motion_refs(root)
@@ -132,7 +132,7 @@ def test_qa_dataset_refs_and_stage_main(tmp_path, capsys):
 
 
 def test_missing_motion_of_a_question_is_reported_and_strict_fails(tmp_path):
-    from harness.build_smd import main
+    from harness.data.build_smd import main
 
     root = write_qa_dataset(tmp_path / "tiny_qa", {"a": walk(fps=30.0), "b": arm_raise(fps=30.0)})
     (root / "motion_sequences" / "b" / "joints.npy").unlink()

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from harness.check import BaselineError, compare_results, metric_direction, parse_baselines
 from harness.cli import main
 from harness.results import Cell, write_cell
+from harness.results.check import BaselineError, compare_results, metric_direction, parse_baselines
 from tests.builders import REPO
 
 QA_KEY = "demo_babel_qa/v5_top3/tiny+lora"

@@ -9,7 +9,7 @@ import pytest
 
 import smd
 from harness.cli import main
-from harness.demo_motion import demo_motion
+from harness.describe import demo_motion
 from tests.builders import to_z_up, walk
 
 

@@ -1,6 +1,7 @@
-"""harness.code: the import closure a module runs, and the digest training fingerprints runs with."""
+"""harness.core.code_deps: the import closure a module runs, and the digest training fingerprints runs
+with."""
 
-from harness.code import code_digest, import_closure, module_files
+from harness.core import code_digest, import_closure, module_files
 from tests.builders import REPO
 
 
@@ -15,9 +16,9 @@ def _tree(root, files: dict[str, str]):
 
 def test_training_runs_the_training_package_and_not_the_tables():
     files = module_files(REPO)
-    modules = import_closure(["harness.train"], files)
-    assert {"harness.training.loop", "harness.training.checkpoints", "harness.prompts", "harness"} <= modules
-    assert "harness.table" not in modules and "harness.evaluate" not in modules
+    modules = import_closure(["harness.train.main"], files)
+    assert {"harness.train.loop", "harness.train.checkpoints", "harness.data.prompts", "harness"} <= modules
+    assert "harness.results.table" not in modules and "harness.evaluate.main" not in modules
 
 
 def test_imports_inside_functions_relative_ones_and_packages_count(tmp_path):

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from harness.cli import main
-from harness.compare import CompareError, compare_runs, load_run
-from harness.io import atomic_write_jsonl, sha256_file
+from harness.core import atomic_write_jsonl, sha256_file
 from harness.results import Cell, write_cell
+from harness.results.compare import CompareError, compare_runs, load_run
 
 from .test_stats import _caption_rows, _qa_rows, _sentences
 

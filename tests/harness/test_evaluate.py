@@ -11,17 +11,17 @@ import yaml
 pytest.importorskip("lm_eval")
 pytest.importorskip("peft")
 
-from harness.backbones import Backbone  # noqa: E402
-from harness.evaluate import main  # noqa: E402
-from harness.io import read_json, read_jsonl  # noqa: E402
-from harness.layout import docs_path  # noqa: E402
-from harness.lm_eval_io import (  # noqa: E402
+from harness.core import read_json, read_jsonl  # noqa: E402
+from harness.data import docs_path  # noqa: E402
+from harness.evaluate.lm_eval_io import (
     cell_backbone_name,
     cell_metrics,
     model_args,
     sample_rows,
     task_version,
 )
+from harness.evaluate.main import main  # noqa: E402
+from harness.models import Backbone  # noqa: E402
 from harness.results import provenance_path  # noqa: E402
 from smd import FORMAT_VERSION  # noqa: E402
 
@@ -123,8 +123,8 @@ def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
 
 
 def test_the_cell_carries_chance_cis_and_the_limit_and_compares_with_itself(zero_shot):
-    from harness.compare import compare_runs, load_run
-    from harness.stats import wilson_interval
+    from harness.results.compare import compare_runs, load_run
+    from harness.results.stats import wilson_interval
 
     cell = read_json(zero_shot["cell"])
     assert cell["limit"] == LIMIT  # the demo's test split has more docs than LIMIT
@@ -223,7 +223,7 @@ def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_pa
 def test_prompts_too_long_for_the_context_are_counted_as_skipped(demo, tmp_path):
     from transformers import AutoTokenizer
 
-    from harness.lm_eval_tasks import QA_GEN_TOKENS, prompt_tokens
+    from harness.evaluate.tasks import QA_GEN_TOKENS, prompt_tokens
 
     tokenizer = AutoTokenizer.from_pretrained(demo["model"])
     docs = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
@@ -329,7 +329,7 @@ def test_a_truncated_safetensors_file_is_named_before_the_model_loads(demo, tmp_
 
 
 def test_a_finished_run_names_the_caches_of_other_inputs_it_leaves(tmp_path, caplog):
-    from harness.lm_eval_io import finish_request_cache
+    from harness.evaluate.lm_eval_io import finish_request_cache
 
     (tmp_path / "d").mkdir()
     mine, other = tmp_path / "d" / "tiny.requests-aaaa", tmp_path / "d" / "tiny.requests-bbbb_rank0.db"

@@ -8,21 +8,14 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from harness.gguf_backbone import (  # noqa: E402
-    SOURCES,
-    GgufSourceError,
-    convert_gguf,
-    load_gguf,
-    locate_gguf,
-    main,
-)
+from harness.models.gguf import SOURCES, GgufSourceError, convert_gguf, load_gguf, locate_gguf, main
 from tests.builders import run_lm_eval_cli  # noqa: E402
 
 SOURCE = SOURCES["smollm2-135m"]
 
 
 def test_the_gguf_is_found_through_the_wheels_metadata_and_hashes_as_pinned():
-    from harness.gguf_backbone import sha256_of
+    from harness.models.gguf import sha256_of
 
     path = locate_gguf(SOURCE)
     assert path.as_posix().endswith(SOURCE.file)

@@ -93,10 +93,8 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
 
-    from harness.answers import LETTERS
-    from harness.io import read_jsonl
-    from harness.layout import docs_path
-    from harness.prompts import qa_cloze_user, qa_user
+    from harness.core import read_jsonl
+    from harness.data import LETTERS, docs_path, qa_cloze_user, qa_user
 
     docs = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
     gold = {qa_user(d): LETTERS[d["answer_idx"]] for d in docs}
@@ -136,7 +134,7 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
 def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog):
     from transformers import AutoTokenizer
 
-    from harness.lm_eval_tasks import (
+    from harness.evaluate.tasks import (
         babel_qa_cloze_docs,
         babel_qa_docs,
         babel_qa_gen_docs,
@@ -169,7 +167,7 @@ def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog)
 
 
 def test_answer_budgets_match_the_task_files():
-    from harness.lm_eval_tasks import CAPTION_GEN_TOKENS, QA_GEN_TOKENS
+    from harness.evaluate.tasks import CAPTION_GEN_TOKENS, QA_GEN_TOKENS
 
     assert f"max_gen_toks: {QA_GEN_TOKENS}" in (TASKS_DIR / "smd_babel_qa.yaml").read_text()
     assert f"max_gen_toks: {CAPTION_GEN_TOKENS}" in (TASKS_DIR / "smd_humanml3d_caption.yaml").read_text()
@@ -183,9 +181,9 @@ def test_per_type_accuracy_is_aggregated_per_type_and_lands_in_the_cell(tmp_path
     from lm_eval.api.model import LM
     from lm_eval.tasks import TaskManager
 
-    from harness.answers import LETTERS
-    from harness.io import atomic_write_jsonl
-    from harness.lm_eval_io import cell_metrics
+    from harness.core import atomic_write_jsonl
+    from harness.data import LETTERS
+    from harness.evaluate.lm_eval_io import cell_metrics
 
     kinds = [("action", "before"), ("action", "after"), ("action", "no_relation"), ("action", "before"),
              ("direction", "no_relation"), ("direction", "in_between")]  # fmt: skip

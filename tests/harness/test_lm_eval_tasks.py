@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from harness.answers import extract_option
-from harness.lm_eval_tasks import (
+from harness.data import PROMPT_VERSION, SYSTEM_QA, extract_option
+from harness.evaluate.tasks import (
     TYPE_METRICS,
     agg_type_accuracy,
     cloze_doc_to_choice,
@@ -12,7 +12,6 @@ from harness.lm_eval_tasks import (
     mc_process_results,
     qa_process_results,
 )
-from harness.prompts import PROMPT_VERSION, SYSTEM_QA
 from tests.builders import REPO
 
 OPTIONS = ["walk", "walk backwards", "sit", "take/pick something up", "left"]
@@ -95,7 +94,7 @@ def test_choices_are_the_option_letters():
 
 
 def test_docs_follow_the_metadata_and_missing_docs_say_how_to_make_them(tmp_path):
-    from harness.io import atomic_write_jsonl
+    from harness.core import atomic_write_jsonl
 
     doc = {"doc_id": "q1", "motion_id": "m", "smd": "S", "question": "Q", "options": ["a", "b"],
            "answer_idx": 0, "answer": "a", "answer_type": "action", "relation": "no_relation"}  # fmt: skip
@@ -125,7 +124,7 @@ def test_every_task_loads_through_lm_evals_task_manager(tmp_path):
     pytest.importorskip("lm_eval")
     from lm_eval.tasks import TaskManager, get_task_dict
 
-    from harness.io import atomic_write_jsonl
+    from harness.core import atomic_write_jsonl
 
     doc = {"doc_id": "q1", "motion_id": "m", "smd": "S", "question": "Q?", "options": ["a", "bb"],
            "answer_idx": 1, "answer": "bb", "answer_type": "direction", "relation": "after"}  # fmt: skip

@@ -7,15 +7,8 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 import smd
-from harness.motion_features import (
-    FEATURE_DIM,
-    FEATURE_GROUPS,
-    _gaussian_smooth,
-    _qbetween,
-    _qrot,
-    features_to_joints,
-    joints_to_features,
-)
+from harness.data import FEATURE_DIM, FEATURE_GROUPS, features_to_joints, joints_to_features
+from harness.data.motion_features import _gaussian_smooth, _qbetween, _qrot
 from smd.skeleton import KINEMATIC_CHAINS, PARENTS
 from tests.builders import arm_raise, standing_root, times, turn_and_squat, walk
 

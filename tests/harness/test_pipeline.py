@@ -27,9 +27,9 @@ import pytest
 import yaml
 
 from harness import pipeline as pipeline_mod
-from harness.config import Params
+from harness.core import Params
+from harness.data import task_name
 from harness.pipeline import Pipeline, load_pipeline
-from harness.registry import task_name
 from harness.results import cell_path, provenance_path
 from tests.builders import REPO
 
@@ -80,9 +80,9 @@ def test_bad_pipeline_sections_are_value_errors_naming_the_culprit(tmp_path, sec
 def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, capsys):
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"pipeline": {"bogus_key": 1}}))
-    import harness.train
+    import harness.train.main
 
-    monkeypatch.setattr(harness.train, "main", _must_not_be_called)
+    monkeypatch.setattr(harness.train.main, "main", _must_not_be_called)
     argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--preset", "v5_top3"]
     assert pipeline_mod.main(argv) == 2
     assert "bogus_key" in capsys.readouterr().err
@@ -239,7 +239,7 @@ def _run_smd_command(cmd: str) -> None:
 def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
     profile, family, task, target, field, monkeypatch
 ):
-    import harness.train
+    import harness.train.main
 
     calls = []
 
@@ -248,7 +248,7 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
         calls[-1].update(kwargs)
         return {"status": "success", "best": {}}
 
-    monkeypatch.setattr(harness.train, "run_training", spy)
+    monkeypatch.setattr(harness.train.main, "run_training", spy)
     monkeypatch.chdir(profile.root)
     p = profile.pipeline
     for b, preset in product(getattr(p, field), p.presets):
@@ -280,8 +280,8 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
 def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, monkeypatch):
     """Stage 1 on the caption dataset's motion docs (LLM frozen), stage 2 from stage 1's folder on the
     QA datasets', each writing the run folder dvc.yaml declares; each eval cell reads stage 2's folder."""
-    import harness.evaluate
-    import harness.train
+    import harness.evaluate.main
+    import harness.train.main
 
     calls = []
 
@@ -289,9 +289,9 @@ def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, mon
         calls.append({"task": task, "docs": docs, "val_docs": val_docs, "out": out, **kwargs})
         return {"status": "success", "best": {}}
 
-    monkeypatch.setattr(harness.train, "run_training", spy)
+    monkeypatch.setattr(harness.train.main, "run_training", spy)
     monkeypatch.setattr(
-        harness.evaluate, "run_evaluation", lambda request: calls.append(request) or ("x", None)
+        harness.evaluate.main, "run_evaluation", lambda request: calls.append(request) or ("x", None)
     )
     monkeypatch.chdir(profile.root)
     p = profile.pipeline
@@ -338,7 +338,8 @@ def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, mon
 def _assert_local_backbone_is_a_dependency(backbone: str, stage: Stage) -> None:
     """A backbone built by the pipeline (a local folder, `./models/tiny`) is a dependency; a hub id is not."""
     path = yaml.safe_load(Path("params.yaml").read_text())["backbones"][backbone]["path"]
-    if path.startswith("."):  # harness.backbones: `./` marks a folder relative to params.yaml (the cwd)
+    # harness.models.backbones: `./` marks a folder relative to params.yaml (the cwd)
+    if path.startswith("."):
         assert _covered(Path(path), stage.deps), f"{stage.name}: backbone {path} is no dependency"
 
 
@@ -359,9 +360,9 @@ def _cell(p: Pipeline, dataset: str, scoring: str, backbone: str, preset: str, l
 
 
 def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
-    import harness.evaluate
-    from harness.backbones import load_registry
-    from harness.layout import docs_path
+    import harness.evaluate.main
+    from harness.data import docs_path
+    from harness.models import load_registry
 
     requests = []
 
@@ -369,7 +370,7 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         requests.append(request)
         return "up to date", Path("unused")
 
-    monkeypatch.setattr(harness.evaluate, "run_evaluation", spy)
+    monkeypatch.setattr(harness.evaluate.main, "run_evaluation", spy)
     monkeypatch.chdir(profile.root)
     p = profile.pipeline
     registry = load_registry(Path("params.yaml"))
@@ -401,7 +402,7 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
             req.results,
             req.dataset,
             req.preset,
-            harness.lm_eval_io.cell_backbone_name(registry[b]),
+            harness.evaluate.lm_eval_io.cell_backbone_name(registry[b]),
             adapter_name,
         )
         assert written == cell, f"{name}: smd evaluate writes {written}, dvc.yaml declares {cell}"

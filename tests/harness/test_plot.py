@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import smd
-from harness.plot import plot_analysis
+from harness.describe import plot_analysis
 from tests.builders import walk
 
 

@@ -3,18 +3,11 @@ import json
 import pytest
 
 import smd
-from harness.build_smd import main as build_main
-from harness.datasets.humanml3d import Caption, CaptionSample
-from harness.io import read_jsonl
-from harness.layout import BLIND_SUFFIX, docs_variant
-from harness.prompt_docs import (
-    blind_control,
-    caption_docs,
-    main,
-    qa_docs,
-    swap_partners,
-)
-from harness.qa_options import main as options_main
+from harness.core import read_jsonl
+from harness.data import BLIND_SUFFIX, Caption, CaptionSample, docs_variant
+from harness.data.build_smd import main as build_main
+from harness.data.prompt_docs import blind_control, caption_docs, main, qa_docs, swap_partners
+from harness.data.qa_options import main as options_main
 from tests.builders import arm_raise, walk, write_qa_dataset
 
 ROW = {

@@ -1,6 +1,6 @@
 import pytest
 
-from harness.prompts import SYSTEM_CAPTION, SYSTEM_QA, SYSTEM_QA_CLOZE, build_messages, render_prompt, target
+from harness.data import SYSTEM_CAPTION, SYSTEM_QA, SYSTEM_QA_CLOZE, build_messages, render_prompt, target
 
 QA_DOC = {
     "doc_id": "000001",

@@ -4,8 +4,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from harness.datasets.qa import load_qa
-from harness.qa_options import LETTERS, MAX_OPTIONS, make_options, option_stats, options_rows
+from harness.data import LETTERS, MAX_OPTIONS, load_qa
+from harness.data.qa_options import make_options, option_stats, options_rows
 
 POOL = [f"action {i}" for i in range(20)]
 
@@ -70,8 +70,8 @@ def test_real_babel_qa_options(fixtures, tmp_path):
 
 
 def test_make_options_stage_writes_files_and_stats(fixtures, tmp_path, capsys):
-    from harness.io import read_json
-    from harness.qa_options import main
+    from harness.core import read_json
+    from harness.data.qa_options import main
 
     root = _copy_babel(fixtures, tmp_path)
     assert main([str(root)]) == 0

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.datasets import HML_FPS, QA_FPS
-from harness.registry import (
+from harness.data import (
     DATASETS,
+    HML_FPS,
+    QA_FPS,
     SCORINGS,
     TASKS,
     check_prefix,

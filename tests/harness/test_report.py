@@ -10,17 +10,10 @@ import numpy as np
 import pytest
 
 import smd
-from harness.io import sha256_file
-from harness.registry import DATASETS
-from harness.report import build_report, load_evaluation, main, render_page
-from harness.report_cases import (
-    answer,
-    decode_motion,
-    disagree,
-    encode_motion,
-    line_spans,
-    summarize,
-)
+from harness.core import sha256_file
+from harness.data import DATASETS
+from harness.report.cases import answer, decode_motion, disagree, encode_motion, line_spans, summarize
+from harness.report.main import build_report, load_evaluation, main, render_page
 from tests.builders import to_z_up, walk
 
 QA_FPS = DATASETS["babel_qa"].fps  # the QA datasets' joints: 30 fps, Z up

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.io import read_json
+from harness.core import read_json
 from harness.results import (
     REPORTED,
     Cell,

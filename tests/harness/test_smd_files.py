@@ -3,7 +3,7 @@ import json
 import pytest
 
 import smd
-from harness.smd_files import PAPER_FORMAT, load_smd_file, write_smd_file
+from harness.data import PAPER_FORMAT, load_smd_file, write_smd_file
 
 
 def test_roundtrip_of_our_format(tmp_path):

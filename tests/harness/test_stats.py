@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from harness.metrics.coco import coco_scores
-from harness.stats import (
+from harness.results import cell_statistics
+from harness.results.stats import (
     _caption_scores,
     bootstrap_caption_metrics,
     caption_stats,
-    cell_statistics,
     mcnemar_p,
     paired_bootstrap_ci,
     wilson_interval,

@@ -6,8 +6,8 @@ import pytest
 
 from harness.cli import main
 from harness.results import REPORTED, Cell, write_cell
-from harness.table import build_tables
-from harness.table_render import format_value, render_markdown
+from harness.results.table import build_tables
+from harness.results.table_render import format_value, render_markdown
 
 PAPER = "Zhang et al. 2026"
 
@@ -132,7 +132,7 @@ def test_smd_table_reports_a_malformed_cell(tmp_path, capsys):
 
 
 def _qa_cell(dataset, variant, adapter, acc, *, n=200, backbone="tiny", **extra):
-    from harness.stats import wilson_interval
+    from harness.results.stats import wilson_interval
 
     low, high = wilson_interval(round(acc * n), n)
     metrics = {"acc": acc, "acc_ci95_low": low, "acc_ci95_high": high, "n": n, "chance": 0.1, **extra}
@@ -236,7 +236,7 @@ def test_figure_draws_ci_error_bars_and_the_chance_level():
     from matplotlib.container import ErrorbarContainer
     from matplotlib.figure import Figure
 
-    from harness.table_render import _bars
+    from harness.results.table_render import _bars
 
     measured = [
         _qa_cell("demo_babel_qa", "v5_top3", None, 0.41),

@@ -26,12 +26,12 @@ TINY_FULL = ["norm", "lm_head"]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A 24-motion demo with v5_top3 docs (QA and captions) and a tiny backbone with a 512-token vocab."""
-    from harness.build_smd import main as build_smd
+    from harness.data import docs_path
+    from harness.data.build_smd import main as build_smd
+    from harness.data.prompt_docs import main as make_docs
+    from harness.data.qa_options import main as make_options
     from harness.demo.generate import generate_demo
-    from harness.layout import docs_path
-    from harness.prompt_docs import main as make_docs
-    from harness.qa_options import main as make_options
-    from harness.tiny_backbone import TinyConfig, build_tiny_backbone, corpus_from_docs
+    from harness.models.tiny import TinyConfig, build_tiny_backbone, corpus_from_docs
 
     root = tmp_path_factory.mktemp("train_demo")
     generate_demo(root, n_motions=24, seed=3)
@@ -70,7 +70,7 @@ def _subset(src: Path, dst: Path, n: int) -> Path:
 
 
 def test_params_yaml_gives_the_paper_defaults_per_task():
-    from harness.training.config import LORA_TARGETS, load_train_config
+    from harness.train import LORA_TARGETS, load_train_config
 
     qa = load_train_config(REPO / "params.yaml", "qa")
     cap = load_train_config(REPO / "params.yaml", "caption")
@@ -83,8 +83,8 @@ def test_params_yaml_gives_the_paper_defaults_per_task():
 
 
 def test_config_rejects_unknown_keys_and_bad_values():
-    from harness.config import parse_overrides
-    from harness.training.config import load_train_config
+    from harness.core import parse_overrides
+    from harness.train import load_train_config
 
     with pytest.raises(ValueError, match="unknown key.*learning_rate"):
         load_train_config({"train": {"learning_rate": 1e-4}}, "qa")
@@ -101,8 +101,8 @@ def test_config_rejects_unknown_keys_and_bad_values():
 
 
 def test_one_precedence_for_every_key_and_a_backbone_section_checked_as_strictly():
-    from harness.backbones import Backbone
-    from harness.training.config import load_train_config
+    from harness.models import Backbone
+    from harness.train import load_train_config
 
     params = {"train": {"lr": 1e-4, "epochs": 5, "target_modules": ["q_proj"], "qa": {"lr": 2e-4}}}
     own = Backbone(name="b", path="b", train={"epochs": 2, "target_modules": ["qkv"], "qa": {"epochs": 3}})
@@ -121,9 +121,9 @@ def test_one_precedence_for_every_key_and_a_backbone_section_checked_as_strictly
 
 
 def test_the_demo_backbone_takes_its_own_lr_and_modules_from_its_entry():
-    from harness.backbones import load_registry
-    from harness.config import load_params
-    from harness.training.config import load_train_config
+    from harness.core import load_params
+    from harness.models import load_registry
+    from harness.train import load_train_config
 
     params = load_params(REPO / "params.yaml")
     tiny = load_registry(params)["tiny"]
@@ -151,7 +151,7 @@ def test_one_run_refuses_docs_of_two_smd_presets(demo, tmp_path):
 
 
 def test_backbone_registry_names_the_papers_six_and_tiny():
-    from harness.backbones import get_backbone, load_registry, resolve
+    from harness.models import get_backbone, load_registry, resolve
 
     reg = load_registry(REPO / "params.yaml")
     six = {"qwen2.5-3b", "qwen2.5-7b", "qwen3-8b", "gemma-3-4b", "llama-3.1-8b", "glm-4-9b"}
@@ -166,7 +166,7 @@ def test_backbone_registry_names_the_papers_six_and_tiny():
 
 
 def test_backbone_registry_rejects_unknown_keys_and_missing_folders(tmp_path):
-    from harness.backbones import get_backbone, load_registry
+    from harness.models import get_backbone, load_registry
 
     with pytest.raises(ValueError, match="backbones.x: unknown key.*trust_remote"):
         load_registry({"backbones": {"x": {"path": "a/b", "trust_remote": True}}})
@@ -222,7 +222,7 @@ def assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs: dict
     are context + gold continuation exactly as lm-eval's HFLM encodes and scores them, the loss starts
     where the gold continuation starts, and the rest closes the turn. Any backbone: pass its HFLM and
     tokenizer. Returns the number of docs checked."""
-    from harness.training.data import IGNORE, encode_example
+    from harness.train.data import IGNORE, encode_example
 
     checked = 0
     for doc in task.test_docs():
@@ -257,7 +257,7 @@ def assert_training_tokens_are_the_scored_tokens(task, lm, tokenizer, docs: dict
 def test_training_tokens_are_the_tokens_lm_eval_scores_for_log_likelihood_qa(
     demo, lm, scored_tokenizer, name, qa_target
 ):
-    from harness.io import read_jsonl
+    from harness.core import read_jsonl
 
     docs = {d["doc_id"]: d for d in read_jsonl(demo["qa_docs"]["test"])}
     task = _task(demo, name, demo["qa"])
@@ -267,8 +267,8 @@ def test_training_tokens_are_the_tokens_lm_eval_scores_for_log_likelihood_qa(
 
 @pytest.mark.parametrize("name", ["smd_babel_qa", "smd_humanml3d_caption"])
 def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, scored_tokenizer, name):
-    from harness.io import read_jsonl
-    from harness.training.data import encode_example
+    from harness.core import read_jsonl
+    from harness.train.data import encode_example
 
     qa = name == "smd_babel_qa"
     task = _task(demo, name, demo["qa"] if qa else demo["hml"])
@@ -283,8 +283,8 @@ def test_training_prompt_is_the_context_lm_eval_generates_after(demo, lm, scored
 
 
 def test_captions_give_one_example_per_reference(demo, tokenizer):
-    from harness.io import read_jsonl
-    from harness.training.data import build_examples
+    from harness.core import read_jsonl
+    from harness.train.data import build_examples
 
     docs = read_jsonl(demo["cap_docs"]["train"])
     examples, skipped = build_examples(tokenizer, docs, max_length=100_000)
@@ -295,7 +295,7 @@ def test_captions_give_one_example_per_reference(demo, tokenizer):
 
 
 def test_a_chat_template_that_rewrites_the_prompt_is_a_clear_error(demo):
-    from harness.training.data import encode_example
+    from harness.train.data import encode_example
 
     class Rewriting:  # e.g. a template that drops the generation prompt's marker once an answer follows
         def apply_chat_template(self, messages, tokenize=False, add_generation_prompt=False, **kw):
@@ -310,7 +310,7 @@ def test_a_chat_template_that_rewrites_the_prompt_is_a_clear_error(demo):
 def test_epoch_batches_are_a_pure_function_of_the_epoch_and_group_lengths():
     import random
 
-    from harness.training.data import epoch_batches
+    from harness.train.data import epoch_batches
 
     lengths = [random.Random(i).randint(100, 2000) for i in range(300)]
     a = epoch_batches(lengths, 4, seed=1, epoch=2)
@@ -328,7 +328,7 @@ def test_epoch_batches_are_a_pure_function_of_the_epoch_and_group_lengths():
 
 
 def _run(demo, out, *, docs=None, val=None, task="qa", **overrides):
-    from harness.train import run_training
+    from harness.train.main import run_training
 
     kind = "qa_docs" if task == "qa" else "cap_docs"
     return run_training(
@@ -347,8 +347,8 @@ def test_a_right_padded_batch_gives_the_masked_loss_without_the_mask(demo, token
     import torch
     from transformers import AutoModelForCausalLM
 
-    from harness.training.data import build_examples, collate
-    from harness.training.loss import loss_sum
+    from harness.train.data import build_examples, collate
+    from harness.train.loss import loss_sum
 
     model = AutoModelForCausalLM.from_pretrained(demo["model"], attn_implementation="sdpa")
     rows = [json.loads(line) for line in demo["qa_docs"]["train"].read_text().splitlines()[:4]]
@@ -381,8 +381,8 @@ def test_a_right_padded_batch_gives_the_masked_loss_without_the_mask(demo, token
 
 
 def test_loss_decreases_and_the_run_is_recorded(demo, tmp_path):
-    from harness.io import sha256_file
-    from harness.training.state import run_log_path
+    from harness.core import sha256_file
+    from harness.train.state import run_log_path
     from smd import FORMAT_VERSION
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 16)
@@ -448,7 +448,7 @@ def test_text_target_training_learns_and_validates_as_the_cloze_task_scores(demo
 
 
 def test_qa_target_is_a_typed_setting():
-    from harness.training.config import load_train_config
+    from harness.train import load_train_config
 
     assert load_train_config(REPO / "params.yaml", "qa").qa_target == "letter"
     assert load_train_config(None, "qa", {"qa_target": "text"}).qa_target == "text"
@@ -543,7 +543,7 @@ def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
     assert json.loads((killed / "run.json").read_text())["status"] == "running"
     assert not (killed / "last").exists()
 
-    from harness.train import main
+    from harness.train.main import main
 
     assert main([*args, "--out", str(killed)]) == 0  # resumes
     whole = tmp_path / "whole"
@@ -590,8 +590,8 @@ def _legacy_progress() -> dict:
 def test_the_train_state_round_trips_through_a_checkpoint(tmp_path):
     import torch
 
-    from harness.training.checkpoints import load_checkpoint, save_checkpoint
-    from harness.training.state import TrainState
+    from harness.train.checkpoints import load_checkpoint, save_checkpoint
+    from harness.train.state import TrainState
 
     toy = _checkpointed_toy()
     toy["model"](torch.ones(1, 3)).sum().backward()
@@ -621,8 +621,8 @@ def test_the_train_state_round_trips_through_a_checkpoint(tmp_path):
 def test_a_checkpoint_written_before_train_state_resumes(tmp_path):
     import torch
 
-    from harness.training.checkpoints import load_checkpoint, save_checkpoint
-    from harness.training.state import TrainState
+    from harness.train.checkpoints import load_checkpoint, save_checkpoint
+    from harness.train.state import TrainState
 
     toy = _checkpointed_toy()
     folder = save_checkpoint(tmp_path, TrainState(fingerprint="x"), **toy)
@@ -646,8 +646,9 @@ def test_a_checkpoint_written_before_train_state_resumes(tmp_path):
 def test_a_checkpoint_this_version_cannot_read_is_refused_naming_the_file(tmp_path, progress, problem):
     import torch
 
-    from harness.training.checkpoints import TrainingError, load_checkpoint, save_checkpoint
-    from harness.training.state import TrainState
+    from harness.train import TrainingError
+    from harness.train.checkpoints import load_checkpoint, save_checkpoint
+    from harness.train.state import TrainState
 
     toy = _checkpointed_toy()
     folder = save_checkpoint(tmp_path, TrainState(fingerprint="x"), **toy)
@@ -667,7 +668,7 @@ def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, t
     import torch
     from safetensors.torch import load_file
 
-    from harness.training.state import run_log_path
+    from harness.train.state import run_log_path
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     # 8 examples, batch 2 x 1 -> 4 steps per epoch; only the epochs' ends are checkpointed
@@ -700,7 +701,7 @@ def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, t
 
 
 def test_resuming_with_other_settings_is_refused(demo, tmp_path):
-    from harness.training.loop import TrainingError
+    from harness.train import TrainingError
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     out = tmp_path / "run"
@@ -712,7 +713,7 @@ def test_resuming_with_other_settings_is_refused(demo, tmp_path):
 
 def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
     """What `dvc repro` needs after a parameter change: the persisted run folder starts over."""
-    from harness.training.loop import TrainingError
+    from harness.train import TrainingError
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     out = tmp_path / "run"
@@ -722,7 +723,7 @@ def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
     assert (out / "run.json").stat().st_mtime_ns == stamp
     with pytest.raises(TrainingError, match="holds a run with another config"):
         _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
-    from harness.train import run_training
+    from harness.train.main import run_training
 
     second = run_training(
         "qa", [sub], [demo["qa_docs"]["val"]], str(demo["model"]), out,
@@ -734,7 +735,7 @@ def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
 
 
 def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
-    from harness.io import folder_digest
+    from harness.core import folder_digest
 
     model = tmp_path / "model"
     model.mkdir()
@@ -749,7 +750,7 @@ def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
 def test_other_training_code_makes_another_run(demo, tmp_path, monkeypatch):
     """`dvc repro` re-runs a training stage when its code changed: the persisted folder must not hand
     back the old code's adapter as finished."""
-    from harness.training import loop
+    from harness.train import loop
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
     out = tmp_path / "run"
@@ -768,7 +769,7 @@ def test_other_training_code_makes_another_run(demo, tmp_path, monkeypatch):
 
 
 def test_a_backbone_that_does_not_exist_is_a_clear_error(demo, tmp_path, capsys):
-    from harness.train import main
+    from harness.train.main import main
 
     docs = demo["qa_docs"]
     args = ["--task", "qa", "--docs", str(docs["train"]), "--val-docs", str(docs["val"])]
@@ -779,8 +780,8 @@ def test_a_backbone_that_does_not_exist_is_a_clear_error(demo, tmp_path, capsys)
 
 
 def test_docs_longer_than_the_context_are_skipped_and_counted(demo, tmp_path, tokenizer):
-    from harness.io import read_jsonl
-    from harness.training.data import encode_example
+    from harness.core import read_jsonl
+    from harness.train.data import encode_example
 
     sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 12)
     lengths = sorted(len(encode_example(tokenizer, d)) for d in read_jsonl(sub))
@@ -794,8 +795,8 @@ def test_docs_longer_than_the_context_are_skipped_and_counted(demo, tmp_path, to
 
 
 def test_empty_or_unusable_data_is_a_clear_error(demo, tmp_path, capsys):
-    from harness.train import main
-    from harness.training.loop import TrainingError
+    from harness.train import TrainingError
+    from harness.train.main import main
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

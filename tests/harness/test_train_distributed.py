@@ -77,7 +77,7 @@ def _max_difference(a: dict, b: dict) -> float:
 
 
 def _record(out) -> tuple[dict, dict]:
-    from harness.training.state import run_log_path
+    from harness.train.state import run_log_path
 
     return json.loads((out / "run.json").read_text()), json.loads(run_log_path(out).read_text())
 

@@ -12,8 +12,8 @@ import pytest
 pytest.importorskip("peft")
 pytest.importorskip("lm_eval")
 
-from harness.layout import docs_path  # noqa: E402
-from harness.train import main as train  # noqa: E402
+from harness.data import docs_path  # noqa: E402
+from harness.train.main import main as train  # noqa: E402
 from tests.builders import KILLING_TRAINER, OFFLINE_ENV, REPO  # noqa: E402
 
 SMALL = ["encoder=small", "projector_hidden=64", "lr=2e-3", "grad_accum=1", "val_limit=4"]
@@ -88,8 +88,8 @@ def test_stage_two_killed_and_resumed_equals_the_whole_run_and_lm_eval_scores_it
 
     from lm_eval import simple_evaluate
 
-    import harness.encoder.lm_eval_model  # noqa: F401
-    from harness.lm_eval_io import SEEDS, lm_eval_task_manager
+    import harness.evaluate.encoder_lm  # noqa: F401
+    from harness.evaluate.lm_eval_io import SEEDS, lm_eval_task_manager
 
     best = str(whole / "best")
     model_args = {

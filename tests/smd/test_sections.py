@@ -8,7 +8,7 @@ from smd.trajectory import TRAJECTORY_CURVES
 
 
 def test_the_parts_tile_the_text_and_start_at_their_headings(fixtures):
-    from harness.demo_motion import demo_motion
+    from harness.describe import demo_motion
 
     walk = np.load(fixtures / "humanml3d" / "new_joints" / "012314.npy", allow_pickle=False)  # real, Y-up
     for text in (smd.describe(demo_motion(), fps=20, variant="v5"), smd.describe(walk, fps=20, variant="v5")):

@@ -6,17 +6,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.datasets import (
+from harness.core import DataError
+from harness.data import (
     Caption,
     CaptionSample,
-    DataError,
     caption_samples,
     load_joints,
     motion_length,
+    parse_span_id,
     parse_texts,
     read_split,
+    span_frames,
 )
-from harness.datasets.humanml3d import joints_file, mirror_base, parse_span_id, span_frames, span_id
+from harness.data.humanml3d import joints_file, mirror_base, span_id
 
 # Left/right joint pairs of the SMPL 22-joint body (DESIGN.md, "Motion conventions"), written out by hand.
 LEFT_RIGHT = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]

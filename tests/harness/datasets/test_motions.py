@@ -1,11 +1,10 @@
-"""harness.datasets.motions: a doc's joints as its SMD describes them, in the SMD's canonical frame."""
+"""harness.data.motions: a doc's joints as its SMD describes them, in the SMD's canonical frame."""
 
 import numpy as np
 import pytest
 
-from harness.datasets import load_canonical
-from harness.datasets.humanml3d import span_id
-from harness.registry import DATASETS
+from harness.data import DATASETS, load_canonical
+from harness.data.humanml3d import span_id
 from smd.canonical import canonicalize
 from tests.builders import to_z_up, walk
 

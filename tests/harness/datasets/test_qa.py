@@ -6,14 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.datasets import (
-    ANSWER_TYPES,
-    RELATIONS,
-    DataError,
-    Problem,
-    find_motion,
-    load_qa,
-)
+from harness.core import DataError, Problem
+from harness.data import ANSWER_TYPES, RELATIONS, find_motion, load_qa
 
 BABEL_LISTS = [f"imore_BABELQA_{s}.json" for s in ("train", "val", "test")]
 BABEL_SPLIT = "humanmotionqa_split_question_ids.json"

@@ -253,7 +253,7 @@ def test_random_compositions_respect_durations_and_posture():
 
 
 def test_loader_reads_the_demo_without_problems(demo):
-    datasets = pytest.importorskip("harness.datasets")
+    datasets = pytest.importorskip("harness.data")
     ds = datasets.load_qa(demo / "babel_qa")
     assert not ds.problems and len(ds.questions) == sum(len(r) for r in _questions(demo).values())
 

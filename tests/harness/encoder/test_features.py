@@ -1,11 +1,11 @@
-"""harness.encoder.features: resampling, the feature statistics and which registry entry a folder reads."""
+"""harness.models.encoder.features: resampling, the feature statistics and which registry entry a folder
+reads."""
 
 import numpy as np
 import pytest
 
-from harness.encoder import features
-from harness.encoder.features import STD_FLOOR, dataset_of_root, feature_stats, resample
-from harness.registry import DATASETS, Dataset
+from harness.data import DATASETS, Dataset
+from harness.models.encoder import STD_FLOOR, dataset_of_root, feature_stats, features, resample
 
 
 def test_resample_keeps_the_duration_and_interpolates_linearly():

@@ -7,11 +7,16 @@ import pytest
 
 pytest.importorskip("lm_eval")
 
-from harness.encoder.features import clip_features, clip_key, feature_stats  # noqa: E402
-from harness.encoder.folder import build_encoder, load_encoder, save_encoder  # noqa: E402
-from harness.io import read_jsonl  # noqa: E402
-from harness.layout import docs_path  # noqa: E402
-from harness.registry import DATASETS  # noqa: E402
+from harness.core import read_jsonl  # noqa: E402
+from harness.data import DATASETS, docs_path  # noqa: E402
+from harness.models.encoder import (  # noqa: E402
+    build_encoder,
+    clip_features,
+    clip_key,
+    feature_stats,
+    load_encoder,
+    save_encoder,
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +58,8 @@ def test_clip_features_are_hml3d_features_at_20_fps(roots):
     docs = read_jsonl(docs_path(roots["qa"], "motion", "test"))
     features = clip_features(roots["qa"], DATASETS["babel_qa"], clip_key(docs[0]))
     assert features.shape[1] == 263 and np.isfinite(features).all()
-    from harness.datasets.qa import find_motion
-    from harness.io import load_npy
+    from harness.core import load_npy
+    from harness.data import find_motion
 
     joints = load_npy(find_motion(roots["qa"], docs[0]["motion_id"]))
     assert abs(len(features) + 1 - (len(joints) - 1) * 20 / 30 - 1) <= 1  # 30 fps resampled to 20
@@ -81,8 +86,8 @@ def test_an_encoder_folder_round_trips(encoder_folder):
 def test_lm_eval_scores_the_tasks_with_the_encoder_model(demo, roots, encoder_folder, task, key):
     from lm_eval import simple_evaluate
 
-    import harness.encoder.lm_eval_model  # noqa: F401  (registers smd-encoder)
-    from harness.lm_eval_io import SEEDS, lm_eval_task_manager
+    import harness.evaluate.encoder_lm  # noqa: F401  (registers smd-encoder)
+    from harness.evaluate.lm_eval_io import SEEDS, lm_eval_task_manager
 
     args = {"pretrained": str(demo["model"]), "encoder": str(encoder_folder), "data_root": str(roots[key])}
     root_key = "babel_qa_root" if key == "qa" else "humanml3d_root"

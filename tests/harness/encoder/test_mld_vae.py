@@ -4,7 +4,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from harness.encoder.mld_vae import LATENT_SCALE, MldVaeEncoder, load_mld_encoder_state  # noqa: E402
+from harness.models.encoder import LATENT_SCALE, MldVaeEncoder, load_mld_encoder_state  # noqa: E402
 
 
 def _published_encoder_keys() -> dict[str, tuple[int, ...]]:

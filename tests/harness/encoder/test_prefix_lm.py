@@ -6,7 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from harness.encoder.prefix_lm import MotionPrefixLM, marker_spans, motion_marker  # noqa: E402
+from harness.data import motion_marker  # noqa: E402
+from harness.models.encoder import MotionPrefixLM, marker_spans  # noqa: E402
 
 SOFT = " walks forward and waves"  # the soft tokens of the test: these tokens' own embeddings
 

@@ -1,0 +1,7 @@
+"""`python -m harness.evaluate` == `smd evaluate`."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

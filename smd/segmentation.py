@@ -1,10 +1,12 @@
 """Segmentation of smoothed curves into holds, ramps and repeated cycles.
 
-The recipe (DESIGN.md): smooth with a moving average over a window given in seconds; find peaks
-and valleys with `scipy.signal.find_peaks` at a prominence of at least `delta`; cut at those
-extrema; split a still stretch off either end of a ramp; label each piece increases / decreases /
-holds (|change| < delta); merge neighbouring holds; collapse runs of similar alternating pieces
-into cycles. Extremum times and values are refined to sub-frame precision with a parabola through
+The recipe: smooth with a moving average over a window given in seconds; find peaks and valleys
+with `scipy.signal.find_peaks` at a prominence of at least `delta`; cut at those extrema; split a
+still stretch off either end of a ramp; label each piece increases / decreases / holds (|change| <
+delta); split a ramp whose curve strays farther than `far` from the line between its ends, where it
+strays most, so that its text reads back into the curve (`_split_far`), and label its parts the same
+way; merge neighbouring holds; collapse runs of similar alternating pieces into cycles. Extremum
+times and values, and the read-back cuts, are refined to sub-frame precision with a parabola through
 the three samples around them, so the text barely depends on the sampling rate.
 
 `segment_table` runs the recipe on many curves at once (a motion's angles at every threshold and

@@ -9,7 +9,7 @@ import numpy as np
 from .canonical import facing_yaw
 from .skeleton import J
 
-# Default thresholds of the trajectory curves (DESIGN.md): translation in metres, heading in degrees.
+# Default thresholds of the trajectory curves : translation in metres, heading in degrees.
 TRANSLATION_DELTA_M = 0.03
 HEADING_DELTA_DEG = 15.0
 

@@ -400,3 +400,14 @@ if __name__ == "__main__":  # the drawing and each dvc.yaml stage's code deps, a
     for stage_name, stage_spec in sorted(_stages().items()):
         deps = expected_deps(code_files(stage_spec["cmd"]))
         print(f"{stage_name}:\n" + "\n".join(f"  - {d}" for d in deps))
+
+
+def test_no_code_cites_a_document_outside_the_repository():
+    """A design document outside the repository is no reference: the code cites the repo's own docs."""
+    cited = [
+        str(path.relative_to(REPO))
+        for folder in ("smd", "harness", "tasks", "benchmarks")
+        for path in sorted((REPO / folder).rglob("*.py"))
+        if "DESIGN.md" in path.read_text(encoding="utf-8")
+    ]
+    assert not cited, cited

@@ -1,6 +1,6 @@
 """HumanML3D loaders: split lists, caption files, joints, and T2M's caption-sample population.
 
-Layout of a dataset root (see DESIGN.md, "Datasets"):
+Layout of a dataset root (docs/data.md):
 
     root/new_joints/<id>.npy    (T, 22, 3) joints, Y up, frame 0 faces +Z, 20 fps
     root/texts/<id>.txt         one caption per line: `caption#word/POS ...#start#end`

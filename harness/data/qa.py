@@ -1,6 +1,6 @@
 """BABEL-QA / HuMMan-QA question loaders, for both published forms of the question files.
 
-Layout of a dataset root (see DESIGN.md, "Datasets"):
+Layout of a dataset root (docs/data.md):
 
     root/questions/   NSPose: `*questions.json` (a dict qid -> record) + `*split_question_ids.json`,
                       or IMoRe: `*_train.json`, `*_val.json`, `*_test.json` (lists of

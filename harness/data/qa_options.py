@@ -1,4 +1,4 @@
-"""10-option multiple choice for BABEL-QA / HuMMan-QA (DESIGN.md, "10-option QA").
+"""10-option multiple choice for BABEL-QA / HuMMan-QA (docs/protocols.md, "10-option QA").
 
 Each question gets its gold answer plus distractors of the same answer type drawn from the
 dataset's answer vocabulary: nine of them when the type has more than ten answers, otherwise all

@@ -1,6 +1,6 @@
 """Synthetic demo benchmark: forward-kinematics motions with known actions, directions, body parts and
 timings, written in BABEL-QA's and HumanML3D's real layouts so every later stage treats it as one more
-dataset (DESIGN.md, "Demo data").
+dataset (docs/data.md).
 
     python -m harness.demo.generate --out data/demo --motions 600 --seed 0
 

@@ -1,4 +1,4 @@
-"""Caption metrics (DESIGN.md, "Caption metrics"): COCO BLEU/ROUGE-L/CIDEr with TM2T's reference policy,
+"""Caption metrics (docs/protocols.md, "Captions"): COCO BLEU/ROUGE-L/CIDEr with TM2T's reference policy,
 sacreBLEU, BERTScore, and the T2M evaluator's R-Precision / MM-Dist.
 
 Heavy dependencies (pycocoevalcap, sacrebleu, bert-score, torch) are imported by the functions that need

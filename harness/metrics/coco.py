@@ -1,6 +1,6 @@
 """BLEU@1-4, ROUGE-L and CIDEr with the COCO caption scorers, TM2T's reference policy, and sacreBLEU.
 
-Protocol (DESIGN.md, "Caption metrics"), as TM2T's `final_evaluations_m2t.py` runs it through NLGEval:
+Protocol (docs/protocols.md, "Captions"), as TM2T's `final_evaluations_m2t.py` runs it through NLGEval:
 
 - every scorer gets each string `strip()`ped and nothing else, exactly what NLGEval hands them (no
   lower-casing, no punctuation removal, no PTB tokenizer, inner whitespace kept): BLEU and CIDEr then

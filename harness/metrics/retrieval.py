@@ -1,6 +1,6 @@
 """R-Precision (top 1/2/3) and MM-Dist from text and motion embeddings of the T2M evaluator.
 
-Protocol (DESIGN.md; MotionGPT's M2T metric, itself TM2T's R-precision with the generated captions as
+Protocol (docs/protocols.md; MotionGPT's M2T metric, itself TM2T's R-precision with the generated captions as
 queries): the samples are shuffled with a seeded permutation and cut into groups of 32 (a last,
 incomplete group is left out, like T2M's `drop_last` loaders); inside a group the Euclidean distance
 matrix is text x motion; a caption scores a hit at k when its own motion is among the k nearest motions.

@@ -22,7 +22,7 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run's settings (paper defaults; see DESIGN.md "training settings").
+    """One training run's settings (the paper's defaults; README, "Training LoRA adapters").
 
     Attributes:
         task: `qa` (validated by accuracy) or `caption` (validated by loss).

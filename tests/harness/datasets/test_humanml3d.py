@@ -20,7 +20,7 @@ from harness.data import (
 )
 from harness.data.humanml3d import joints_file, mirror_base, span_id
 
-# Left/right joint pairs of the SMPL 22-joint body (DESIGN.md, "Motion conventions"), written out by hand.
+# Left/right joint pairs of the SMPL 22-joint body (docs/data.md), written out by hand.
 LEFT_RIGHT = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21)]
 
 WHOLE = "a person walks.#a/DET person/NOUN walk/VERB#0.0#0.0"

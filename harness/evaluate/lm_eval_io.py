@@ -24,6 +24,8 @@ from harness.results import cell_key
 from .tasks import TYPE_METRICS
 
 __all__ = [
+    "ANSWER_PRIOR",
+    "ANSWER_PRIOR_MODEL",
     "ENCODER_MODEL",
     "SEEDS",
     "cell_backbone_name",
@@ -45,6 +47,9 @@ CHECKOUT_TASKS = REPO / "tasks"
 
 
 ENCODER_MODEL = "smd-encoder"  # lm-eval's model name of the encoder baseline (harness.evaluate.encoder_lm)
+# the answer-prior baseline (harness.evaluate.answer_prior): its `--backbone` and cell name, its lm-eval model
+ANSWER_PRIOR = "answer-prior"
+ANSWER_PRIOR_MODEL = "smd-answer-prior"
 # lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}
 

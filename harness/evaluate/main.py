@@ -58,6 +58,8 @@ from harness.models import Backbone, adapter_record, get_backbone
 from harness.results import Cell, cell_path, cell_statistics, provenance_path, write_cell
 
 from .lm_eval_io import (
+    ANSWER_PRIOR,
+    ANSWER_PRIOR_MODEL,
     ENCODER_MODEL,
     SEEDS,
     cell_backbone_name,
@@ -115,7 +117,7 @@ def _json_safe(obj: Any) -> Any:
 class _Plan:
     """A request with everything resolved and checked, before any model is loaded."""
 
-    backbone: Backbone
+    backbone: Backbone | None  # None: the answer prior (no text model)
     cell: tuple[str, str, str, str | None]  # dataset, variant, backbone, adapter
     docs: Path
     adapter: dict[str, Any] | None
@@ -159,8 +161,9 @@ def plan(request: EvalRequest) -> _Plan:
             raise EvalInputError(str(e)) from None
     if request.adapter_name and request.adapter is None:
         raise EvalInputError("--adapter-name needs --adapter")
+    prior_docs = _answer_prior_docs(request) if request.backbone == ANSWER_PRIOR else None
     try:
-        backbone = get_backbone(request.backbone, request.params)
+        backbone = None if prior_docs else get_backbone(request.backbone, request.params)
     except (FileNotFoundError, ValueError) as e:
         raise EvalInputError(str(e)) from None
     try:
@@ -171,7 +174,12 @@ def plan(request: EvalRequest) -> _Plan:
         raise EvalInputError(str(e)) from None
     adapter_name = (request.adapter_name or "lora") if adapter else None
     try:
-        cell = (request.dataset, request.preset, cell_backbone_name(backbone), adapter_name)
+        cell = (
+            request.dataset,
+            request.preset,
+            cell_backbone_name(backbone) if backbone else ANSWER_PRIOR,
+            adapter_name,
+        )
         Cell(*cell)  # the names' rules, checked before an hour of evaluation
     except ValueError as e:
         raise EvalInputError(str(e)) from None
@@ -180,8 +188,8 @@ def plan(request: EvalRequest) -> _Plan:
         "task": request.task,
         "task_version": task_version(request.task),
         "preset": request.preset,
-        "model": backbone.path,
-        "model_files": folder_digest(backbone.path),
+        "model": backbone.path if backbone else ANSWER_PRIOR,
+        "model_files": folder_digest(backbone.path) if backbone else sha256_file(prior_docs),
         "adapter_sha256": adapter["sha256"] if adapter else None,
         **({"encoder_sha256": encoder["sha256"]} if encoder else {}),
         "docs_sha256": docs_sha,
@@ -191,6 +199,21 @@ def plan(request: EvalRequest) -> _Plan:
     }
     task_metadata = {"smd_variant": request.preset, root_key: str(request.data_root), **request.metadata}
     return _Plan(backbone, cell, docs, adapter, task_metadata, inputs)
+
+
+def _answer_prior_docs(request: EvalRequest) -> Path:
+    """The training docs the answer prior counts answers in (the test docs' own variant folder)."""
+    if TASKS[request.task].kind != "qa":
+        raise EvalInputError(f"--backbone {ANSWER_PRIOR} scores QA tasks only, not {request.task}")
+    if request.adapter is not None or request.encoder is not None:
+        raise EvalInputError(f"--backbone {ANSWER_PRIOR} reads no model: it takes no --adapter or --encoder")
+    train = docs_path(request.data_root, request.preset, "train")
+    if not train.is_file():
+        raise EvalInputError(
+            f"the answer prior needs the training docs: {train} not found "
+            f"(run `smd make-docs {request.data_root} --preset {request.preset}`)"
+        )
+    return train
 
 
 # ---------------------------------------------------------------- the run
@@ -218,9 +241,16 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     from lm_eval import simple_evaluate
 
     cuda = torch.cuda.is_available()
-    args = model_args(
-        resolved.backbone, request.adapter, cuda=cuda, encoder=request.encoder, root=request.data_root
-    )
+    if resolved.backbone is None:  # registers lm-eval's model `smd-answer-prior`
+        from . import answer_prior  # noqa: F401
+
+        lm = ANSWER_PRIOR_MODEL
+        args = {"train_docs": str(docs_path(request.data_root, request.preset, "train"))}
+    else:
+        lm = ENCODER_MODEL if request.encoder else "hf"
+        args = model_args(
+            resolved.backbone, request.adapter, cuda=cuda, encoder=request.encoder, root=request.data_root
+        )
     if request.encoder:  # registers lm-eval's model `smd-encoder`
         from . import encoder_lm  # noqa: F401
     try:  # the task reads its docs (and leaves out those too long) before simple_evaluate loads the model
@@ -235,7 +265,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         request.samples_dir, resolved.cell, {**resolved.inputs, "batch_size": request.batch_size}
     )
     res = simple_evaluate(
-        model=ENCODER_MODEL if request.encoder else "hf",
+        model=lm,
         model_args=args,
         tasks=[task],
         apply_chat_template=True,
@@ -271,7 +301,9 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         "task": request.task,
         "task_version": res["versions"].get(request.task),
         "inputs": resolved.inputs,
-        "backbone": {"name": resolved.backbone.name, "path": resolved.backbone.path},
+        "backbone": {"name": ANSWER_PRIOR, "path": None}
+        if resolved.backbone is None
+        else {"name": resolved.backbone.name, "path": resolved.backbone.path},
         "model_args": _json_safe(args),
         "adapter": resolved.adapter,
         "data": {

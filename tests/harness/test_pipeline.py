@@ -28,7 +28,8 @@ import yaml
 
 from harness import pipeline as pipeline_mod
 from harness.core import Params
-from harness.data import task_name
+from harness.data import SCORINGS, task_name
+from harness.evaluate.lm_eval_io import ANSWER_PRIOR
 from harness.pipeline import Pipeline, load_pipeline
 from harness.results import cell_path, provenance_path
 from tests.builders import REPO
@@ -203,6 +204,7 @@ def test_every_matrix_cell_has_its_stage(profile):
         expected[family] = expected[f"{family}-lora"] = cells
     captions = {f"{b}-{v}" for b, v in product(p.caption_backbones, p.presets)}
     expected["eval-caption"] = expected["eval-caption-lora"] = captions
+    expected["eval-qa-prior"] = {name.split("@")[1] for name, *_ in _prior_cells(p)}
     for family, items in expected.items():
         assert set(_family(stages, family)) == {f"{family}@{i}" for i in items}, family
     families = {name.split("@")[0] for name in stages}
@@ -354,6 +356,46 @@ def _eval_cells(p: Pipeline):
             yield f"eval-caption{suffix}@{b}-{preset}", p.caption_dataset, "generation", b, preset, lora
 
 
+def _prior_cells(p: Pipeline):
+    """(stage name, dataset, scoring, preset) of each answer-prior stage: every QA dataset, preset and
+    scoring (its matrix names a scoring by its place in SCORINGS)."""
+    for d, preset, (i, scoring) in product(p.qa_datasets, p.presets, enumerate(SCORINGS)):
+        yield f"eval-qa-prior@{d}-{preset}-scoring{i}", d, scoring, preset
+
+
+def _prior_cell(p: Pipeline, dataset: str, scoring: str, preset: str) -> Path:
+    return cell_path(p.results_dir, p.result_dataset(dataset, scoring), preset, ANSWER_PRIOR, None)
+
+
+def test_prior_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
+    import harness.evaluate.main
+    from harness.data import docs_path
+
+    requests = []
+    monkeypatch.setattr(harness.evaluate.main, "run_evaluation", lambda r: requests.append(r) or ("", Path()))
+    monkeypatch.chdir(profile.root)
+    p = profile.pipeline
+    for name, dataset, scoring, preset in _prior_cells(p):
+        stage = profile.stages[name]
+        cell = _prior_cell(p, dataset, scoring, preset)
+        assert [o for o in stage.outs if o.metric] == [Out(cell, persist=False, cache=False, metric=True)], (
+            name
+        )
+        requests.clear()
+        _run_smd_command(stage.cmd)
+        (req,) = requests
+        assert (req.dataset, req.preset, req.backbone, req.adapter) == (
+            p.result_dataset(dataset, scoring),
+            preset,
+            ANSWER_PRIOR,
+            None,
+        ), name
+        assert req.task == task_name(dataset, scoring) and req.limit == p.eval_limit, name
+        # it counts answers in the training docs and scores the test docs: both under the dep
+        for split in ("train", "test"):
+            assert _covered(docs_path(req.data_root, preset, split), stage.deps), name
+
+
 def _cell(p: Pipeline, dataset: str, scoring: str, backbone: str, preset: str, lora: bool) -> Path:
     adapter = pipeline_mod.ADAPTER_NAMES[pipeline_mod.SCORING_TARGETS[scoring]] if lora else None
     return cell_path(p.results_dir, p.result_dataset(dataset, scoring), preset, backbone, adapter)
@@ -434,6 +476,8 @@ def test_tables_depend_on_every_cell(profile):
     for _, dataset, scoring, b, preset, lora in _eval_cells(p):
         cell = _cell(p, dataset, scoring, b, preset, lora)
         assert _covered(cell, tables.deps), cell
+    for _, dataset, scoring, preset in _prior_cells(p):
+        assert _covered(_prior_cell(p, dataset, scoring, preset), tables.deps)
     assert Path("reports/tables.md") in {o.path for o in tables.outs}
 
 
@@ -619,7 +663,8 @@ def _demo_cells(root: Path) -> set[Path]:
     zero-shot and LoRA."""
     p = load_pipeline(root / "params.yaml")
     cells = {_cell(p, *cell[1:]) for cell in _eval_cells(p)}
-    assert len(cells) == 2 * 4 and p.presets == ("v5_top3",)
+    cells |= {_prior_cell(p, *cell[1:]) for cell in _prior_cells(p)}
+    assert len(cells) == 2 * 4 + 3 and p.presets == ("v5_top3",)
     return cells
 
 
@@ -667,6 +712,7 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
     evaluate_lora = {name for name, *_, lora in cells if lora}
     evaluate_zero_shot = {name for name, *_, lora in cells if not lora}
     assert len(train) == 3 and len(evaluate_lora) == len(evaluate_zero_shot) == 4
+    evaluate_zero_shot |= {name for name, *_ in _prior_cells(p)}  # the answer prior: eval_limit too
     try:
         lr = yaml.safe_load(original)["train"]["lr"]
         _edit_params(root, {("train", "lr"): float(lr) * 2})

@@ -73,14 +73,67 @@ def atomic_output(path: Path | str, *, binary: bool = False) -> Iterator[IO]:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         # an error about another file (the block reading an input) is not this output's
-        if (
-            isinstance(e, OSError)
-            and e.errno in _USER_FIXES
-            and e.filename in (None, tmp, str(path), str(path.parent))
-        ):
-            had = "the earlier file is unchanged" if path.exists() else "nothing was written"
-            raise OutputError(f"cannot write {path}: {_USER_FIXES[e.errno]} ({had})") from e
+        if isinstance(e, OSError) and e.filename in (None, tmp, str(path), str(path.parent)):
+            _raise_if_users(e, path)
         raise
+
+
+def _raise_if_users(error: OSError, path: Path) -> None:
+    """An `OutputError` naming `path` when `error` is one the user fixes (full disk, permission...)."""
+    if error.errno in _USER_FIXES:
+        had = "the earlier file is unchanged" if path.exists() else "nothing was written"
+        raise OutputError(f"cannot write {path}: {_USER_FIXES[error.errno]} ({had})") from error
+
+
+class Journal:
+    """An append-only file of lines, written as work goes (a build's cache): each line is flushed at once,
+    so an interrupted run keeps what it finished, and a line cut short by a kill is for the reader to skip.
+    The one output that is not replaced whole by `atomic_output`, since it must grow as it goes; errors the
+    user fixes are `OutputError`s all the same.
+
+        with Journal(path) as journal:
+            offset = journal.append(line)  # where the line starts, in bytes
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> Journal:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a+b")  # noqa: SIM115 - closed by __exit__
+            self._file.seek(0, os.SEEK_END)
+            if self._file.tell():  # an interrupted write may have left a partial line: start a fresh one
+                self._file.seek(-1, os.SEEK_END)
+                if self._file.read(1) != b"\n":
+                    self._file.write(b"\n")
+        except OSError as e:
+            self.close()
+            _raise_if_users(e, self.path)
+            raise
+        return self
+
+    def append(self, line: str) -> int:
+        """Write `line` (which ends with a newline) and flush it; the byte offset where it starts."""
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: a Journal is written inside its `with` block")
+        try:
+            offset = self._file.tell()
+            self._file.write(line.encode("utf-8"))
+            self._file.flush()
+        except OSError as e:
+            _raise_if_users(e, self.path)
+            raise
+        return offset
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 _UMASK_LOCK = threading.Lock()

@@ -188,12 +188,13 @@ def _stage(module: str, command: str):
     def run(args: argparse.Namespace) -> int:
         import importlib
 
-        from harness.core import DataError
+        from harness.core import DataError, OutputError
 
         try:
             return importlib.import_module(module).main(args.stage_args)
-        except (DataError, FileNotFoundError, NotADirectoryError) as e:
-            # a user's mistake (a missing or unusable dataset, file or folder): one line, not a traceback
+        except (DataError, OutputError, FileNotFoundError, NotADirectoryError) as e:
+            # a user's mistake (a missing or unusable dataset, file or folder) or one the user fixes (a full
+            # disk, a folder without permission): one line, not a traceback
             print(f"smd {command}: error: {e}", file=sys.stderr)
             return EXIT_ERROR
 
@@ -269,12 +270,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     joints = load_motion(args.motion)
     analysis = _analyze(joints, args.motion, args)
+    from harness.core import OutputError, atomic_write_figure
+
     fig = plot_analysis(analysis, plt, title=Path(args.motion).name, variant=args.variant, top=args.top)
     out = Path(args.output)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=100)
-    except OSError as e:
+        atomic_write_figure(out, fig, dpi=100)
+    except OutputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as e:  # e.g. an extension matplotlib has no format for
         raise _Failure(str(out), f"cannot write the image ({e})") from None
     finally:
         plt.close(fig)

@@ -31,14 +31,13 @@ Exit status: 0 done; 2 bad input (missing docs, backbone or adapter; a doc that 
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from harness.core import atomic_write_bytes, atomic_write_json, positive_int, read_jsonl
+from harness.core import atomic_write_figure, atomic_write_json, positive_int, read_jsonl
 from harness.data import SCORINGS, TASKS, docs_format, docs_path, extract_option, is_qa, render_prompt, target
 from harness.models import adapter_record, get_backbone
 
@@ -165,14 +164,13 @@ def attend(
 
 def _save(fig, path: Path) -> None:
     """A figure written atomically, byte for byte the same on every run (no creation date in a PDF)."""
-    buf = io.BytesIO()
-    fig.savefig(
-        buf,
+    atomic_write_figure(
+        path,
+        fig,
         format=path.suffix[1:],
         dpi=110,
         metadata={"CreationDate": None} if path.suffix == ".pdf" else None,
     )
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def _select(docs: list[dict], ids: list[str] | None, n: int, path: Path) -> list[dict]:

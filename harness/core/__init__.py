@@ -1,6 +1,8 @@
 """The ground floor of `harness/`: what every feature needs, nothing feature-specific.
 
-- `files`: atomic writes, safe reads (JSON, JSONL, YAML, `.npy`), file and folder hashes;
+- `files`: the one writer of outputs (`atomic_output` and its helpers, `OutputError`; `Journal`, a cache
+  that grows as work goes), text read as people save it (`read_text`), safe reads (JSON, JSONL, YAML,
+  `.npy`), file and folder hashes;
 - `config`: `params.yaml` read once, typed sections (one `Params` per command, passed down);
 - `code_deps`: a module's import closure and the digest of its code (training fingerprints its runs with
   it; the layout test derives each dvc stage's code deps from it);
@@ -13,14 +15,20 @@ from .arg_types import batch_size, json_object, positive_int
 from .code_deps import code_digest, import_closure, imports, module_files
 from .config import Params, checked_fields, load_params, parse_overrides, read_params, typed_from_mapping
 from .files import (
+    Journal,
+    OutputError,
+    atomic_output,
     atomic_write_bytes,
+    atomic_write_figure,
     atomic_write_json,
     atomic_write_jsonl,
+    atomic_write_npy,
     atomic_write_text,
     folder_digest,
     load_npy,
     read_json,
     read_jsonl,
+    read_text,
     read_yaml,
     sha256_file,
 )
@@ -29,11 +37,16 @@ from .provenance import git_state, hardware, now_utc, versions
 
 __all__ = [
     "DataError",
+    "Journal",
+    "OutputError",
     "Params",
     "Problem",
+    "atomic_output",
     "atomic_write_bytes",
+    "atomic_write_figure",
     "atomic_write_json",
     "atomic_write_jsonl",
+    "atomic_write_npy",
     "atomic_write_text",
     "batch_size",
     "checked_fields",
@@ -54,6 +67,7 @@ __all__ = [
     "read_json",
     "read_jsonl",
     "read_params",
+    "read_text",
     "read_yaml",
     "sha256_file",
     "typed_from_mapping",

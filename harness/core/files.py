@@ -1,47 +1,187 @@
-"""Small file helpers shared by every stage: atomic writes and safe reads.
+"""Small file helpers shared by every stage: the one writer of outputs, and safe reads.
 
-Every output is written to a temporary file in the same folder and moved into place with
-`os.replace`, so a killed process leaves either the old file or the new one, never half of one.
+Every output goes through `atomic_output`: a temporary file in the target's folder, flushed and fsynced,
+given the permissions any file the user creates there gets (the umask's, not `mkstemp`'s private 0600),
+then moved into place with `os.replace`. A killed process or a failed write leaves either the old file or
+the new one, never half of one, and no temporary file. A full disk, a folder without write permission or a
+read-only file system is an `OutputError`: one line naming the file and what to do, which the `smd`
+command prints with exit status 2. `tests/harness/test_writer_coverage.py` fails on a write in the
+packages that goes around it.
+
+Every text input goes through `read_text`: UTF-8 with or without a byte-order mark, any line ending
+(`\r\n`, `\r`, `\n`) read as `\n`, so a file saved by a Windows editor gives the same records as a clean one.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import re
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import yaml
 
+# what the user can do about each OS error a write meets, when it is theirs to fix
+_USER_FIXES = {
+    errno.ENOSPC: "no space left on the device: free space there or write to another folder",
+    errno.EDQUOT: "disk quota exceeded: free space there or write to another folder",
+    errno.EACCES: "permission denied: make the folder writable for you or write to another folder",
+    errno.EPERM: "operation not permitted: make the folder writable for you or write to another folder",
+    errno.EROFS: "read-only file system: write to another folder",
+}
+
+
+class OutputError(Exception):
+    """An output that could not be written for a reason the user fixes (disk full, no permission, a
+    read-only file system); the message names the file, the reason and the fix, and says that an earlier
+    complete file (if any) is untouched."""
+
+
+@contextmanager
+def atomic_output(path: Path | str, *, binary: bool = False) -> Iterator[IO]:
+    """The one writer: `with atomic_output(path) as f: f.write(...)` (UTF-8 text, or bytes with `binary`).
+
+    `path` appears, complete, only when the block ends without an error; on any error the temporary
+    file is removed and `path` keeps its earlier content. Third-party writers take the file object
+    (`np.save(f, ...)`, `torch.save(obj, f)`, `fig.savefig(f, format=...)`). Creates parent folders.
+
+    Raises:
+        OutputError: a full disk, a missing permission or a read-only file system (from the block's own
+            writes too), naming `path`.
+    """
+    path = Path(path)
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as e:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        # an error about another file (the block reading an input) is not this output's
+        if isinstance(e, OSError) and e.filename in (None, tmp, str(path), str(path.parent)):
+            _raise_if_users(e, path)
+        raise
+
+
+def _raise_if_users(error: OSError, path: Path) -> None:
+    """An `OutputError` naming `path` when `error` is one the user fixes (full disk, permission...)."""
+    if error.errno in _USER_FIXES:
+        had = "the earlier file is unchanged" if path.exists() else "nothing was written"
+        raise OutputError(f"cannot write {path}: {_USER_FIXES[error.errno]} ({had})") from error
+
+
+class Journal:
+    """An append-only file of lines, written as work goes (a build's cache): each line is flushed at once,
+    so an interrupted run keeps what it finished, and a line cut short by a kill is for the reader to skip.
+    The one output that is not replaced whole by `atomic_output`, since it must grow as it goes; errors the
+    user fixes are `OutputError`s all the same.
+
+        with Journal(path) as journal:
+            offset = journal.append(line)  # where the line starts, in bytes
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> Journal:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a+b")  # noqa: SIM115 - closed by __exit__
+            self._file.seek(0, os.SEEK_END)
+            if self._file.tell():  # an interrupted write may have left a partial line: start a fresh one
+                self._file.seek(-1, os.SEEK_END)
+                if self._file.read(1) != b"\n":
+                    self._file.write(b"\n")
+        except OSError as e:
+            self.close()
+            _raise_if_users(e, self.path)
+            raise
+        return self
+
+    def append(self, line: str) -> int:
+        """Write `line` (which ends with a newline) and flush it; the byte offset where it starts."""
+        if self._file is None:
+            raise RuntimeError(f"{self.path}: a Journal is written inside its `with` block")
+        try:
+            offset = self._file.tell()
+            self._file.write(line.encode("utf-8"))
+            self._file.flush()
+        except OSError as e:
+            _raise_if_users(e, self.path)
+            raise
+        return offset
+
+    def close(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            file.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux's /proc); elsewhere
+    set and restored at once, under a lock so that no thread of ours creates a file in between."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+        found = re.search(r"^Umask:\s*([0-7]+)$", status, re.MULTILINE)
+        if found:
+            return int(found.group(1), 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
 
 def atomic_write_text(path: Path | str, text: str) -> Path:
     """Write `text` to `path` atomically (UTF-8); creates parent folders."""
-    return _atomic_write(path, text, mode="w", encoding="utf-8")
+    with atomic_output(path) as f:
+        f.write(text)
+    return Path(path)
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
     """Write `data` to `path` atomically (images, archives); creates parent folders."""
-    return _atomic_write(path, data, mode="wb")
+    with atomic_output(path, binary=True) as f:
+        f.write(data)
+    return Path(path)
 
 
-def _atomic_write(path: Path | str, data: str | bytes, **open_args: Any) -> Path:
+def atomic_write_npy(path: Path | str, array: np.ndarray) -> Path:
+    """One array as `.npy` (no pickles), written atomically."""
+    with atomic_output(path, binary=True) as f:
+        np.save(f, array, allow_pickle=False)
+    return Path(path)
+
+
+def atomic_write_figure(path: Path | str, fig: Any, **savefig_args: Any) -> Path:
+    """A matplotlib figure, written atomically; the format is the file's extension unless given."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, **open_args) as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    savefig_args.setdefault("format", path.suffix.lstrip(".").lower() or None)
+    with atomic_output(path, binary=True) as f:
+        fig.savefig(f, **savefig_args)
     return path
 
 
@@ -60,25 +200,40 @@ def atomic_write_jsonl(path: Path | str, rows: Iterable[dict]) -> Path:
     )
 
 
-def read_json(path: Path | str) -> Any:
-    """Parse a JSON file; a ValueError names the file on malformed content."""
+def read_text(path: Path | str) -> str:
+    """A text file as people save it: UTF-8 with or without a byte-order mark, `\r\n` and `\r` read as
+    `\n`.
+
+    Raises:
+        ValueError: `<path>: not UTF-8 text (...)`.
+    """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_json(path: Path | str) -> Any:
+    """Parse a JSON file (`read_text`); a ValueError names the file on malformed content."""
+    path = Path(path)
+    try:
+        return json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: malformed JSON ({e})") from None
 
 
 def read_jsonl(path: Path | str) -> list[dict]:
-    """Parse a JSONL file; a ValueError names the file and line on malformed content."""
+    """Parse a JSONL file (`read_text`); a ValueError names the file and line on malformed content."""
     rows = []
-    with Path(path).open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}: line {n}: malformed JSON ({e})") from None
+    # split on "\n" only: str.splitlines would also cut at U+2028 and the like, which JSON strings may hold
+    for n, line in enumerate(read_text(path).split("\n"), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}: line {n}: malformed JSON ({e})") from None
     return rows
 
 
@@ -137,6 +292,6 @@ def read_yaml(path: Path | str, what: str) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(read_text(path))
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: malformed YAML ({e})") from None

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .files import read_text
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -65,6 +67,6 @@ def pipeline_outputs(lock: Path = REPO / "dvc.lock") -> list[str]:
 
     if not lock.is_file():
         return []
-    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    stages = (yaml.safe_load(read_text(lock)) or {}).get("stages") or {}
     outs = {o["path"] for stage in stages.values() for o in stage.get("outs") or [] if "path" in o}
     return [lock.name, *sorted(outs)]

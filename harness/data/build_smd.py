@@ -1,11 +1,12 @@
 """SMD build stage: dataset motions x presets -> one SMD file per preset.
 
 Each motion is analysed once and rendered for every preset, on all cores. Results are appended
-to a cache (`smd_cache.jsonl`, one line per motion, flushed as it goes) keyed by the motion file's
-content (sha256: a regenerated or copied file with the same bytes is the same motion, and the cache,
-part of a DVC output, is the same bytes on every machine) and the SMD format version, so a re-run
-after adding motions or after an interruption computes only what is missing. Outputs and the report
-are written atomically.
+to a cache (`smd_cache.jsonl`, one line per motion, flushed as it goes: a `harness.core.Journal`) keyed
+by the motion file's content (sha256: a regenerated or copied file with the same bytes is the same motion,
+and the cache, part of a DVC output, is the same bytes on every machine) and the SMD format version, so a
+re-run after adding motions or after an interruption computes only what is missing. Outputs and the report
+are written atomically; the SMD files and the compacted cache are written one motion at a time, read back
+from the cache, so the build's memory does not grow with the dataset (`benchmarks/bench_load.py`).
 A motion that cannot be described (missing or corrupt file, non-finite joints...) is recorded in
 `build_report.json` with its id and file, and the build goes on with the rest.
 """
@@ -16,6 +17,7 @@ import json
 import multiprocessing
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,9 +27,10 @@ from tqdm import tqdm
 import smd
 from harness.core import (
     DataError,
+    Journal,
     Problem,
+    atomic_output,
     atomic_write_json,
-    atomic_write_text,
     is_error,
     load_npy,
     sha256_file,
@@ -35,7 +38,7 @@ from harness.core import (
 
 from .humanml3d import mirror_joints
 from .layout import dataset_kind
-from .smd_files import smd_file_name, write_smd_file
+from .smd_files import SMDFileWriter, smd_file_name
 
 CACHE_NAME = "smd_cache.jsonl"
 REPORT_NAME = "build_report.json"
@@ -112,29 +115,39 @@ class BuildReport:
         return {k: v for k, v in asdict(self).items() if k not in run_dependent}
 
 
-def _read_cache(path: Path) -> dict[str, dict]:
-    """motion_id -> {"key", "fmt", "texts"}; a line cut short by an interruption is ignored."""
-    entries: dict[str, dict] = {}
+@dataclass(frozen=True)
+class _CacheEntry:
+    """What a build keeps in memory of a cache line: never its texts, which it reads back one motion at a
+    time (`offset`: where the line starts in the cache file)."""
+
+    key: str | None
+    fmt: str | None
+    presets: frozenset[str]
+    offset: int
+
+
+def _entry(row: dict, offset: int) -> _CacheEntry:
+    texts = row.get("texts")
+    presets = frozenset(texts if isinstance(texts, dict) else ())
+    return _CacheEntry(row.get("key"), row.get("fmt"), presets, offset)
+
+
+def _read_cache(path: Path) -> dict[str, _CacheEntry]:
+    """motion_id -> its cache entry (the last line of an id wins); a line cut short by an interruption
+    is ignored."""
+    entries: dict[str, _CacheEntry] = {}
     if not path.exists():
         return entries
-    with path.open(encoding="utf-8") as f:
+    offset = 0
+    with path.open("rb") as f:
         for line in f:
             try:
                 row = json.loads(line)
-                entries[row["id"]] = row
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
+                entries[row["id"]] = _entry(row, offset)
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
+                pass
+            offset += len(line)
     return entries
-
-
-def _open_cache_for_append(path: Path):
-    f = path.open("a+", encoding="utf-8")
-    f.seek(0, os.SEEK_END)
-    if f.tell():  # an interrupted write may have left a partial line: start a fresh one
-        f.seek(f.tell() - 1)
-        if f.read(1) != "\n":
-            f.write("\n")
-    return f
 
 
 def build_smd(
@@ -177,9 +190,9 @@ def build_smd(
             continue
         fresh = (
             entry is not None
-            and entry.get("key") == key
-            and entry.get("fmt") == smd.FORMAT_VERSION
-            and all(p in entry.get("texts", {}) for p in presets)
+            and entry.key == key
+            and entry.fmt == smd.FORMAT_VERSION
+            and all(p in entry.presets for p in presets)
         )
         if not fresh:
             todo.append((ref, key))
@@ -190,7 +203,7 @@ def build_smd(
     if todo:
         jobs = [(r, key, presets) for r, key in todo]
         paths = {r.motion_id: r.path for r, _ in todo}
-        with _open_cache_for_append(cache_path) as f:
+        with Journal(cache_path) as journal:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 results = pool.imap_unordered(
                     _work, jobs, chunksize=max(1, min(32, len(jobs) // (4 * workers)))
@@ -201,23 +214,18 @@ def build_smd(
                         cache.pop(motion_id, None)
                         continue
                     row = {"id": motion_id, "key": key, "fmt": smd.FORMAT_VERSION, "texts": texts}
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    f.flush()
-                    cache[motion_id] = row
+                    cache[motion_id] = _entry(row, journal.append(json.dumps(row, ensure_ascii=False) + "\n"))
                     computed += 1
     compute_seconds = time.perf_counter() - t_compute
 
-    good = [
+    good = sorted(
         r.motion_id
         for r in refs
-        if r.motion_id in cache and cache[r.motion_id].get("fmt") == smd.FORMAT_VERSION
-    ]
-    good = [i for i in good if all(p in cache[i]["texts"] for p in presets)]
-    for p in presets:
-        write_smd_file(out / smd_file_name(p), p, {i: cache[i]["texts"][p] for i in sorted(good)})
-    # compact the cache: only entries of the motions of this build, latest version
-    keep = {i: cache[i] for i in sorted(good)}
-    atomic_write_text(cache_path, "".join(json.dumps(keep[i], ensure_ascii=False) + "\n" for i in keep))
+        if r.motion_id in cache
+        and cache[r.motion_id].fmt == smd.FORMAT_VERSION
+        and all(p in cache[r.motion_id].presets for p in presets)
+    )
+    _write_outputs(out, presets, good, cache, cache_path)
 
     failed.sort(key=lambda d: (d["item"], d["source"]))
     report = BuildReport(
@@ -233,6 +241,24 @@ def build_smd(
     )
     atomic_write_json(out / REPORT_NAME, report.record())
     return report
+
+
+def _write_outputs(
+    out: Path, presets: tuple[str, ...], good: list[str], cache: dict[str, _CacheEntry], cache_path: Path
+) -> None:
+    """Every preset's SMD file and the compacted cache (only the entries of this build's motions), each
+    written atomically and one motion at a time: a motion's line is read back from the cache and its texts
+    go to every file before the next is read, so memory stays flat whatever the dataset's size."""
+    with ExitStack() as stack:
+        files = [stack.enter_context(SMDFileWriter(out / smd_file_name(p), p)) for p in presets]
+        compacted = stack.enter_context(atomic_output(cache_path))
+        journal = stack.enter_context(cache_path.open("rb")) if good else None
+        for motion_id in good:
+            journal.seek(cache[motion_id].offset)
+            row = json.loads(journal.readline())
+            for preset, file in zip(presets, files):
+                file.add(motion_id, row["texts"][preset])
+            compacted.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def motion_refs(root: Path | str, splits: tuple[str, ...] = ("train", "val", "test")):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.core import DataError, Problem, load_npy
+from harness.core import DataError, Problem, load_npy, read_text
 from smd.skeleton import MIRROR_PERMUTATION, N_JOINTS
 
 HML_FPS = 20.0
@@ -69,7 +69,11 @@ def read_split(root: Path | str, split: str) -> list[str]:
     candidates = (root / f"{split}.txt", root / "splits" / f"{split}.txt")
     for path in candidates:
         if path.is_file():
-            return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            try:
+                text = read_text(path)
+            except ValueError as e:  # not UTF-8: the split cannot be read at all
+                raise DataError(str(e)) from None
+            return [line.strip() for line in text.splitlines() if line.strip()]
     raise DataError(f"split list {split!r} not found: tried {candidates[0]} and {candidates[1]}")
 
 
@@ -86,10 +90,7 @@ def parse_texts(path: Path | str) -> tuple[list[Caption], list[Problem]]:
     path = Path(path)
     captions: list[Caption] = []
     problems: list[Problem] = []
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    text = read_text(path)  # a ValueError names the file when it is not UTF-8
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.core import DataError, Problem
+from harness.core import DataError, Problem, read_text
 
 ANSWER_TYPES = ("action", "direction", "body_part")
 RELATIONS = ("no_relation", "before", "after", "in_between")
@@ -96,8 +96,8 @@ class _Skip(Exception):
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(read_text(path))
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, or not JSON (json.JSONDecodeError)
         raise DataError(f"cannot read JSON file {path}: {exc}") from exc
 
 

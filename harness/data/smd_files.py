@@ -14,11 +14,12 @@ provenance, and evaluating an adapter on docs of another format or preset is an 
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import smd
-from harness.core import atomic_write_json, read_json
+from harness.core import atomic_output, read_json
 
 PAPER_FORMAT = "paper"
 
@@ -66,9 +67,56 @@ def smd_file_name(preset: str) -> str:
 
 
 def write_smd_file(path: Path | str, preset: str, texts: dict[str, str]) -> Path:
-    params = dataclasses.asdict(smd.resolve_variant(preset))
-    payload = {"format_version": smd.FORMAT_VERSION, "preset": preset, "params": params, "texts": texts}
-    return atomic_write_json(path, payload, indent=None)
+    """An SMD file of `texts`, written atomically (the bytes `SMDFileWriter` writes)."""
+    with SMDFileWriter(path, preset) as out:
+        for motion_id in sorted(texts):
+            out.add(motion_id, texts[motion_id])
+    return Path(path)
+
+
+class SMDFileWriter:
+    """An SMD file written one text at a time, in increasing motion id order, so that a build of any size
+    holds no more than one motion's texts: the bytes are those of the whole payload as one compact JSON
+    object with sorted keys, and the file appears (atomically) only when the block ends without an error.
+
+        with SMDFileWriter(path, preset) as out:
+            out.add(motion_id, text)
+    """
+
+    _TAIL = "}}\n"
+
+    def __init__(self, path: Path | str, preset: str) -> None:
+        params = dataclasses.asdict(smd.resolve_variant(preset))
+        payload = {"format_version": smd.FORMAT_VERSION, "preset": preset, "params": params, "texts": {}}
+        empty = _json(payload, sort_keys=True)
+        # "texts" sorts after the other keys, so the texts come last: the file is this head, the texts, "}}"
+        if not empty.endswith('"texts": {}}'):
+            raise RuntimeError(f"the SMD payload's texts are not its last key: {empty[-40:]!r}")
+        self._head = empty[: -len("}}")]
+        self._output = atomic_output(path)
+        self._last: str | None = None
+
+    def __enter__(self) -> SMDFileWriter:
+        self._file = self._output.__enter__()
+        self._file.write(self._head)
+        return self
+
+    def add(self, motion_id: str, text: str) -> None:
+        if self._last is not None and motion_id <= self._last:
+            raise ValueError(f"motion ids must come in increasing order: {motion_id!r} after {self._last!r}")
+        separator = "" if self._last is None else ", "
+        self._file.write(f"{separator}{_json(motion_id)}: {_json(text)}")
+        self._last = motion_id
+
+    def __exit__(self, *exc_info) -> bool | None:
+        if exc_info[0] is None:
+            self._file.write(self._TAIL)
+        return self._output.__exit__(*exc_info)
+
+
+def _json(value, **args) -> str:
+    # as `harness.core.atomic_write_json` writes (no ASCII escapes, no NaN), on one line
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, **args)
 
 
 def load_smd_file(path: Path | str) -> SMDFile:

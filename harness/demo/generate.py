@@ -10,18 +10,15 @@
     out/humanml3d/{train,val,test,train_val,all}.txt
 
 `build_demo` is pure (seed -> arrays and records); `generate_demo` writes them, each file atomically
-(a temporary file in the same folder, then `os.replace`). The same seed gives byte-identical files.
+(through `harness.core`'s writer). The same seed gives byte-identical files.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -31,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import smd
+from harness.core import atomic_write_bytes, atomic_write_npy
 from harness.data import DATASETS
 
 from .compose import Motion, SegmentLabel, labels_json, random_motion, sample_motion, segment_labels
@@ -115,30 +113,12 @@ def hml_joints(motion: Motion) -> np.ndarray:
 # ---------------------------------------------------------------- writing
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _write_json(path: Path, obj) -> None:
-    _atomic_write(path, (json.dumps(obj, indent=4, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(path, (json.dumps(obj, indent=4, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def _write_lines(path: Path, lines: Sequence[str]) -> None:
-    _atomic_write(path, "".join(f"{line}\n" for line in lines).encode("utf-8"))
-
-
-def _write_npy(path: Path, arr: np.ndarray) -> None:
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    _atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, "".join(f"{line}\n" for line in lines).encode("utf-8"))
 
 
 def _vocab(values: Sequence[str], start: int = 0) -> dict[str, int]:
@@ -168,8 +148,8 @@ def write_demo(demo: Demo, out: Path) -> None:
     for folder in (qa / "motion_sequences", hml / "new_joints", hml / "texts"):
         _remove_stale(folder, keep)
     for m in demo.motions:
-        _write_npy(qa / "motion_sequences" / m.motion_id / "joints.npy", qa_joints(m.motion))
-        _write_npy(hml / "new_joints" / f"{m.motion_id}.npy", hml_joints(m.motion))
+        atomic_write_npy(qa / "motion_sequences" / m.motion_id / "joints.npy", qa_joints(m.motion))
+        atomic_write_npy(hml / "new_joints" / f"{m.motion_id}.npy", hml_joints(m.motion))
         _write_lines(hml / "texts" / f"{m.motion_id}.txt", m.captions)
     _write_json(qa / "labels.json", {m.motion_id: labels_json(m.segments, QA_FPS) for m in demo.motions})
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from harness.core import sha256_file
+from harness.core import read_text, sha256_file
 from harness.data import LETTERS
 from harness.models import Backbone, check_weights
 from harness.results import cell_key
@@ -172,7 +172,7 @@ def task_version(task: str, folder: Path | None = None) -> float | str | None:
     path = (folder or tasks_dir()) / f"{task}.yaml"
     config: dict = {}
     for _ in range(10):  # include chains are short; a cycle must not hang
-        own = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaskYamlLoader) or {}
+        own = yaml.load(read_text(path), Loader=_TaskYamlLoader) or {}
         config = {**own, **config}
         if "include" not in own:
             break

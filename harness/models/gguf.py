@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core import atomic_write_text
+
 __all__ = [
     "SOURCES",
     "GgufSource",
@@ -158,7 +160,7 @@ def convert_gguf(path: Path, source: GgufSource, out: Path) -> Path:
         tokenizer.save_pretrained(staging)
         provenance = {"distribution": source.distribution, "version": source.version, "file": source.file}
         provenance["sha256"] = source.sha256
-        (staging / "gguf_source.json").write_text(json.dumps(provenance, indent=2) + "\n")
+        atomic_write_text(staging / "gguf_source.json", json.dumps(provenance, indent=2) + "\n")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
             out.rename(old / out.name)

@@ -5,10 +5,14 @@
 CELL_A / CELL_B are cell files (`results/demo_babel_qa_cloze/v5_top3/tiny+lora-text.json`) or cell keys
 (`demo_babel_qa_cloze/v5_top3/tiny+lora-text`, looked up under `--results`). Each cell's provenance names
 its per-doc samples file (written by `smd evaluate`) and that file's sha256, which is checked. The two
-runs are aligned by doc id: different doc sets are an error (`--intersection` compares the common docs
-and says how many were dropped), and a doc whose target (QA) or references (captions) differ between the
-two files is an error (it is another question under the same id; a generation target, the answer text,
-and a log-likelihood target, the answer's index, are not compared). B - A is reported.
+cells are first checked to be comparable, and refused in one line saying what differs: the task's kind (QA
+or captions: from the task the provenance records, else from the samples' rows) and, for two cells of one
+SMD preset, the docs file (its sha256 in the provenance: the same preset on other docs is other questions;
+across presets the docs differ by their SMD text, and the ids and targets below say whether the questions
+are the same). The runs are aligned by doc id: different doc sets are an error (`--intersection` compares
+the common docs and says how many were dropped), and a doc whose target (QA) or references (captions)
+differ between the two files is an error (it is another question under the same id; a generation target,
+the answer text, and a log-likelihood target, the answer's index, are not compared). B - A is reported.
 
 **QA** (per-doc 0/1 metrics: `acc`, and `acc_norm`, `invalid_rate`, the per-type `acc_<type>` where both
 files carry them, each over the docs that carry it in both):
@@ -29,6 +33,7 @@ Exit status: 0 done, 2 bad input (missing or altered samples, different docs, mi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from harness.core import atomic_write_json, positive_int, read_json, read_jsonl, sha256_file
+from harness.data import TASKS
 
 from .cells import cell_key, cell_path, parse_cell_key, parse_cell_path, provenance_path
 from .stats import (
@@ -58,6 +64,7 @@ from .stats import (
 __all__ = [
     "CompareError",
     "Run",
+    "check_comparable",
     "compare_captions",
     "compare_qa",
     "compare_runs",
@@ -83,11 +90,47 @@ class Run:
     label: str
     samples: Path
     rows: dict[str, dict]
+    provenance: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def task(self) -> str | None:
+        task = self.provenance.get("task")
+        return task if isinstance(task, str) else None
 
     @property
     def kind(self) -> str:
-        """`captions` when the rows carry references, else `qa`."""
+        """`qa` or `captions`: the kind of the task the provenance records, else `captions` when the rows
+        carry references."""
+        if self.task in TASKS:
+            return "qa" if TASKS[self.task].kind == "qa" else "captions"
         return "captions" if any("references" in r for r in self.rows.values()) else "qa"
+
+    @property
+    def docs(self) -> tuple[str | None, str | None, str | None]:
+        """(SMD preset, docs file, its sha256) as the provenance records them (None where it does not)."""
+        inputs = self.provenance.get("inputs") or {}
+        docs = (self.provenance.get("data") or {}).get("docs") or {}
+        return inputs.get("preset"), docs.get("path"), docs.get("sha256") or inputs.get("docs_sha256")
+
+
+def check_comparable(a: Run, b: Run) -> None:
+    """Raise a one-line CompareError saying what differs unless the two cells score the same kind of task
+    and, being of one SMD preset, the same docs file."""
+    if a.kind != b.kind:
+        raise CompareError(
+            f"not comparable: {a.label} scores {a.kind}{_task(a)}, {b.label} scores {b.kind}{_task(b)}: "
+            "nothing to pair"
+        )
+    (preset_a, docs_a, sha_a), (preset_b, docs_b, sha_b) = a.docs, b.docs
+    if preset_a == preset_b and sha_a and sha_b and sha_a != sha_b:
+        raise CompareError(
+            f"not comparable: {a.label} and {b.label} (both preset {preset_a}) scored different docs: "
+            f"{docs_a} (sha256 {sha_a[:12]}...) vs {docs_b} (sha256 {sha_b[:12]}...)"
+        )
+
+
+def _task(run: Run) -> str:
+    return f" (task {run.task})" if run.task else ""
 
 
 def _resolve_cell(spec: str, results: Path) -> tuple[Path, str]:
@@ -150,7 +193,7 @@ def load_run(spec: str, results: Path | str = Path("results")) -> Run:
         rows[str(doc_id)] = row
     if not rows:
         raise CompareError(f"{found}: no samples")
-    return Run(label, found, rows)
+    return Run(label, found, rows, provenance)
 
 
 def _aligned(a: Run, b: Run, intersection: bool) -> tuple[list[str], dict[str, int]]:
@@ -252,12 +295,12 @@ def compare_runs(
     """The comparison of B with A as a JSON-ready dict (see the module docstring).
 
     Raises:
-        CompareError: a QA run against a caption run, or docs that do not align.
+        CompareError: a QA run against a caption run, two runs of one preset on different docs files, or
+            docs that do not align.
     """
     if resamples < 1:
         raise CompareError(f"--resamples must be >= 1, got {resamples}")
-    if a.kind != b.kind:
-        raise CompareError(f"{a.label} scores {a.kind}, {b.label} scores {b.kind}: nothing to pair")
+    check_comparable(a, b)
     ids, dropped = _aligned(a, b, intersection)
     a_rows, b_rows = [a.rows[i] for i in ids], [b.rows[i] for i in ids]
     compare = compare_captions if a.kind == "captions" else compare_qa

@@ -14,7 +14,7 @@ import random
 import shutil
 from pathlib import Path
 
-from harness.core import atomic_write_text
+from harness.core import atomic_output, atomic_write_text, read_text
 
 from .state import TrainState
 
@@ -60,22 +60,24 @@ def save_checkpoint(out: Path, state: TrainState, *, accelerator, model, optimiz
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    torch.save(_rng_state(), tmp / f"rng_{accelerator.process_index}.pt")
+    with atomic_output(tmp / f"rng_{accelerator.process_index}.pt", binary=True) as f:
+        torch.save(_rng_state(), f)
     if accelerator.is_main_process:
         trainable = {
             n: p.detach().cpu().clone()
             for n, p in accelerator.unwrap_model(model).named_parameters()
             if p.requires_grad
         }
-        torch.save(
-            {
-                "trainable": trainable,
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "progress": state.to_checkpoint(),
-            },
-            tmp / "state.pt",
-        )
+        with atomic_output(tmp / "state.pt", binary=True) as f:
+            torch.save(
+                {
+                    "trainable": trainable,
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "progress": state.to_checkpoint(),
+                },
+                f,
+            )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         final = ckpts / tag
@@ -102,7 +104,7 @@ def load_checkpoint(out: Path, *, accelerator, model, optimizer, scheduler) -> T
     latest = out / "checkpoints" / "latest"
     if not latest.is_file():
         return None
-    folder = out / "checkpoints" / latest.read_text().strip()
+    folder = out / "checkpoints" / read_text(latest).strip()
     saved = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
     try:
         # read first: an unreadable record is reported as such, with nothing half-restored
@@ -144,7 +146,7 @@ def save_adapter(folder: Path, accelerator, model, tokenizer) -> None:
 def _sort_target_modules(config: Path) -> None:
     """peft keeps `target_modules` as a set and writes it in hash order, which differs from process to
     process: sorted, the same adapter is the same bytes (the run folder is a DVC output)."""
-    data = json.loads(config.read_text(encoding="utf-8"))
+    data = json.loads(read_text(config))
     if isinstance(data.get("target_modules"), list):
         data["target_modules"] = sorted(data["target_modules"])
         atomic_write_text(config, json.dumps(data, indent=2, sort_keys=True) + "\n")

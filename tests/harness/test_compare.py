@@ -15,11 +15,13 @@ from harness.results.compare import CompareError, compare_runs, load_run
 from .test_stats import _caption_rows, _qa_rows, _sentences
 
 
-def _cell(tmp_path, key_parts, rows, metrics=None):
-    """A cell with its provenance and samples file, as `smd evaluate` writes them."""
+def _cell(tmp_path, key_parts, rows, metrics=None, **recorded):
+    """A cell with its provenance and samples file, as `smd evaluate` writes them (`recorded`: more of
+    the provenance: task, data, inputs)."""
     samples = tmp_path / "runs" / "eval_samples" / f"{'-'.join(filter(None, key_parts))}.jsonl"
     atomic_write_jsonl(samples, rows)
     provenance = {"samples": {"path": str(samples), "sha256": sha256_file(samples), "rows": len(rows)}}
+    provenance |= recorded
     cell = Cell(*key_parts, metrics=metrics or {"n": len(rows)})
     return write_cell(tmp_path / "results", cell, provenance)
 
@@ -119,6 +121,37 @@ def test_qa_is_not_paired_with_captions(tmp_path):
     cap = _cell(tmp_path, ("demo_humanml3d", "v5_top3", "tiny", None), rows)
     with pytest.raises(CompareError, match="scores qa.*scores captions"):
         compare_runs(load_run(str(qa)), load_run(str(cap)))
+
+
+def _docs(path: str, sha: str, preset: str = "v5_top3") -> dict:
+    return {"data": {"docs": {"path": path, "sha256": sha}}, "inputs": {"preset": preset, "docs_sha256": sha}}
+
+
+def test_a_qa_cell_and_a_caption_cell_are_refused_in_one_line_by_their_tasks(tmp_path, capsys):
+    # the same rows on both sides: the tasks the provenances record say what each cell scores
+    rows = _qa_rows([1, 0, 1])
+    qa = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), rows, task="smd_babel_qa")
+    cap = _cell(tmp_path, ("demo_humanml3d", "v5_top3", "tiny", None), rows, task="smd_humanml3d_caption")
+    assert main(["compare", str(qa), str(cap), "--resamples", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "not comparable" in err and "qa (task smd_babel_qa)" in err
+    assert "captions (task smd_humanml3d_caption)" in err
+
+
+def test_cells_of_one_preset_on_different_docs_are_refused_even_with_the_same_ids(tmp_path, capsys):
+    rows = _qa_rows([1, 0, 1])
+    key = ("demo_babel_qa_cloze", "v5_top3", "tiny")
+    a = _cell(tmp_path, (*key, None), rows, **_docs("data/a/test.jsonl", "a" * 64))
+    b = _cell(tmp_path, (*key, "lora-text"), rows, **_docs("data/b/test.jsonl", "b" * 64))
+    assert main(["compare", str(a), str(b), "--resamples", "10"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "scored different docs" in err
+    assert "data/a/test.jsonl" in err and "data/b/test.jsonl" in err
+    # another preset's docs differ by their SMD text: paired on ids and targets, as before
+    other = _docs("data/c/test.jsonl", "c" * 64, preset="v5")
+    c = _cell(tmp_path, ("demo_babel_qa_cloze", "v5", "tiny", None), rows, **other)
+    assert compare_runs(load_run(str(a)), load_run(str(c)), resamples=10)["n"] == 3
 
 
 def test_per_type_metrics_are_compared_over_their_own_docs(tmp_path):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.core import atomic_write_bytes, atomic_write_json
+from harness.core import atomic_write_bytes, atomic_write_json, read_text
 
 __all__ = ["CONFIG_FILE", "WEIGHTS_FILE", "build_encoder", "load_encoder", "save_encoder"]
 
@@ -65,9 +65,9 @@ def load_encoder(folder: Path | str):
         if not path.is_file():
             raise ValueError(f"{path}: not found (an encoder folder holds {CONFIG_FILE} and {WEIGHTS_FILE})")
     try:
-        config = json.loads(config_file.read_text(encoding="utf-8"))
+        config = json.loads(read_text(config_file))
         tensors = load_file(str(weights))
-    except (json.JSONDecodeError, SafetensorError, OSError) as e:
+    except (ValueError, SafetensorError, OSError) as e:  # ValueError: not UTF-8, or not JSON
         raise ValueError(f"{folder}: unreadable encoder folder ({e})") from None
     encoder, projector = build_encoder(config)
     try:

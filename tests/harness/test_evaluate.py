@@ -41,7 +41,7 @@ def _write_params(folder, model, **extra_entries):
 
 def _argv(demo, out, params, *, task="smd_babel_qa", dataset="demo_babel_qa", root=None, extra=()):
     return [
-        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--preset", "v5_top3",
+        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--variant", "v5_top3",
         "--backbone", "tiny", "--params", str(params), "--results", str(out / "results"),
         "--samples-dir", str(out / "samples"), "--limit", str(LIMIT), *extra,
     ]  # fmt: skip

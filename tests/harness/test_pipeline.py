@@ -83,7 +83,7 @@ def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, cap
     import harness.train.main
 
     monkeypatch.setattr(harness.train.main, "main", _must_not_be_called)
-    argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--preset", "v5_top3"]
+    argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--variant", "v5_top3"]
     assert pipeline_mod.main(argv) == 2
     assert "bogus_key" in capsys.readouterr().err
 

@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--encoder", action="store_true", help="the encoder baseline on the motion docs")
     for s in (train, evaluate):
         s.add_argument("--backbone", required=True)
-        # dvc.yaml's stage commands still spell --preset: renamed there with the next re-lock
+        # dvc.yaml's stage commands still use the old spelling: renamed there with the next re-lock
         add_renamed_option(s, VARIANT_OPTION, old=("--preset",), required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> dict:
     try:
         docs_file = docs_path(args.data_root, args.variant, "test")
     except ValueError as e:
-        raise AttentionInputError(f"--preset: {e}") from None
+        raise AttentionInputError(f"--variant: {e}") from None
     if not docs_file.is_file():
         raise AttentionInputError(
             f"test docs not found: {docs_file} "

@@ -1,6 +1,6 @@
 """`smd evaluate`: score one backbone (zero-shot or with a LoRA adapter) on one lm-eval task, one cell.
 
-    smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --preset v5_top3 \\
+    smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --variant v5_top3 \\
         --backbone qwen2.5-7b [--adapter runs/qa/qwen2.5-7b/v5_top3/best] [--limit N]
 
 One call runs `lm_eval.simple_evaluate` on one task with lm-eval's `hf` model (the backbone from the
@@ -155,7 +155,7 @@ def plan(request: EvalRequest) -> _Plan:
     root_key = f"{kind}_root"
     clashing = sorted({"smd_variant", "data_root", root_key} & set(request.metadata))
     if clashing:
-        raise EvalInputError(f"--metadata may not set {', '.join(clashing)}: use --preset / --data-root")
+        raise EvalInputError(f"--metadata may not set {', '.join(clashing)}: use --variant / --data-root")
     if request.task == "smd_humanml3d_caption_full":  # its assets are read only after generation
         try:
             check_caption_assets(*(request.metadata.get(k) for k in CAPTION_ASSET_KEYS))

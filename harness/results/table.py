@@ -1,7 +1,7 @@
 """Results tables like the paper's, in Markdown, with 95 % CIs, `n` and chance; a figure with error bars.
 
     smd table [--results results] [--reference results/reference/paper.yaml]
-              [--out results/tables.md] [--figure results/figure.png]
+              [-o results/tables.md] [--figure results/figure.png]
 
 Tables, each only with the columns that have a number:
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 import smd
-from harness.core import read_jsonl
+from harness.core import DataError, read_jsonl
 from harness.data import BLIND_SUFFIX, Caption, CaptionSample, docs_variant
 from harness.data.build_smd import main as build_main
 from harness.data.prompt_docs import blind_control, caption_docs, main, qa_docs, swap_partners
@@ -84,6 +84,25 @@ def test_make_docs_refuses_an_smd_file_of_another_preset(tmp_path, capsys):
         main([str(root), "--variant", "v5_top3", "--smd", str(v5)])
     assert f"{v5} holds SMD variant 'v5', not --variant 'v5_top3'" in capsys.readouterr().err
     assert not (root / "docs").exists()
+
+
+def test_make_docs_for_a_variant_not_built_names_the_file_and_the_build_command(tmp_path):
+    from harness.cli import main as smd
+
+    motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
+    root = write_qa_dataset(tmp_path / "tiny_qa", motions)
+    assert build_main([str(root), "--variants", "v5", "--workers", "1"]) == 0
+    assert options_main([str(root)]) == 0
+    with pytest.raises(DataError) as exc:
+        main([str(root), "--variant", "v5_top3-blind"])
+    missing = root / "smd" / "angle_texts_v5_top3.json"
+    assert str(exc.value) == (
+        f"{missing}: no such SMD file (variant v5_top3 was not built: run "
+        f"`smd build-smd {root} --variants v5_top3`)"
+    )
+    assert smd(["make-docs", str(root), "--variant", "v5_top3"]) == 2  # one line, not a traceback
+    assert build_main([str(root), "--variants", "v5_top3", "--workers", "1"]) == 0  # the command it names
+    assert main([str(root), "--variant", "v5_top3-blind"]) == 0
 
 
 # ------------------------------------------------------------------------ the motion-blind control

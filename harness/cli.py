@@ -1,11 +1,11 @@
 """The `smd` command line: describe a motion file as text, or plot what the description sees.
 
     smd describe [MOTION.npy] [--fps F] [--up-axis y|z] [--variant NAME | --all-variants]
-    smd plot MOTION.npy -o OUT.png|DIR/ [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
+    smd plot [MOTION.npy] -o OUT.png|DIR/ [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
     smd readback MOTION.npy... [--fps F] [--up-axis y|z] [--variant NAME]
 
 MOTION.npy holds joint positions (T, 22, 3) in metres, HumanML3D / SMPL joint order. Without a
-file, `describe` describes a built-in synthetic demo motion (stand, walk four steps, wave).
+file, `describe` and `plot` show a built-in synthetic demo motion (stand, walk four steps, wave).
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="plot angle curves, their segments and the trajectory",
         description="Plot the most active angle curves with their detected segments, and the trajectory.",
     )
-    p.add_argument("motion", metavar="MOTION.npy", help="joints (T, 22, 3)")
+    p.add_argument(
+        "motion", nargs="?", metavar="MOTION.npy", help="joints (T, 22, 3); omitted: the built-in demo motion"
+    )
     p.add_argument(
         *OUTPUT_OPTION,
         required=True,
@@ -246,15 +248,23 @@ def _analyze(joints: np.ndarray, label: str, args: argparse.Namespace) -> smd.Mo
     return analysis
 
 
-def _cmd_describe(args: argparse.Namespace) -> int:
-    if args.motion is None:
-        from harness.describe import demo_motion
+DEMO_MOTION_LABEL = "demo-motion"  # what `describe` and `plot` call the built-in motion (plot: its file name)
 
-        joints, label = demo_motion(fps=args.fps), "<demo motion>"
-        if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
-            joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
-    else:
-        joints, label = load_motion(args.motion), args.motion
+
+def _motion_or_demo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The joints of MOTION.npy, or without one the built-in demo motion; with a label for messages."""
+    if args.motion is not None:
+        return load_motion(args.motion), args.motion
+    from harness.describe import demo_motion
+
+    joints = demo_motion(fps=args.fps)
+    if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
+        joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
+    return joints, DEMO_MOTION_LABEL
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    joints, label = _motion_or_demo(args)
     analysis = _analyze(joints, label, args)
     if args.all_variants:
         chunks = [f"=== {name} ===\n{smd.render(analysis, name)}" for name in smd.PRESETS]
@@ -286,10 +296,11 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     from harness.describe import plot_analysis
 
-    out = plot_output(args.output, args.motion, FigureCanvasBase.get_supported_filetypes())
-    joints = load_motion(args.motion)
-    analysis = _analyze(joints, args.motion, args)
-    fig = plot_analysis(analysis, plt, title=Path(args.motion).name, variant=args.variant, top=args.top)
+    label = args.motion or DEMO_MOTION_LABEL
+    out = plot_output(args.output, label, FigureCanvasBase.get_supported_filetypes())
+    joints, label = _motion_or_demo(args)
+    analysis = _analyze(joints, label, args)
+    fig = plot_analysis(analysis, plt, title=Path(label).name, variant=args.variant, top=args.top)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out, dpi=100)

@@ -258,3 +258,11 @@ def test_a_stage_s_help_names_it_as_smd_names_it(capsys, command):
         main([command, "--help"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: smd {command} ")
+
+
+def test_plot_without_a_file_plots_the_built_in_demo_motion(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    rc, out, err = _run(capsys, ["plot", "-o", f"{tmp_path}/"])
+    assert rc == 0, err
+    assert out.strip() == str(tmp_path / "demo-motion.png")
+    assert (tmp_path / "demo-motion.png").read_bytes()[:4] == b"\x89PNG"

@@ -13,7 +13,7 @@ cells are built exactly like the real preset's.
 
 The `pipeline:` section of `params.yaml` names the profile: where the datasets live, which QA datasets
 train one adapter jointly, the caption dataset, presets, backbones, and where runs and results go. The
-default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (README).
+default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (docs/pipeline.md).
 `dvc.yaml` spells the same paths; `tests/harness/test_pipeline.py` holds the two to each other.
 """
 

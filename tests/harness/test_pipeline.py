@@ -439,8 +439,8 @@ def test_tables_depend_on_every_cell(profile):
 
 # ------------------------------------------------------------------------------- the reduced demo, e2e
 
-# The README's demo, cut to run in a few minutes on two CPU cores: one preset (the motion-blind control
-# only swaps the docs; `.ci/reduced-demo` runs the whole matrix) and every stage family, captions
+# The demo of docs/pipeline.md, cut to run in a few minutes on two CPU cores: one variant (the motion-blind
+# control only swaps the docs; `.ci/reduced-demo` runs the whole matrix) and every stage family, captions
 # included. For the tiny backbone its own `backbones.tiny.train` settings (lr, epochs, batches) win over
 # these `train:` ones; save_every and val_limit, which it leaves alone, apply.
 REDUCED = {
@@ -704,7 +704,7 @@ def _queue_settled(root: Path, timeout: float) -> str:
 
 
 def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project):
-    """A sweep on DVC's queue, as the README runs the paper's ablations: two values of a parameter
+    """A sweep on DVC's queue, as docs/pipeline.md runs the paper's ablations: two values of a parameter
     queued with `dvc exp run --queue -S`, run by two workers (`dvc queue start -j 2`), each experiment
     in its own temporary workspace; `dvc exp show` then lists both with their parameters and cells."""
     root = demo_project

@@ -129,7 +129,7 @@ def test_the_demo_backbone_takes_its_own_lr_and_modules_from_its_entry():
     tiny = load_registry(params)["tiny"]
     cfg = load_train_config(params, "qa", backbone=tiny)
     assert cfg.modules_to_save == ("norm", "lm_head") and cfg.lr == 5e-3 and cfg.epochs == 1
-    # the README's selective re-run, `-S backbones.tiny.train.lr=...`, is what changes the demo's rate
+    # docs/pipeline.md's selective re-run, `-S backbones.tiny.train.lr=...`, is what changes the demo's rate
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["backbones"]["tiny"]["train"]["lr"] = 1e-2
     assert load_train_config(data, "qa", backbone=load_registry(data)["tiny"]).lr == 1e-2

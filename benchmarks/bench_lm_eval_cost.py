@@ -3,7 +3,7 @@
     python benchmarks/bench_lm_eval_cost.py [--data data/demo] [--limit 40]
 
 Builds the tiny backbone from the demo's prompt docs (run `smd make-demo`, `smd build-smd`,
-`smd make-options`, `smd make-docs --preset v5_top3` first), counts every token that goes through
+`smd make-options`, `smd make-docs --variant v5_top3` first), counts every token that goes through
 the model's forward pass while lm-eval (HF backend, batch size 1) runs each task, and prints the
 ratio to the chat-templated prompt tokens. Target for the multiple-choice tasks: <= 1.05 (the ten
 single-token letters share one context: one forward pass per question).
@@ -26,7 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("data/demo"))
-    parser.add_argument("--preset", default="v5_top3")
+    parser.add_argument("--variant", default="v5_top3")
     parser.add_argument("--limit", type=int, default=40)
     args = parser.parse_args()
 
@@ -42,7 +42,7 @@ def main() -> None:
     qa, hml = args.data / "babel_qa", args.data / "humanml3d"
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = build_tiny_backbone(
-            Path(tmp) / "tiny", corpus_from_docs([docs_path(qa, args.preset, "train")])
+            Path(tmp) / "tiny", corpus_from_docs([docs_path(qa, args.variant, "train")])
         )
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir)
@@ -57,7 +57,7 @@ def main() -> None:
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=1, device="cpu")
         tasks_dir = Path(__file__).resolve().parents[1] / "tasks"
         print(
-            f"tiny backbone, preset {args.preset}, {args.limit} test docs per task, HF backend, batch size 1"
+            f"tiny backbone, preset {args.variant}, {args.limit} test docs per task, HF backend, batch size 1"
         )
         print(f"{'task':24s} {'prompt tok/q':>13s} {'run tok/q':>10s} {'forwards/q':>11s} {'ratio':>7s}")
         for task, root in (
@@ -65,14 +65,14 @@ def main() -> None:
             ("smd_babel_qa", qa),
             ("smd_humanml3d_caption", hml),
         ):
-            docs = read_jsonl(docs_path(root, args.preset, "test"))[: args.limit]
+            docs = read_jsonl(docs_path(root, args.variant, "test"))[: args.limit]
             prompt = sum(
                 len(tokenizer(render_prompt(tokenizer, d), add_special_tokens=False)["input_ids"])
                 for d in docs
             )
             counted.update(tokens=0, calls=0)
             manager = TaskManager(
-                include_path=str(tasks_dir), metadata={"smd_variant": args.preset, "data_root": str(root)}
+                include_path=str(tasks_dir), metadata={"smd_variant": args.variant, "data_root": str(root)}
             )
             simple_evaluate(
                 model=lm, tasks=[task], task_manager=manager, apply_chat_template=True, limit=args.limit

@@ -128,7 +128,7 @@ def main() -> None:
             f"SMD files {size_mib(smd_dir.glob('angle_texts_*.json')):.0f} MiB, "
             f"cache {size_mib([smd_dir / 'smd_cache.jsonl']):.0f} MiB\n  {build[2]}"
         )
-        docs = run_stage(["make-docs", str(root), "--preset", "v5"])
+        docs = run_stage(["make-docs", str(root), "--variant", "v5"])
         print(
             f"make-docs (v5, captions): {docs[0]:.1f} s, peak RSS {docs[1]:.2f} GiB; "
             f"docs {size_mib((root / 'docs').rglob('*.jsonl')):.0f} MiB\n  {docs[2]}"

@@ -43,9 +43,9 @@ def build_demo(root: Path, n_motions: int) -> dict:
     qa = root / "babel_qa"
     if not docs_path(qa, PRESET, "test").is_file():
         generate_demo(root, n_motions=n_motions, seed=3)
-        build_smd([str(qa), "--presets", PRESET, "--workers", str(os.cpu_count() or 1)])
+        build_smd([str(qa), "--variants", PRESET, "--workers", str(os.cpu_count() or 1)])
         make_options([str(qa)])
-        make_docs([str(qa), "--preset", PRESET])
+        make_docs([str(qa), "--variant", PRESET])
     model = root / "tiny"
     if not (model / "config.json").is_file():
         corpus = corpus_from_docs([docs_path(qa, PRESET, "train")])

@@ -167,9 +167,9 @@ def mc_rate(scale: Scale, work: Path) -> dict:
 
     qa = work / "babel_qa"
     generate_demo(work, n_motions=max(12, scale.mc_docs // 2), seed=3)
-    assert build_smd([str(qa), "--presets", "v5", "--workers", str(min(os.cpu_count() or 1, 8))]) == 0
+    assert build_smd([str(qa), "--variants", "v5", "--workers", str(min(os.cpu_count() or 1, 8))]) == 0
     assert make_options([str(qa)]) == 0
-    assert make_docs([str(qa), "--preset", "v5"]) == 0
+    assert make_docs([str(qa), "--variant", "v5"]) == 0
     test = docs_path(qa, "v5", "test")
     tokenizer_dir = build_tiny_backbone(work / "tok", corpus_from_docs([test]), TinyConfig(vocab_size=512))
     from transformers import AutoTokenizer
@@ -231,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dry", action="store_true", help="CPU, tiny model: checks that the script runs (CI)"
     )
-    parser.add_argument("--out", type=Path, help="also write the table to this file")
+    parser.add_argument("-o", "--output", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
     import torch
 
@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     table = report(scale, train, mc)
     print(table)
     print(f"\n(total {time.perf_counter() - start:.0f} s; torch {torch.__version__})")
-    if args.out:
-        args.out.write_text(table + "\n")
+    if args.output:
+        args.output.write_text(table + "\n")
     return 0
 
 

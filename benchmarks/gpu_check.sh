@@ -17,5 +17,5 @@ if [ -d .whl ] && ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH=".${PYTHONPATH:+:$PYTHONPATH}"
 out=()
-if [ -n "${OUT:-}" ]; then out=(--out "$OUT/gpu_check.md"); fi
+if [ -n "${OUT:-}" ]; then out=(--output "$OUT/gpu_check.md"); fi
 exec timeout 480 python3 benchmarks/gpu_check.py "${out[@]}" "$@"

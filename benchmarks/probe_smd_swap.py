@@ -51,7 +51,7 @@ def swapped_argv(provenance: dict, cell_key: str, out: Path) -> list[str]:
         raise SystemExit(f"{cell_key}: already scored on blind docs; give the cell of the real docs")
     adapter = (provenance.get("adapter") or {}).get("path")
     argv = ["--task", provenance["task"], "--dataset", dataset, "--data-root", provenance["data"]["root"]]
-    argv += ["--preset", f"{variant}-blind", "--backbone", backbone, "--results", str(out / "results")]
+    argv += ["--variant", f"{variant}-blind", "--backbone", backbone, "--results", str(out / "results")]
     if adapter:
         argv += ["--adapter", adapter, "--adapter-name", f"{adapter_name}-probe"]
     argv += ["--samples-dir", str(out / "samples")]

@@ -1,11 +1,11 @@
 """The `smd` command line: describe a motion file as text, or plot what the description sees.
 
     smd describe [MOTION.npy] [--fps F] [--up-axis y|z] [--variant NAME | --all-variants]
-    smd plot MOTION.npy -o OUT.png [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
+    smd plot [MOTION.npy] -o OUT.png|DIR/ [--fps F] [--up-axis y|z] [--variant NAME] [--top N]
     smd readback MOTION.npy... [--fps F] [--up-axis y|z] [--variant NAME]
 
 MOTION.npy holds joint positions (T, 22, 3) in metres, HumanML3D / SMPL joint order. Without a
-file, `describe` describes a built-in synthetic demo motion (stand, walk four steps, wave).
+file, `describe` and `plot` show a built-in synthetic demo motion (stand, walk four steps, wave).
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 import smd
+from harness.core import OUTPUT_OPTION, VARIANT_OPTION, add_renamed_option
 
 EXIT_ERROR = 2
+# Commands dvc.yaml runs, not a user: callable, left out of `smd --help`.
+INTERNAL_COMMANDS = ("stage",)
 
 
 class _Failure(Exception):
@@ -33,7 +36,7 @@ class _Failure(Exception):
 
 def _variant_name(value: str) -> str:
     if value not in smd.PRESETS:
-        raise argparse.ArgumentTypeError(f"unknown variant {value!r} (presets: {', '.join(smd.PRESETS)})")
+        raise argparse.ArgumentTypeError(f"unknown variant {value!r} (one of {', '.join(smd.PRESETS)})")
     return value
 
 
@@ -76,10 +79,24 @@ def _add_motion_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_variant_option(p: argparse.ArgumentParser, help: str) -> None:
+    add_renamed_option(p, VARIANT_OPTION, old=("--preset",), type=_variant_name, default="v5", help=help)
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("smd-bench")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed: pip install .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smd", description="Structured Motion Descriptions of joint-position motions (T, 22, 3)."
     )
+    parser.add_argument("--version", action="version", version=f"smd {_package_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     presets = ", ".join(smd.PRESETS)
 
@@ -94,10 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_motion_options(d)
     which = d.add_mutually_exclusive_group()
-    which.add_argument(
-        "--variant", type=_variant_name, default="v5", help=f"preset (default: v5; one of {presets})"
-    )
-    which.add_argument("--all-variants", action="store_true", help="print every preset, each under a header")
+    _add_variant_option(which, help=f"SMD variant (default: v5; one of {presets})")
+    which.add_argument("--all-variants", action="store_true", help="print every variant, each under a header")
     d.set_defaults(func=_cmd_describe)
 
     p = sub.add_parser(
@@ -105,15 +120,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="plot angle curves, their segments and the trajectory",
         description="Plot the most active angle curves with their detected segments, and the trajectory.",
     )
-    p.add_argument("motion", metavar="MOTION.npy", help="joints (T, 22, 3)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="image to write")
-    _add_motion_options(p)
     p.add_argument(
-        "--variant",
-        type=_variant_name,
-        default="v5",
-        help=f"preset whose delta is used (default: v5; {presets})",
+        "motion", nargs="?", metavar="MOTION.npy", help="joints (T, 22, 3); omitted: the built-in demo motion"
     )
+    p.add_argument(
+        *OUTPUT_OPTION,
+        required=True,
+        metavar="OUT.png|DIR/",
+        help="image to write (its extension names the format), or a folder: DIR/<motion>.png",
+    )
+    _add_motion_options(p)
+    _add_variant_option(p, help=f"SMD variant whose delta is used (default: v5; {presets})")
     p.add_argument(
         "--top", type=_top_k, default=6, metavar="N", help="plot the N most active angles (default: 6)"
     )
@@ -130,16 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("motion", nargs="+", metavar="MOTION.npy", help="joints (T, 22, 3)")
     _add_motion_options(r)
-    r.add_argument(
-        "--variant", type=_variant_name, default="v5", help=f"preset (default: v5; one of {presets})"
-    )
+    _add_variant_option(r, help=f"SMD variant (default: v5; one of {presets})")
     r.set_defaults(func=_cmd_readback)
 
     # pipeline stages: each module owns its arguments (`smd STAGE --help`)
     for name, (module, text) in STAGES.items():
-        s = sub.add_parser(name, help=text, add_help=False)
+        # an internal command gets no `help`: argparse lists only the subparsers given one (this Python
+        # prints `help=argparse.SUPPRESS` as "==SUPPRESS==")
+        shown = {} if name in INTERNAL_COMMANDS else {"help": text}
+        s = sub.add_parser(name, add_help=False, **shown)
         s.add_argument("stage_args", nargs=argparse.REMAINDER)
         s.set_defaults(func=_stage(module, name))
+    parser.subcommands = sub.choices  # `main` reports a subcommand's bad arguments with its own usage
     return parser
 
 
@@ -148,9 +167,9 @@ STAGES = {
         "harness.demo.generate",
         "generate the synthetic demo benchmark (BABEL-QA + HumanML3D layouts)",
     ),
-    "build-smd": ("harness.data.build_smd", "build the SMD files of a dataset for every preset"),
+    "build-smd": ("harness.data.build_smd", "build the SMD files of a dataset for every variant"),
     "make-options": ("harness.data.qa_options", "write the 10-option QA files of a QA dataset"),
-    "make-docs": ("harness.data.prompt_docs", "write the prompt docs (JSONL) of a dataset for one preset"),
+    "make-docs": ("harness.data.prompt_docs", "write the prompt docs (JSONL) of a dataset for one variant"),
     "score-captions": ("harness.metrics.score_cli", "score generated captions (BLEU, ROUGE-L, CIDEr, ...)"),
     "train": ("harness.train.main", "LoRA fine-tuning of a backbone on prompt docs (QA or captions)"),
     "tiny-backbone": ("harness.models.tiny", "build the tiny Llama backbone from prompt docs"),
@@ -230,15 +249,23 @@ def _analyze(joints: np.ndarray, label: str, args: argparse.Namespace) -> smd.Mo
     return analysis
 
 
-def _cmd_describe(args: argparse.Namespace) -> int:
-    if args.motion is None:
-        from harness.describe import demo_motion
+DEMO_MOTION_LABEL = "demo-motion"  # what `describe` and `plot` call the built-in motion (plot: its file name)
 
-        joints, label = demo_motion(fps=args.fps), "<demo motion>"
-        if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
-            joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
-    else:
-        joints, label = load_motion(args.motion), args.motion
+
+def _motion_or_demo(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The joints of MOTION.npy, or without one the built-in demo motion; with a label for messages."""
+    if args.motion is not None:
+        return load_motion(args.motion), args.motion
+    from harness.describe import demo_motion
+
+    joints = demo_motion(fps=args.fps)
+    if args.up_axis == "z":  # the demo is Y-up; hand it over in the axes the user asked for
+        joints = np.stack([joints[..., 0], -joints[..., 2], joints[..., 1]], axis=-1)
+    return joints, DEMO_MOTION_LABEL
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    joints, label = _motion_or_demo(args)
     analysis = _analyze(joints, label, args)
     if args.all_variants:
         chunks = [f"=== {name} ===\n{smd.render(analysis, name)}" for name in smd.PRESETS]
@@ -266,14 +293,16 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     except ImportError:
         print("error: `smd plot` needs matplotlib: pip install 'smd-bench[plot]'", file=sys.stderr)
         return EXIT_ERROR
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from harness.core import OutputError, atomic_write_figure
     from harness.describe import plot_analysis
 
-    joints = load_motion(args.motion)
-    analysis = _analyze(joints, args.motion, args)
-    from harness.core import OutputError, atomic_write_figure
-
-    fig = plot_analysis(analysis, plt, title=Path(args.motion).name, variant=args.variant, top=args.top)
-    out = Path(args.output)
+    label = args.motion or DEMO_MOTION_LABEL
+    out = plot_output(args.output, label, FigureCanvasBase.get_supported_filetypes())
+    joints, label = _motion_or_demo(args)
+    analysis = _analyze(joints, label, args)
+    fig = plot_analysis(analysis, plt, title=Path(label).name, variant=args.variant, top=args.top)
     try:
         atomic_write_figure(out, fig, dpi=100)
     except OutputError as e:
@@ -285,6 +314,25 @@ def _cmd_plot(args: argparse.Namespace) -> int:
         plt.close(fig)
     print(out)
     return 0
+
+
+def plot_output(output: str, motion: str, formats: dict[str, str]) -> Path:
+    """Where `smd plot -o OUTPUT` writes: a folder (an existing one, or a path ending in a separator)
+    gets `<motion>.png`; a file must name an image format matplotlib writes. Raises _Failure otherwise,
+    before the motion is analysed."""
+    if output.endswith(("/", os.sep)) or Path(output).is_dir():
+        return Path(output) / f"{Path(motion).stem}.png"
+    out = Path(output)
+    extension = out.suffix.lower().removeprefix(".")
+    if extension in formats:
+        return out
+    supported = ", ".join(f".{e}" for e in sorted(formats))
+    what = f"a .{extension} file is no image" if extension else "no image extension"
+    raise _Failure(
+        output,
+        f"{what}: name an image ({out.with_suffix('.png').name}; supported: {supported}) "
+        "or a folder ending in /",
+    )
 
 
 def _cmd_readback(args: argparse.Namespace) -> int:
@@ -319,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in STAGES:  # stages parse their own arguments, --help included
         return _stage(STAGES[argv[0]][0], argv[0])(argparse.Namespace(stage_args=argv[1:]))
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the subcommand's own usage, not the top level's, says what it takes
+        parser.subcommands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         rc = args.func(args)
         sys.stdout.flush()

@@ -1,8 +1,8 @@
 """The pipeline's conventions (where each stage reads and writes) and the two `dvc.yaml` stage
 commands whose inputs are lists in `params.yaml` (DVC interpolates strings into a command, not lists).
 
-    smd stage train --task qa --backbone tiny --preset v5_top3 [--target text]
-    smd stage evaluate --dataset babel_qa --backbone tiny --preset v5_top3 [--scoring mc] [--lora]
+    smd stage train --task qa --backbone tiny --variant v5_top3 [--target text]
+    smd stage evaluate --dataset babel_qa --backbone tiny --variant v5_top3 [--scoring mc] [--lora]
 
 A QA dataset is scored three ways: `generation` (the paper's protocol: the model writes its answer),
 `mc` (log-likelihood of each option's letter) and `cloze` (log-likelihood of each option's text, for
@@ -13,7 +13,7 @@ cells are built exactly like the real preset's.
 
 The `pipeline:` section of `params.yaml` names the profile: where the datasets live, which QA datasets
 train one adapter jointly, the caption dataset, presets, backbones, and where runs and results go. The
-default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (README).
+default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (docs/pipeline.md).
 `dvc.yaml` spells the same paths; `tests/harness/test_pipeline.py` holds the two to each other.
 """
 
@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core import Params, load_params, typed_from_mapping
+from harness.core import VARIANT_OPTION, Params, add_renamed_option, load_params, typed_from_mapping
 from harness.data import (
     DATASETS,
     MOTION_VARIANT,
@@ -144,7 +144,7 @@ def train_argv(
     p: Pipeline, task: str, backbone: str, preset: str, params: Params, target: str = "letter"
 ) -> list:
     argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
-    argv += ["--out", str(p.run_dir(task, backbone, preset, target))]
+    argv += ["--output", str(p.run_dir(task, backbone, preset, target))]
     argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
     argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
     if task == "qa":
@@ -157,7 +157,7 @@ def train_encoder_argv(p: Pipeline, step: int, backbone: str, params: Params, ta
     task = "caption" if step == 1 else "qa"
     out = p.encoder_run_dir(backbone, 1 if step == 1 else target)
     argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
-    argv += ["--out", str(out), "--docs", *map(str, p.docs(task, MOTION_VARIANT, "train"))]
+    argv += ["--output", str(out), "--docs", *map(str, p.docs(task, MOTION_VARIANT, "train"))]
     argv += ["--val-docs", *map(str, p.docs(task, MOTION_VARIANT, "val")), "--set", f"encoder={p.encoder}"]
     if step == 1:
         return [*argv, "--set", "lora=false"]
@@ -183,7 +183,7 @@ def evaluate_argv(
         "--dataset",
         p.result_dataset(dataset, scoring),
     ]
-    argv += ["--data-root", str(p.root(dataset)), "--preset", preset, "--backbone", backbone]
+    argv += ["--data-root", str(p.root(dataset)), "--variant", preset, "--backbone", backbone]
     argv += ["--params", str(params.path), "--results", p.results_dir]
     # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
     # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
@@ -239,19 +239,20 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--encoder", action="store_true", help="the encoder baseline on the motion docs")
     for s in (train, evaluate):
         s.add_argument("--backbone", required=True)
-        s.add_argument("--preset", required=True)
+        # dvc.yaml's stage commands still use the old spelling: renamed there with the next re-lock
+        add_renamed_option(s, VARIANT_OPTION, old=("--preset",), required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         params = load_params(args.params)  # read once: the stage below gets this very mapping
         p = load_pipeline(params)
         if args.stage == "train":
-            argv = train_argv(p, args.task, args.backbone, args.preset, params, args.target)
+            argv = train_argv(p, args.task, args.backbone, args.variant, params, args.target)
         elif args.stage == "train-encoder":
             argv = train_encoder_argv(p, args.step, args.backbone, params, args.target)
         else:
             argv = evaluate_argv(
-                p, args.dataset, args.backbone, args.preset, args.lora, params, args.scoring, args.encoder
+                p, args.dataset, args.backbone, args.variant, args.lora, params, args.scoring, args.encoder
             )
     except (ValueError, FileNotFoundError) as e:
         print(f"smd stage: error: {e}", file=sys.stderr)

@@ -182,7 +182,7 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
     with a warning in `warnings` (callers print them: `smd describe` on stderr).
     """
     canon = canonicalize(joints, fps, up_axis)
-    warnings = plausibility_warnings(canon, fps, up_axis)
+    warnings = plausibility_warnings(joints, canon, fps, up_axis)
     ja = joint_angles(canon)
     bad = ~np.isfinite(ja.values)
     if bad.any():  # never expected of finite, bounded joints; a bug must not become text

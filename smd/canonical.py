@@ -13,6 +13,7 @@ from .rotation import normalize, rot_y
 from .skeleton import N_JOINTS, J
 
 UP_AXES = ("y", "z")
+_AXIS_INDEX = {"x": 0, "y": 1, "z": 2}
 
 # Z-up (BABEL-QA, HuMMan-QA) to Y-up: a proper rotation (x, y, z) -> (x, z, -y), so left stays left.
 _Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
@@ -65,33 +66,56 @@ def validate(joints: np.ndarray, fps: float, up_axis: str) -> np.ndarray:
     return arr
 
 
-def plausibility_warnings(canonical: np.ndarray, fps: float, up_axis: str) -> tuple[str, ...]:
+def _stature(joints: np.ndarray, axis: int) -> tuple[float, float]:
+    """(median head-to-floor height, median head-above-pelvis) along one axis of raw joints, in metres."""
+    up = joints[..., axis]
+    return (
+        float(np.median(up[:, J["head"]] - up.min(axis=1))),
+        float(np.median(up[:, J["head"]] - up[:, J["pelvis"]])),
+    )
+
+
+def plausibility_warnings(
+    joints: np.ndarray, canonical: np.ndarray, fps: float, up_axis: str
+) -> tuple[str, ...]:
     """Warnings about valid input that is probably wrong: units, up axis, a clip too short.
 
-    `canonical`: the output of `canonicalize` (Y-up); `up_axis` is the one the caller gave."""
-    arr = canonical
+    `joints`: the input as given; `canonical`: the output of `canonicalize` (Y-up); `up_axis`: the one
+    the caller gave. A body that stands up along the other axis is told as a wrong up axis, not as
+    wrong units: a Y-up file read with `--up-axis z` is a body lying down, ~0.1 m tall."""
     out = []
-    up = arr[..., 1]
-    head_above = up[:, J["head"]] - up[:, J["pelvis"]]
-    height = float(np.median(up[:, J["head"]] - up.min(axis=1)))
     low, high = BODY_HEIGHT_RANGE_M
+    height, head_above = _stature(canonical, 1)
+    other = "z" if up_axis == "y" else "y"
+    other_height, other_head_above = _stature(np.asarray(joints, dtype=np.float64), _AXIS_INDEX[other])
+    stands_on_other = low <= other_height <= high and other_head_above > 0
+    if (not low <= height <= high or head_above <= 0) and stands_on_other:
+        out.append(
+            f"the body stands along {other}, not {up_axis} (its height along {up_axis} {height:.2f} m, along "
+            f"{other} {other_height:.2f} m): wrong up axis? (try --up-axis {other}; "
+            "BABEL-QA and HuMMan-QA are Z-up, HumanML3D Y-up)"
+        )
+        return tuple(out) + _short_clip(canonical, fps)
     if not low <= height <= high:
         hint = "millimetres or centimetres?" if height > high else "not metres?"
         out.append(f"body height {height:.2f} m is outside {low}-{high} m: joints must be in metres ({hint})")
-    if float(np.median(head_above)) <= 0:
-        other = "z" if up_axis == "y" else "y"
+    if head_above <= 0:
         out.append(
             f"the head is not above the pelvis along the {up_axis} axis (median "
-            f"{float(np.median(head_above)):+.2f}): wrong up axis? (try --up-axis {other}; "
+            f"{head_above:+.2f}): wrong up axis? (try --up-axis {other}; "
             "BABEL-QA and HuMMan-QA are Z-up, HumanML3D Y-up)"
         )
-    duration = arr.shape[0] / fps
+    return tuple(out) + _short_clip(canonical, fps)
+
+
+def _short_clip(canonical: np.ndarray, fps: float) -> tuple[str, ...]:
+    duration = canonical.shape[0] / fps
     if duration < SMOOTHING_WINDOW_S:
-        out.append(
-            f"the clip lasts {duration:.2f} s ({arr.shape[0]} frames at {fps:g} fps), shorter than "
-            f"the {SMOOTHING_WINDOW_S} s smoothing window: segments are unreliable"
+        return (
+            f"the clip lasts {duration:.2f} s ({canonical.shape[0]} frames at {fps:g} fps), shorter than "
+            f"the {SMOOTHING_WINDOW_S} s smoothing window: segments are unreliable",
         )
-    return tuple(out)
+    return ()
 
 
 def facing_yaw(joints: np.ndarray) -> np.ndarray:

@@ -34,12 +34,12 @@ def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
     generate_demo(root, n_motions=24, seed=3)
     qa = root / "babel_qa"
-    assert build_smd([str(qa), "--presets", "v5_top3", "--workers", "2"]) == 0
+    assert build_smd([str(qa), "--variants", "v5_top3", "--workers", "2"]) == 0
     assert make_options([str(qa)]) == 0
-    assert make_docs([str(qa), "--preset", "v5_top3"]) == 0
+    assert make_docs([str(qa), "--variant", "v5_top3"]) == 0
     hml = root / "humanml3d"
-    assert build_smd([str(hml), "--presets", "v5_top3", "--workers", "2"]) == 0
-    assert make_docs([str(hml), "--preset", "v5_top3"]) == 0
+    assert build_smd([str(hml), "--variants", "v5_top3", "--workers", "2"]) == 0
+    assert make_docs([str(hml), "--variant", "v5_top3"]) == 0
     model = build_tiny_backbone(
         root / "tiny", corpus_from_docs([qa / "docs" / "v5_top3" / "train.jsonl"]), TinyConfig(vocab_size=512)
     )
@@ -75,6 +75,6 @@ def motion_demo(demo, tmp_path_factory):
     for key in ("qa", "hml"):
         root = tmp_path_factory.mktemp("motion") / demo[key].name
         shutil.copytree(demo[key], root)
-        assert make_docs([str(root), "--preset", "motion"]) == 0
+        assert make_docs([str(root), "--variant", "motion"]) == 0
         out[key] = root
     return out

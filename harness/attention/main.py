@@ -1,6 +1,6 @@
 """`smd attention`: which parts of the SMD a model attends to when it answers or captions.
 
-    smd attention --task smd_babel_qa --data-root data/demo/babel_qa --preset v5_top3 \\
+    smd attention --task smd_babel_qa --data-root data/demo/babel_qa --variant v5_top3 \\
         --backbone tiny [--adapter runs/demo/qa/tiny/v5_top3/best] [--n 8] [--layers all] -o reports/attention
 
 For each of N test docs the prompt is rendered exactly as lm-eval scores it (harness.data.prompts, the
@@ -24,7 +24,7 @@ Early layers of small models spread attention by position; reading the average o
 the paper's choice and the least tuned one. Most heads park attention on the first token (an
 "attention sink"); that share is reported, in "instructions and template", not hidden.
 Eager attention materialises every layer's (heads x tokens x tokens) map: memory grows with the
-square of the prompt; on a large model use the short preset (`v5_top3`) and few docs.
+square of the prompt; on a large model use the short variant (`v5_top3`) and few docs.
 Exit status: 0 done; 2 bad input (missing docs, backbone or adapter; a doc that does not fit).
 """
 
@@ -37,7 +37,15 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.core import atomic_write_figure, atomic_write_json, positive_int, read_jsonl
+from harness.core import (
+    OUTPUT_OPTION,
+    VARIANT_OPTION,
+    add_renamed_option,
+    atomic_write_figure,
+    atomic_write_json,
+    positive_int,
+    read_jsonl,
+)
 from harness.data import SCORINGS, TASKS, docs_format, docs_path, extract_option, is_qa, render_prompt, target
 from harness.models import adapter_record, get_backbone
 
@@ -199,12 +207,13 @@ def run(args: argparse.Namespace) -> dict:
     kind = TASKS[args.task].kind
     qa_target = "text" if args.task.endswith(SCORINGS["cloze"]) else "letter"
     try:
-        docs_file = docs_path(args.data_root, args.preset, "test")
+        docs_file = docs_path(args.data_root, args.variant, "test")
     except ValueError as e:
-        raise AttentionInputError(f"--preset: {e}") from None
+        raise AttentionInputError(f"--variant: {e}") from None
     if not docs_file.is_file():
         raise AttentionInputError(
-            f"test docs not found: {docs_file} (run `smd make-docs {args.data_root} --preset {args.preset}`)"
+            f"test docs not found: {docs_file} "
+            f"(run `smd make-docs {args.data_root} --variant {args.variant}`)"
         )
     docs = read_jsonl(docs_file)
     if (kind == "qa") != all(is_qa(d) for d in docs):
@@ -231,7 +240,7 @@ def run(args: argparse.Namespace) -> dict:
 
     model, tokenizer = load_model(backbone, args.adapter)
     max_new = args.max_new_tokens or MAX_NEW_TOKENS[kind]
-    args.out.mkdir(parents=True, exist_ok=True)
+    args.output.mkdir(parents=True, exist_ok=True)
     per_doc = []
     for doc in chosen:
         one = attend(
@@ -255,14 +264,14 @@ def run(args: argparse.Namespace) -> dict:
                 doc["smd"], char_weights(one["offsets"], one["weights"], start, end), plt, title=title
             )
             for suffix in ("png", "pdf"):
-                _save(fig, args.out / f"{one['id']}.{suffix}")
+                _save(fig, args.output / f"{one['id']}.{suffix}")
             plt.close(fig)
         per_doc.append({k: one[k] for k in ("id", "answer", "gold", "correct")} | {"shares": shares})
     names = in_reading_order(list({n for d in per_doc for n in d["shares"]}))
     mean = {n: float(np.mean([d["shares"].get(n, 0.0) for d in per_doc])) for n in names}
     summary = {
         "task": args.task,
-        "preset": args.preset,
+        "preset": args.variant,  # the committed summary's key (a dvc output): renamed with its re-run
         "backbone": backbone.name,
         "adapter": str(args.adapter) if adapter else None,
         "answer": args.answer,
@@ -273,15 +282,15 @@ def run(args: argparse.Namespace) -> dict:
         "smd_share": sum(v for n, v in mean.items() if n not in (OTHER, "question", "options")),
         "per_doc": per_doc,
     }
-    atomic_write_json(args.out / "summary.json", summary)
+    atomic_write_json(args.output / "summary.json", summary)
     who = backbone.name + ("+adapter" if adapter else "")
     fig = plot_shares(
         mean,
         plt,
-        title=f"{args.task} {args.preset}, {who}: {len(per_doc)} docs",
+        title=f"{args.task} {args.variant}, {who}: {len(per_doc)} docs",
         per_doc=[d["shares"] for d in per_doc],
     )
-    _save(fig, args.out / "sections.png")
+    _save(fig, args.output / "sections.png")
     plt.close(fig)
     return summary
 
@@ -293,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--task", required=True, choices=tuple(TASKS), help="the lm-eval task whose prompt is read"
     )
-    p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<preset>/")
-    p.add_argument("--preset", required=True, help="SMD preset of the docs, e.g. v5_top3")
+    p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<variant>/")
+    add_renamed_option(p, VARIANT_OPTION, old=("--preset",), required=True, help="docs variant, e.g. v5_top3")
     p.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
     p.add_argument("--adapter", type=Path, help="PEFT adapter folder (omitted: the backbone alone)")
     p.add_argument(
@@ -319,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--heatmaps", type=positive_int, help="draw the heatmaps of the first K docs only (default: all)"
     )
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
+    add_renamed_option(
+        p, *OUTPUT_OPTION, old=("--out",), type=Path, required=True, metavar="DIR", help="output folder"
+    )
     return p
 
 
@@ -331,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"smd attention: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     shares = ", ".join(f"{k} {v:.1%}" for k, v in summary["shares"].items())
-    print(f"{summary['docs']} docs -> {args.out}/summary.json: SMD {summary['smd_share']:.1%} ({shares})")
+    print(f"{summary['docs']} docs -> {args.output}/summary.json: SMD {summary['smd_share']:.1%} ({shares})")
     return 0
 
 

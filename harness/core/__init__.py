@@ -8,10 +8,19 @@
   it; the layout test derives each dvc stage's code deps from it);
 - `provenance`: when, on what, with which versions and from which commit a run ran;
 - `problems`: `DataError` (an unusable input, one line for the user) and `Problem` (one skipped item);
-- `arg_types`: argparse types the stages' command lines share.
+- `arg_types`: argparse types the stages' command lines share, and the shared option spellings
+  (`--variant`, `-o/--output`) with their deprecated aliases.
 """
 
-from .arg_types import batch_size, json_object, positive_int
+from .arg_types import (
+    OUTPUT_OPTION,
+    VARIANT_OPTION,
+    add_renamed_option,
+    batch_size,
+    json_object,
+    positional_output,
+    positive_int,
+)
 from .code_deps import code_digest, import_closure, imports, module_files
 from .config import Params, checked_fields, load_params, parse_overrides, read_params, typed_from_mapping
 from .files import (
@@ -36,11 +45,14 @@ from .problems import DataError, Problem, is_error
 from .provenance import git_state, hardware, now_utc, versions
 
 __all__ = [
+    "OUTPUT_OPTION",
+    "VARIANT_OPTION",
     "DataError",
     "Journal",
     "OutputError",
     "Params",
     "Problem",
+    "add_renamed_option",
     "atomic_output",
     "atomic_write_bytes",
     "atomic_write_figure",
@@ -63,6 +75,7 @@ __all__ = [
     "module_files",
     "now_utc",
     "parse_overrides",
+    "positional_output",
     "positive_int",
     "read_json",
     "read_jsonl",

@@ -304,13 +304,31 @@ def motion_refs(root: Path | str, splits: tuple[str, ...] = ("train", "val", "te
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd build-smd ROOT`: SMD files of a dataset for the given presets."""
+    """`smd build-smd ROOT`: SMD files of a dataset for the given variants (default: all)."""
     import argparse
+
+    from harness.core import OUTPUT_OPTION, VARIANT_OPTION, add_renamed_option
 
     parser = argparse.ArgumentParser(prog="smd build-smd", description=main.__doc__)
     parser.add_argument("root", type=Path, help="dataset folder (data/babel_qa, data/humanml3d, ...)")
-    parser.add_argument("--presets", nargs="+", default=list(smd.PRESETS), choices=list(smd.PRESETS))
-    parser.add_argument("--out", type=Path, help="output folder (default: ROOT/smd)")
+    add_renamed_option(
+        parser,
+        VARIANT_OPTION + "s",
+        old=("--presets",),
+        nargs="+",
+        default=list(smd.PRESETS),
+        choices=list(smd.PRESETS),
+        metavar="VARIANT",
+        help=f"SMD variants to build (default: all of {', '.join(smd.PRESETS)})",
+    )
+    add_renamed_option(
+        parser,
+        *OUTPUT_OPTION,
+        old=("--out",),
+        type=Path,
+        metavar="DIR",
+        help="output folder (default: ROOT/smd)",
+    )
     parser.add_argument("--workers", type=int, help="processes (default: all cores)")
     parser.add_argument(
         "--strict",
@@ -319,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     refs, problems = motion_refs(args.root)
-    out = args.out or args.root / "smd"
-    report = build_smd(refs, args.presets, out, workers=args.workers, problems=problems)
+    out = args.output or args.root / "smd"
+    report = build_smd(refs, args.variants, out, workers=args.workers, problems=problems)
     errors = report.errors
     ruled = len(report.failed) - len(errors)
     print(

@@ -31,7 +31,7 @@ def docs_variant(variant: str) -> tuple[str, bool]:
     preset = variant[: -len(BLIND_SUFFIX)] if blind else variant
     if preset != MOTION_VARIANT and preset not in smd.PRESETS:  # a name, never a path: it names files
         raise ValueError(
-            f"unknown SMD preset {preset!r} (one of {', '.join(smd.PRESETS)}, or {MOTION_VARIANT}; "
+            f"unknown SMD variant {preset!r} (one of {', '.join(smd.PRESETS)}, or {MOTION_VARIANT}; "
             f"optionally with {BLIND_SUFFIX})"
         )
     return preset, blind

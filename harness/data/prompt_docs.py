@@ -119,23 +119,31 @@ def blind_control(docs: list[dict], seed: str, *, mirror_prefix: str | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd make-docs ROOT --preset P`: prompt docs of every split for one SMD preset, or with
-    `--preset P-blind` its motion-blind control (each SMD swapped for another motion's of the split)."""
+    """`smd make-docs ROOT --variant V`: prompt docs of every split for one SMD variant, or with
+    `--variant V-blind` its motion-blind control (each SMD swapped for another motion's of the split)."""
     import argparse
 
-    from harness.core import atomic_write_json, atomic_write_jsonl, read_json
+    from harness.core import (
+        VARIANT_OPTION,
+        add_renamed_option,
+        atomic_write_json,
+        atomic_write_jsonl,
+        read_json,
+    )
 
     from .marker import MOTION_FORMAT, motion_marker
     from .smd_files import load_smd_file, smd_file_name
 
     parser = argparse.ArgumentParser(prog="smd make-docs", description=main.__doc__)
     parser.add_argument("root", type=Path, help="dataset folder")
-    parser.add_argument(
-        "--preset",
+    add_renamed_option(
+        parser,
+        VARIANT_OPTION,
+        old=("--preset",),
         default="v5",
-        help=f"SMD preset (default v5), or P{BLIND_SUFFIX} for its motion-blind control",
+        help=f"SMD variant (default v5), or V{BLIND_SUFFIX} for its motion-blind control",
     )
-    parser.add_argument("--smd", type=Path, help="SMD file (default ROOT/smd/angle_texts_<preset>.json)")
+    parser.add_argument("--smd", type=Path, help="SMD file (default ROOT/smd/angle_texts_<variant>.json)")
     parser.add_argument(
         "--control-seed",
         type=int,
@@ -149,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        preset, blind = docs_variant(args.preset)
+        preset, blind = docs_variant(args.variant)
     except ValueError as e:
         parser.error(str(e))
     if preset == MOTION_VARIANT:  # the encoder baseline: the motions an SMD build described, as markers
@@ -160,9 +168,15 @@ def main(argv: list[str] | None = None) -> int:
         contract = {"smd_format": MOTION_FORMAT, "smd_preset": MOTION_VARIANT}
     else:
         smd_path = args.smd or args.root / "smd" / smd_file_name(preset)
+        if not smd_path.is_file():  # the usual cause: this variant was not built; say how to build it
+            build = f"smd build-smd {args.root} --variants {preset}"
+            raise DataError(
+                f"{smd_path}: no such SMD file"
+                + ("" if args.smd else f" (variant {preset} was not built: run `{build}`)")
+            )
         smd_file = load_smd_file(smd_path)
-        if smd_file.preset != preset:  # the format contract: the docs say which preset they hold
-            parser.error(f"{smd_path} holds SMD preset {smd_file.preset!r}, not --preset {preset!r}")
+        if smd_file.preset != preset:  # the format contract: the docs say which variant they hold
+            parser.error(f"{smd_path} holds SMD variant {smd_file.preset!r}, not --variant {preset!r}")
         texts = smd_file.texts
         contract = {"smd_format": smd_file.format_version, "smd_preset": smd_file.preset}
     problems: list[Problem] = []
@@ -184,19 +198,20 @@ def main(argv: list[str] | None = None) -> int:
             mirror = None if dataset_kind(args.root) == "qa" else MIRROR_PREFIX
             docs = blind_control(docs, f"{args.control_seed}:{split}", mirror_prefix=mirror)
         docs = [{**d, **contract} for d in docs]
-        atomic_write_jsonl(docs_path(args.root, args.preset, split), docs)
+        atomic_write_jsonl(docs_path(args.root, args.variant, split), docs)
         counts[split] = len(docs)
     report = {
-        "preset": args.preset,
+        # the data format says "preset" (SMD files, the docs' smd_preset): renamed together, with a re-run
+        "preset": args.variant,
         **({"control_seed": args.control_seed} if blind else {}),
         "smd": str(smd_path),
         **contract,
         "docs": counts,
         "problems": [p.to_dict() for p in problems],
     }
-    atomic_write_json(docs_path(args.root, args.preset, "report").with_suffix(".json"), report)
-    print(f"{args.root} {args.preset}: docs {counts}, {len(problems)} skipped")
+    atomic_write_json(docs_path(args.root, args.variant, "report").with_suffix(".json"), report)
+    print(f"{args.root} {args.variant}: docs {counts}, {len(problems)} skipped")
     if not any(counts.values()):  # the report is written; docs of nothing are no success
-        where = docs_path(args.root, args.preset, "report").with_suffix(".json")
-        raise DataError(f"{args.root}: no doc for preset {args.preset} in any split (see {where})")
+        where = docs_path(args.root, args.variant, "report").with_suffix(".json")
+        raise DataError(f"{args.root}: no doc for variant {args.variant} in any split (see {where})")
     return 1 if args.strict and any(p.kind == "error" for p in problems) else 0

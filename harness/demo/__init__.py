@@ -2,7 +2,7 @@
 timings, written in BABEL-QA's and HumanML3D's real layouts so every later stage treats it as one more
 dataset (docs/data.md).
 
-    python -m harness.demo.generate --out data/demo --motions 600 --seed 0
+    smd make-demo -o data/demo --motions 600 --seed 0
 
 Core modules are pure (`actions`: the action library, `compose`: sequencing and sampling, `questions`:
 questions and captions); `generate` writes the files. It is imported lazily, so that running it with

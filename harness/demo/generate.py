@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 import smd
-from harness.core import atomic_write_bytes, atomic_write_npy
+from harness.core import OUTPUT_OPTION, add_renamed_option, atomic_write_bytes, atomic_write_npy
 from harness.data import DATASETS
 
 from .compose import Motion, SegmentLabel, labels_json, random_motion, sample_motion, segment_labels
@@ -207,17 +207,23 @@ def generate_demo(out: Path, *, n_motions: int = 600, seed: int = 0) -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m harness.demo.generate", description="Generate the synthetic SMD demo benchmark."
+        prog="smd make-demo", description="Generate the synthetic SMD demo benchmark."
     )
-    parser.add_argument(
-        "--out", type=Path, default=Path("data/demo"), help="output folder (default: data/demo)"
+    add_renamed_option(
+        parser,
+        *OUTPUT_OPTION,
+        old=("--out",),
+        type=Path,
+        default=Path("data/demo"),
+        metavar="DIR",
+        help="output folder (default: data/demo)",
     )
     parser.add_argument("--motions", type=int, default=600, help="number of motions (default: 600)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     args = parser.parse_args(argv)
     if args.motions < 1:
         parser.error("--motions must be at least 1")
-    summary = generate_demo(args.out, n_motions=args.motions, seed=args.seed)
+    summary = generate_demo(args.output, n_motions=args.motions, seed=args.seed)
     print(json.dumps(summary, indent=2))
     n, q, secs = summary["motions"], summary["questions"], summary["elapsed_s"]
     print(f"generated {n} motions and {q} questions in {secs}s")

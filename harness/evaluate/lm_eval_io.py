@@ -1,7 +1,8 @@
 """What goes into lm-eval and what comes out of it, for one results cell: the `hf` model arguments,
 pinned seeds, the task YAMLs and their versions, the cell's metrics and the per-doc sample rows.
 
-Pure helpers around `lm_eval.simple_evaluate` (harness.evaluate runs it); nothing here runs a model.
+Helpers around `lm_eval.simple_evaluate` (harness.evaluate runs it), and its git probe made quiet;
+nothing here runs a model.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import json
 import logging
 import math
 import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ __all__ = [
     "finish_request_cache",
     "lm_eval_task_manager",
     "model_args",
+    "quiet_git_probe",
     "request_cache",
     "sample_rows",
     "samples_path",
@@ -195,7 +200,7 @@ def encoder_record(encoder: Path, scored: dict[str, str] | None, docs: Path) -> 
     check_weights(weights)
     if scored is not None and scored["format_version"] != MOTION_FORMAT:
         raise ValueError(
-            f"{docs}: SMD docs; an encoder reads the `motion` docs (`smd make-docs ROOT --preset motion`)"
+            f"{docs}: SMD docs; an encoder reads the `motion` docs (`smd make-docs ROOT --variant motion`)"
         )
     return {"path": str(encoder), "sha256": sha256_file(weights)}
 
@@ -240,3 +245,31 @@ def lm_eval_task_manager(metadata: dict[str, Any]):
     from lm_eval.tasks import TaskManager
 
     return TaskManager(include_path=str(tasks_dir()), include_defaults=False, metadata=metadata)
+
+
+@contextmanager
+def quiet_git_probe() -> Iterator[None]:
+    """lm-eval's `simple_evaluate` with its git probe asked quietly.
+
+    lm-eval records the working directory's commit by running `git describe` with git's stderr
+    inherited, so outside a checkout the user reads `fatal: not a git repository`. The same question,
+    stderr discarded, answers None there; our own record of the code's commit is the run log's
+    (`harness.core.git_state`, None outside a checkout).
+    """
+    import lm_eval.evaluator
+
+    def commit_of_working_directory() -> str | None:
+        try:
+            found = subprocess.run(
+                ["git", "describe", "--always"], capture_output=True, text=True, check=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return found.stdout.strip()
+
+    original = lm_eval.evaluator.get_git_commit_hash
+    lm_eval.evaluator.get_git_commit_hash = commit_of_working_directory
+    try:
+        yield
+    finally:
+        lm_eval.evaluator.get_git_commit_hash = original

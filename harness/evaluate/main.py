@@ -1,6 +1,6 @@
 """`smd evaluate`: score one backbone (zero-shot or with a LoRA adapter) on one lm-eval task, one cell.
 
-    smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --preset v5_top3 \\
+    smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --variant v5_top3 \\
         --backbone qwen2.5-7b [--adapter runs/qa/qwen2.5-7b/v5_top3/best] [--limit N]
 
 One call runs `lm_eval.simple_evaluate` on one task with lm-eval's `hf` model (the backbone from the
@@ -41,7 +41,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import (
+    VARIANT_OPTION,
     Params,
+    add_renamed_option,
     atomic_write_json,
     atomic_write_jsonl,
     batch_size,
@@ -68,6 +70,7 @@ from .lm_eval_io import (
     finish_request_cache,
     lm_eval_task_manager,
     model_args,
+    quiet_git_probe,
     request_cache,
     sample_rows,
     samples_path,
@@ -145,15 +148,16 @@ def plan(request: EvalRequest) -> _Plan:
     try:
         docs = docs_path(request.data_root, request.preset, "test")
     except ValueError as e:  # not a preset name
-        raise EvalInputError(f"--preset: {e}") from None
+        raise EvalInputError(f"--variant: {e}") from None
     if not docs.is_file():
         raise EvalInputError(
-            f"test docs not found: {docs} (run `smd make-docs {request.data_root} --preset {request.preset}`)"
+            f"test docs not found: {docs} "
+            f"(run `smd make-docs {request.data_root} --variant {request.preset}`)"
         )
     root_key = f"{kind}_root"
     clashing = sorted({"smd_variant", "data_root", root_key} & set(request.metadata))
     if clashing:
-        raise EvalInputError(f"--metadata may not set {', '.join(clashing)}: use --preset / --data-root")
+        raise EvalInputError(f"--metadata may not set {', '.join(clashing)}: use --variant / --data-root")
     if request.task == "smd_humanml3d_caption_full":  # its assets are read only after generation
         try:
             check_caption_assets(*(request.metadata.get(k) for k in CAPTION_ASSET_KEYS))
@@ -211,7 +215,7 @@ def _answer_prior_docs(request: EvalRequest) -> Path:
     if not train.is_file():
         raise EvalInputError(
             f"the answer prior needs the training docs: {train} not found "
-            f"(run `smd make-docs {request.data_root} --preset {request.preset}`)"
+            f"(run `smd make-docs {request.data_root} --variant {request.preset}`)"
         )
     return train
 
@@ -264,18 +268,19 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     cache = request_cache(
         request.samples_dir, resolved.cell, {**resolved.inputs, "batch_size": request.batch_size}
     )
-    res = simple_evaluate(
-        model=lm,
-        model_args=args,
-        tasks=[task],
-        apply_chat_template=True,
-        batch_size=request.batch_size,
-        device="cuda" if cuda else "cpu",
-        limit=request.limit,
-        log_samples=True,
-        use_cache=str(cache),
-        **SEEDS,
-    )
+    with quiet_git_probe():
+        res = simple_evaluate(
+            model=lm,
+            model_args=args,
+            tasks=[task],
+            apply_chat_template=True,
+            batch_size=request.batch_size,
+            device="cuda" if cuda else "cpu",
+            limit=request.limit,
+            log_samples=True,
+            use_cache=str(cache),
+            **SEEDS,
+        )
     if res is None:  # a non-main process of a data-parallel run: rank 0 writes
         return "not main process", path
     wall = time.monotonic() - clock
@@ -370,8 +375,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--task", required=True, choices=tuple(TASKS))
     p.add_argument("--dataset", required=True, help="the cell's dataset name: [prefix_]<dataset>[_mc|_cloze]")
-    p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<preset>/")
-    p.add_argument("--preset", required=True, help="SMD preset (the cell's variant), e.g. v5_top3")
+    p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<variant>/")
+    add_renamed_option(
+        p, VARIANT_OPTION, old=("--preset",), required=True, help="docs variant (the cell's), e.g. v5_top3"
+    )
     p.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
     p.add_argument("--adapter", type=Path, help="PEFT adapter folder (omitted: zero-shot)")
     p.add_argument("--encoder", type=Path, help="encoder folder: the encoder baseline (on `motion` docs)")
@@ -382,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
     p.add_argument("--batch-size", type=batch_size, default=1, help="int or auto (default: 1)")
-    samples = f"per-doc outputs go to DIR/<dataset>/<preset>/<cell>.jsonl (default: {DEFAULT_SAMPLES_DIR})"
+    samples = f"per-doc outputs go to DIR/<dataset>/<variant>/<cell>.jsonl (default: {DEFAULT_SAMPLES_DIR})"
     p.add_argument("--samples-dir", type=Path, default=DEFAULT_SAMPLES_DIR, help=samples)
     p.add_argument(
         "--metadata",
@@ -397,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
-    """`smd evaluate --task T --dataset D --data-root DIR --preset P --backbone B [--adapter DIR]`.
+    """`smd evaluate --task T --dataset D --data-root DIR --variant V --backbone B [--adapter DIR]`.
 
     `params`: the params file already read by the caller (`smd stage`), used instead of `--params`."""
     args = build_parser().parse_args(argv)
@@ -406,7 +413,7 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
         task=args.task,
         dataset=args.dataset,
         data_root=args.data_root,
-        preset=args.preset,
+        preset=args.variant,
         backbone=args.backbone,
         adapter=args.adapter,
         encoder=args.encoder,

@@ -161,7 +161,7 @@ def load_docs(
     if not splits:
         raise FileNotFoundError(
             f"no prompt docs for variant {smd_variant!r} in {root / 'docs' / smd_variant}: run "
-            f"`smd make-docs {root} --preset {smd_variant}` or pass --metadata '{{\"data_root\": ...}}'"
+            f"`smd make-docs {root} --variant {smd_variant}` or pass --metadata '{{\"data_root\": ...}}'"
         )
     return datasets.DatasetDict(splits)
 

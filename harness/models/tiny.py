@@ -112,15 +112,22 @@ def build_tiny_backbone(out: Path | str, texts: Iterable[str], config: TinyConfi
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`smd tiny-backbone OUT --docs DOCS.jsonl ... [--params params.yaml]`: build the tiny backbone from
+    """`smd tiny-backbone -o OUT --docs DOCS.jsonl ... [--params params.yaml]`: build the tiny backbone from
     prompt docs; the model's size comes from the `tiny:` section of the params file (TinyConfig)."""
+    from harness.core import OUTPUT_OPTION, positional_output
+
     parser = argparse.ArgumentParser(prog="smd tiny-backbone", description=main.__doc__)
-    parser.add_argument("out", type=Path, help="folder to save the model and tokenizer in")
+    parser.add_argument(
+        *OUTPUT_OPTION, type=Path, metavar="DIR", help="folder to save the model and tokenizer in"
+    )
+    # the old positional OUT (dvc.yaml's `tiny-backbone` stage still spells it so): deprecated
+    parser.add_argument("out", type=Path, nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--docs", type=Path, nargs="+", required=True, help="prompt-doc JSONL files (corpus)")
     parser.add_argument("--params", type=Path, help="params file with a `tiny:` section (default: defaults)")
     parser.add_argument("--vocab-size", type=int, help="overrides the params' vocab_size")
     parser.add_argument("--seed", type=int, help="overrides the params' seed")
     args = parser.parse_args(argv)
+    positional_output(parser, args)
     missing = [p for p in args.docs if not p.is_file()]
     if missing:
         parser.error(f"docs not found: {', '.join(map(str, missing))}")
@@ -130,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(e))
     overrides = {"vocab_size": args.vocab_size, "seed": args.seed}
     config = replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    path = build_tiny_backbone(args.out, corpus_from_docs(args.docs), config)
+    path = build_tiny_backbone(args.output, corpus_from_docs(args.docs), config)
     print(f"tiny backbone saved to {path}")
     return 0
 

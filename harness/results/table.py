@@ -1,7 +1,7 @@
 """Results tables like the paper's, in Markdown, with 95 % CIs, `n` and chance; a figure with error bars.
 
     smd table [--results results] [--reference results/reference/paper.yaml]
-              [--out results/tables.md] [--figure results/figure.png]
+              [-o results/tables.md] [--figure results/figure.png]
 
 Tables, each only with the columns that have a number:
 
@@ -39,7 +39,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import smd
-from harness.core import atomic_write_bytes, atomic_write_text
+from harness.core import OUTPUT_OPTION, add_renamed_option, atomic_write_bytes, atomic_write_text
 from harness.data import (
     ANSWER_TYPES,
     DATASETS,
@@ -157,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="reported numbers (default: RESULTS/reference/paper.yaml when it exists)",
     )
-    parser.add_argument("--out", type=Path, help="also write the Markdown here (atomically)")
+    add_renamed_option(
+        parser, *OUTPUT_OPTION, old=("--out",), type=Path, help="also write the Markdown here (atomically)"
+    )
     parser.add_argument("--figure", type=Path, help="write a PNG bar chart here")
     args = parser.parse_args(argv)
     reference = args.reference
@@ -172,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = build_tables(measured, reported)
     text = render_markdown(tables)
     sys.stdout.write(text)
-    if args.out:
-        atomic_write_text(args.out, text)
+    if args.output:
+        atomic_write_text(args.output, text)
     if args.figure:
         try:
             png = render_figure(tables)

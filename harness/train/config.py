@@ -22,7 +22,7 @@ LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One training run's settings (the paper's defaults; README, "Training LoRA adapters").
+    """One training run's settings (the paper's defaults; docs/training.md).
 
     Attributes:
         task: `qa` (validated by accuracy) or `caption` (validated by loss).

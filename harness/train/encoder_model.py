@@ -81,7 +81,7 @@ def check_docs_format(cfg: TrainConfig, smd_format: dict | None) -> None:
     """
     marked = smd_format is not None and smd_format["format_version"] == MOTION_FORMAT
     if smd_format is not None and marked != (cfg.encoder != "none"):
-        need = "`motion` docs (smd make-docs ROOT --preset motion)" if cfg.encoder != "none" else "SMD docs"
+        need = "`motion` docs (smd make-docs ROOT --variant motion)" if cfg.encoder != "none" else "SMD docs"
         raise ValueError(
             f"train.encoder={cfg.encoder} reads {need}; these docs hold {smd_format['format_version']}"
         )

@@ -138,8 +138,8 @@ def _finished_run(out: Path, run_fingerprint: str, *, restart_changed: bool) -> 
     if previous.get("fingerprint") not in (None, run_fingerprint):
         if not restart_changed:
             raise TrainingError(
-                f"{out} holds a run with another config, backbone, data or training code: use another --out, "
-                "delete it, or pass --restart-changed"
+                f"{out} holds a run with another config, backbone, data or training code: use another "
+                "-o/--output, delete it, or pass --restart-changed"
             )
         LOG.warning("%s: config, backbone, data or training code changed since its run: starting over", out)
         for stale in ("checkpoints", "best", "last"):
@@ -271,7 +271,7 @@ def resume(out: Path, run: Run, *, record: RunRecord) -> TrainState:
     if state.fingerprint != run.fingerprint:
         raise TrainingError(
             f"{out} holds a checkpoint of a different run (config, backbone, data or training code differ): "
-            "use another --out or delete its checkpoints/"
+            "use another -o/--output or delete its checkpoints/"
         )
     record.update(resumed_from=state.position())
     LOG.info("resuming from epoch %d, batch %d (step %d)", state.epoch, state.batch, state.global_step)

@@ -8,10 +8,10 @@ and the loss is on the assistant answer only. Settings: `params.yaml` `train:` (
 
 One machine, one GPU or CPU:
 
-    python -m harness.train --task qa --backbone qwen2.5-7b --out runs/qa-qwen7b \\
+    python -m harness.train --task qa --backbone qwen2.5-7b -o runs/qa-qwen7b \\
         --docs data/babel_qa/docs/v5_top3/train.jsonl data/humman_qa/docs/v5_top3/train.jsonl \\
         --val-docs data/babel_qa/docs/v5_top3/val.jsonl data/humman_qa/docs/v5_top3/val.jsonl
-    python -m harness.train --task caption --backbone qwen2.5-7b --out runs/cap-qwen7b \\
+    python -m harness.train --task caption --backbone qwen2.5-7b -o runs/cap-qwen7b \\
         --docs data/humanml3d/docs/v5/train.jsonl --val-docs data/humanml3d/docs/v5/val.jsonl
 
 Several GPUs (the same command under accelerate: DDP; each process takes every n-th batch, the batch
@@ -35,7 +35,7 @@ import logging
 import sys
 from pathlib import Path
 
-from harness.core import Params, load_params, parse_overrides
+from harness.core import OUTPUT_OPTION, Params, add_renamed_option, load_params, parse_overrides
 from harness.models import Backbone, default_params, get_backbone
 
 from .config import TrainConfig, load_train_config
@@ -88,13 +88,21 @@ def run_training(
 
 
 def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
-    """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME --out DIR`."""
+    """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME -o DIR`."""
     parser = argparse.ArgumentParser(prog="smd train", description=main.__doc__)
     parser.add_argument("--task", choices=("qa", "caption"), required=True)
     parser.add_argument("--docs", type=Path, nargs="+", required=True, help="training prompt-doc JSONL files")
     parser.add_argument("--val-docs", type=Path, nargs="+", required=True, help="validation prompt-doc files")
     parser.add_argument("--backbone", required=True, help="params.yaml backbone name, model folder or hub id")
-    parser.add_argument("--out", type=Path, required=True, help="output folder (resumed if it holds a run)")
+    add_renamed_option(
+        parser,
+        *OUTPUT_OPTION,
+        old=("--out",),
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output folder (resumed if it holds a run)",
+    )
     parser.add_argument(
         "--params", type=Path, help="params file (default: ./params.yaml, else the checkout's)"
     )
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
             args.docs,
             args.val_docs,
             args.backbone,
-            args.out,
+            args.output,
             params=params if params is not None else args.params,
             overrides=parse_overrides(args.overrides),
             restart_changed=args.restart_changed,
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
         return 1 if isinstance(e, TrainingError) else 2
     best = record.get("best") or {}
     metric = {k: v for k, v in best.items() if k.startswith("val_")}
-    print(f"{args.out}: {record['status']}; best epoch {best.get('epoch')}: {metric}")
+    print(f"{args.output}: {record['status']}; best epoch {best.get('epoch')}: {metric}")
     return 0
 
 

@@ -57,7 +57,7 @@ def test_broken_humanml3d_records_are_reported_and_the_rest_is_built(dataset, ca
     short = _motions(root)[4]
     np.save(short, np.load(short)[:30])  # a valid motion T2M's frame range leaves out
 
-    assert smd(["build-smd", str(root), "--presets", PRESET, "--workers", "1"]) == 0
+    assert smd(["build-smd", str(root), "--variants", PRESET, "--workers", "1"]) == 0
     report = _report(root)
     assert "stale" not in report
     failed = {p["item"]: p for p in report["failed"]}
@@ -74,13 +74,13 @@ def test_broken_humanml3d_records_are_reported_and_the_rest_is_built(dataset, ca
     assert "4 problems, 1 left out by the dataset's rules" in out
 
     # --strict fails on the errors, not on what the protocol leaves out
-    assert smd(["build-smd", str(root), "--presets", PRESET, "--workers", "1", "--strict"]) == 1
+    assert smd(["build-smd", str(root), "--variants", PRESET, "--workers", "1", "--strict"]) == 1
     ruled_only = dataset("humanml3d")
     np.save(_motions(ruled_only)[0], np.load(_motions(ruled_only)[0])[:30])
-    assert smd(["build-smd", str(ruled_only), "--presets", PRESET, "--workers", "1", "--strict"]) == 0
+    assert smd(["build-smd", str(ruled_only), "--variants", PRESET, "--workers", "1", "--strict"]) == 0
 
     # prompt docs: the broken records are left out and listed, the rest written
-    assert smd(["make-docs", str(root), "--preset", PRESET]) == 0
+    assert smd(["make-docs", str(root), "--variant", PRESET]) == 0
     docs_report = json.loads((root / "docs" / PRESET / "report.json").read_text())
     assert {p["item"] for p in docs_report["problems"]} >= set(broken) - {next(iter(broken))} | {short.stem}
     assert sum(docs_report["docs"].values()) > 0
@@ -96,7 +96,7 @@ def test_broken_qa_motions_and_unsafe_ids_are_reported(dataset):
     motions = sorted((root / "motion_sequences").iterdir())
     (motions[0] / "joints.npy").write_bytes(b"")
 
-    assert smd(["build-smd", str(root), "--presets", PRESET, "--workers", "1"]) == 0
+    assert smd(["build-smd", str(root), "--variants", PRESET, "--workers", "1"]) == 0
     failed = {p["item"]: p["message"] for p in _report(root)["failed"]}
     assert "invalid motion id" in failed["../../escape"] and "invalid motion id" in failed["a/b"]
     assert "not a readable .npy array" in failed[motions[0].name]
@@ -108,7 +108,7 @@ def test_a_dataset_that_yields_nothing_is_an_error_and_still_gets_its_report(dat
     root = dataset("humanml3d")
     for motion in _motions(root):
         motion.write_bytes(b"")
-    assert smd(["build-smd", str(root), "--presets", PRESET, "--workers", "1"]) == 2
+    assert smd(["build-smd", str(root), "--variants", PRESET, "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith(f"smd build-smd: error: {root}: no motion could be described")
     assert "Traceback" not in "\n".join(err)
@@ -118,9 +118,9 @@ def test_a_dataset_that_yields_nothing_is_an_error_and_still_gets_its_report(dat
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["build-smd", "{tmp}", "--presets", PRESET], "not a dataset folder (expected questions/"),
-        (["make-docs", "{root}", "--preset", "v9"], "unknown SMD preset 'v9'"),
-        (["make-docs", "{root}", "--preset", "../../../outside"], "unknown SMD preset '../../../outside'"),
+        (["build-smd", "{tmp}", "--variants", PRESET], "not a dataset folder (expected questions/"),
+        (["make-docs", "{root}", "--variant", "v9"], "unknown SMD variant 'v9'"),
+        (["make-docs", "{root}", "--variant", "../../../outside"], "unknown SMD variant '../../../outside'"),
         (["make-options", "{tmp}"], "questions folder not found"),
     ],
 )

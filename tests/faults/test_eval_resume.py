@@ -47,7 +47,7 @@ def _evaluate(demo, results, samples, *extra, **env) -> subprocess.CompletedProc
         "--data-root",
         str(demo["hml"]),
     ]
-    argv += ["--preset", "v5_top3", "--backbone", str(demo["model"]), "--results", str(results)]
+    argv += ["--variant", "v5_top3", "--backbone", str(demo["model"]), "--results", str(results)]
     argv += ["--samples-dir", str(samples)]
     return subprocess.run(
         [sys.executable, "-c", CHILD, *argv],

@@ -15,7 +15,7 @@ def _args(demo, out, *extra: str, val=None) -> list[str]:
     docs = demo["qa"] / "docs" / "v5_top3"
     val = val or docs / "val.jsonl"
     args = ["--task", "qa", "--docs", str(docs / "train.jsonl"), "--val-docs", str(val)]
-    return [*args, "--out", str(out), *extra]
+    return [*args, "-o", str(out), *extra]
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def _run(demo, tmp_path, backbone, *extra, root="qa", task="smd_babel_qa_mc"):
         task,
         "--data-root",
         str(demo[root]),
-        "--preset",
+        "--variant",
         "v5_top3",
         "--backbone",
         str(backbone),
@@ -175,7 +175,7 @@ def test_smollm2_with_the_gold_answer(demo, tmp_path, smollm2):
     [
         (["--layers", "99"], "--layers '99'"),
         (["--ids", "nope"], "no doc nope"),
-        (["--preset", "v9"], "--preset"),
+        (["--variant", "v9"], "--variant"),
     ],
 )
 def test_bad_input_is_one_line(demo, tmp_path, capsys, extra, message):

@@ -125,7 +125,7 @@ def test_qa_dataset_refs_and_stage_main(tmp_path, capsys):
     refs, problems = motion_refs(root)
     assert [r.motion_id for r in refs] == ["a", "b"] and not problems
     assert refs[0].fps == 30.0 and refs[0].up_axis == "z"
-    assert main([str(root), "--presets", "v5", "--workers", "1"]) == 0
+    assert main([str(root), "--variants", "v5", "--workers", "1"]) == 0
     texts = load_smd_file(root / "smd" / "angle_texts_v5.json").texts
     assert texts["b"] == smd.describe(arm_raise(fps=30.0), fps=30.0)
     assert "2 motions, 2 computed" in capsys.readouterr().out
@@ -136,8 +136,8 @@ def test_missing_motion_of_a_question_is_reported_and_strict_fails(tmp_path):
 
     root = write_qa_dataset(tmp_path / "tiny_qa", {"a": walk(fps=30.0), "b": arm_raise(fps=30.0)})
     (root / "motion_sequences" / "b" / "joints.npy").unlink()
-    assert main([str(root), "--presets", "v5", "--workers", "1"]) == 0
-    assert main([str(root), "--presets", "v5", "--workers", "1", "--strict"]) == 1
+    assert main([str(root), "--variants", "v5", "--workers", "1"]) == 0
+    assert main([str(root), "--variants", "v5", "--workers", "1", "--strict"]) == 1
     report = json.loads((root / "smd" / REPORT_NAME).read_text())
     assert [p["item"] for p in report["failed"]] == ["b"]
     assert list(load_smd_file(root / "smd" / "angle_texts_v5.json").texts) == ["a"]

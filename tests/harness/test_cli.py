@@ -183,3 +183,86 @@ def test_readback_of_a_bad_file_is_an_error_naming_it(capsys, tmp_path):
     path = tmp_path / "nope.npy"
     rc, out, err = _run(capsys, ["readback", path])
     assert rc == 2 and err.strip() == f"error: {path}: no such file"
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"smd {version('smd-bench')}"
+
+
+def test_the_internal_stage_command_is_left_out_of_the_help_but_still_runs(capsys):
+    from harness.cli import STAGES, build_parser
+
+    listed = build_parser().format_help()
+    assert "stage" not in listed.split() and "SUPPRESS" not in listed
+    assert all(name in listed for name in STAGES if name != "stage")
+    with pytest.raises(SystemExit) as exc:
+        main(["stage", "--help"])
+    assert exc.value.code == 0 and capsys.readouterr().out.startswith("usage: smd stage")
+
+
+def test_the_old_preset_spelling_still_works_and_says_it_is_deprecated(capsys, walk_file):
+    rc, out, err = _run(capsys, ["describe", walk_file, "--preset", "v5_top3"])
+    assert rc == 0
+    assert out == smd.describe(np.load(walk_file), variant="v5_top3")
+    assert err == "smd describe: warning: --preset is deprecated, use --variant\n"
+
+
+def test_a_bad_argument_of_a_subcommand_gets_that_subcommand_s_usage(capsys, walk_file):
+    with pytest.raises(SystemExit) as exc:
+        main(["describe", str(walk_file), "--presets", "v5"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: smd describe") and "unrecognized arguments: --presets v5" in err
+
+
+def test_plot_into_a_folder_names_the_image_after_the_motion(capsys, tmp_path, walk_file):
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "figures"
+    rc, out, err = _run(capsys, ["plot", walk_file, "-o", f"{folder}/"])
+    assert rc == 0, err
+    assert out.strip() == str(folder / "walk.png") and (folder / "walk.png").read_bytes()[:4] == b"\x89PNG"
+    # an existing folder, named without the separator
+    rc, out, err = _run(capsys, ["plot", walk_file, "-o", folder, "--variant", "v5_top3"])
+    assert rc == 0 and out.strip() == str(folder / "walk.png"), err
+
+
+@pytest.mark.parametrize(
+    ("name", "words"), [("x.txt", "a .txt file is no image"), ("x", "no image extension")]
+)
+def test_plot_refuses_an_output_that_is_no_image_naming_the_formats(capsys, tmp_path, walk_file, name, words):
+    pytest.importorskip("matplotlib")
+    rc, _, err = _run(capsys, ["plot", walk_file, "-o", tmp_path / name])
+    assert rc == 2
+    assert err.count("\n") == 1 and err.startswith(f"error: {tmp_path / name}: {words}")
+    assert "x.png" in err and ".pdf" in err and ".svg" in err and "folder ending in /" in err
+    assert list(tmp_path.iterdir()) == [walk_file]
+
+
+def test_a_y_up_file_read_as_z_up_is_told_as_a_swapped_axis_not_as_units(capsys, walk_file):
+    rc, _, err = _run(capsys, ["describe", walk_file, "--up-axis", "z"])
+    assert rc == 0
+    (line,) = err.splitlines()
+    assert line.startswith(f"warning: {walk_file}: the body stands along y, not z")
+    assert "try --up-axis y" in line
+    assert "metres" not in line
+
+
+@pytest.mark.parametrize("command", ["make-demo", "build-smd", "make-docs", "evaluate", "train"])
+def test_a_stage_s_help_names_it_as_smd_names_it(capsys, command):
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: smd {command} ")
+
+
+def test_plot_without_a_file_plots_the_built_in_demo_motion(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    rc, out, err = _run(capsys, ["plot", "-o", f"{tmp_path}/"])
+    assert rc == 0, err
+    assert out.strip() == str(tmp_path / "demo-motion.png")
+    assert (tmp_path / "demo-motion.png").read_bytes()[:4] == b"\x89PNG"

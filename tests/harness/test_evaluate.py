@@ -41,7 +41,7 @@ def _write_params(folder, model, **extra_entries):
 
 def _argv(demo, out, params, *, task="smd_babel_qa", dataset="demo_babel_qa", root=None, extra=()):
     return [
-        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--preset", "v5_top3",
+        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--variant", "v5_top3",
         "--backbone", "tiny", "--params", str(params), "--results", str(out / "results"),
         "--samples-dir", str(out / "samples"), "--limit", str(LIMIT), *extra,
     ]  # fmt: skip
@@ -379,3 +379,29 @@ def test_task_version_follows_include_and_the_file_overrides(tmp_path):
     (tmp_path / "same.yaml").write_text("include: base.yaml\ntask: same\n")
     assert task_version("child", tmp_path) == 2.5
     assert task_version("same", tmp_path) == 1.0
+
+
+def test_outside_a_git_checkout_lm_eval_s_git_probe_prints_nothing(tmp_path, monkeypatch, capfd):
+    """lm-eval runs `git describe` in the working directory with git's stderr inherited; `smd evaluate`
+    runs it inside `quiet_git_probe`, where the same question answers None without a word."""
+    import lm_eval.evaluator
+
+    from harness.evaluate.lm_eval_io import quiet_git_probe
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # tmp_path is no checkout
+    lm_eval.evaluator.get_git_commit_hash()
+    assert "not a git repository" in capfd.readouterr().err  # what the user read before
+    original = lm_eval.evaluator.get_git_commit_hash
+    with quiet_git_probe():
+        assert lm_eval.evaluator.get_git_commit_hash() is None
+    assert capfd.readouterr().err == ""
+    assert lm_eval.evaluator.get_git_commit_hash is original
+
+
+def test_evaluate_run_outside_a_git_checkout_leaks_no_git_error(demo, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    params = _write_params(tmp_path, demo["model"])
+    assert main(_argv(demo, tmp_path, params, extra=["--limit", "1"])) == 0
+    assert "fatal" not in capfd.readouterr().err

@@ -84,7 +84,7 @@ def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, cap
     import harness.train.main
 
     monkeypatch.setattr(harness.train.main, "main", _must_not_be_called)
-    argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--preset", "v5_top3"]
+    argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--variant", "v5_top3"]
     assert pipeline_mod.main(argv) == 2
     assert "bogus_key" in capsys.readouterr().err
 
@@ -483,8 +483,8 @@ def test_tables_depend_on_every_cell(profile):
 
 # ------------------------------------------------------------------------------- the reduced demo, e2e
 
-# The README's demo, cut to run in a few minutes on two CPU cores: one preset (the motion-blind control
-# only swaps the docs; `.ci/reduced-demo` runs the whole matrix) and every stage family, captions
+# The demo of docs/pipeline.md, cut to run in a few minutes on two CPU cores: one variant (the motion-blind
+# control only swaps the docs; `.ci/reduced-demo` runs the whole matrix) and every stage family, captions
 # included. For the tiny backbone its own `backbones.tiny.train` settings (lr, epochs, batches) win over
 # these `train:` ones; save_every and val_limit, which it leaves alone, apply.
 REDUCED = {
@@ -750,7 +750,7 @@ def _queue_settled(root: Path, timeout: float) -> str:
 
 
 def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project):
-    """A sweep on DVC's queue, as the README runs the paper's ablations: two values of a parameter
+    """A sweep on DVC's queue, as docs/pipeline.md runs the paper's ablations: two values of a parameter
     queued with `dvc exp run --queue -S`, run by two workers (`dvc queue start -j 2`), each experiment
     in its own temporary workspace; `dvc exp show` then lists both with their parameters and cells."""
     root = demo_project

@@ -3,7 +3,7 @@ import json
 import pytest
 
 import smd
-from harness.core import read_jsonl
+from harness.core import DataError, read_jsonl
 from harness.data import BLIND_SUFFIX, Caption, CaptionSample, docs_variant
 from harness.data.build_smd import main as build_main
 from harness.data.prompt_docs import blind_control, caption_docs, main, qa_docs, swap_partners
@@ -61,9 +61,9 @@ def test_caption_docs_keep_all_references_of_a_sample():
 def test_qa_pipeline_from_dataset_to_docs(tmp_path):
     motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
     root = write_qa_dataset(tmp_path / "tiny_qa", motions)
-    assert build_main([str(root), "--presets", "v5_top3", "--workers", "1"]) == 0
+    assert build_main([str(root), "--variants", "v5_top3", "--workers", "1"]) == 0
     assert options_main([str(root)]) == 0
-    assert main([str(root), "--preset", "v5_top3"]) == 0
+    assert main([str(root), "--variant", "v5_top3"]) == 0
     docs = read_jsonl(root / "docs" / "v5_top3" / "train.jsonl")
     assert len(docs) == 4  # motions m0, m3 -> 2 questions each
     assert all(d["options"][d["answer_idx"]] == d["answer"] and d["smd"].startswith("Motion:") for d in docs)
@@ -77,13 +77,32 @@ def test_qa_pipeline_from_dataset_to_docs(tmp_path):
 def test_make_docs_refuses_an_smd_file_of_another_preset(tmp_path, capsys):
     motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
     root = write_qa_dataset(tmp_path / "tiny_qa", motions)
-    assert build_main([str(root), "--presets", "v5", "--workers", "1"]) == 0
+    assert build_main([str(root), "--variants", "v5", "--workers", "1"]) == 0
     assert options_main([str(root)]) == 0
     v5 = root / "smd" / "angle_texts_v5.json"
     with pytest.raises(SystemExit):
-        main([str(root), "--preset", "v5_top3", "--smd", str(v5)])
-    assert f"{v5} holds SMD preset 'v5', not --preset 'v5_top3'" in capsys.readouterr().err
+        main([str(root), "--variant", "v5_top3", "--smd", str(v5)])
+    assert f"{v5} holds SMD variant 'v5', not --variant 'v5_top3'" in capsys.readouterr().err
     assert not (root / "docs").exists()
+
+
+def test_make_docs_for_a_variant_not_built_names_the_file_and_the_build_command(tmp_path):
+    from harness.cli import main as smd
+
+    motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
+    root = write_qa_dataset(tmp_path / "tiny_qa", motions)
+    assert build_main([str(root), "--variants", "v5", "--workers", "1"]) == 0
+    assert options_main([str(root)]) == 0
+    with pytest.raises(DataError) as exc:
+        main([str(root), "--variant", "v5_top3-blind"])
+    missing = root / "smd" / "angle_texts_v5_top3.json"
+    assert str(exc.value) == (
+        f"{missing}: no such SMD file (variant v5_top3 was not built: run "
+        f"`smd build-smd {root} --variants v5_top3`)"
+    )
+    assert smd(["make-docs", str(root), "--variant", "v5_top3"]) == 2  # one line, not a traceback
+    assert build_main([str(root), "--variants", "v5_top3", "--workers", "1"]) == 0  # the command it names
+    assert main([str(root), "--variant", "v5_top3-blind"]) == 0
 
 
 # ------------------------------------------------------------------------ the motion-blind control
@@ -142,10 +161,10 @@ def test_swap_partners_refuses_a_split_it_cannot_derange():
 def test_make_docs_writes_the_blind_control_beside_the_real_docs(tmp_path):
     motions = {f"m{i}": (walk(fps=30.0) if i % 2 else arm_raise(fps=30.0)) for i in range(6)}
     root = write_qa_dataset(tmp_path / "tiny_qa", motions)
-    assert build_main([str(root), "--presets", "v5_top3", "--workers", "1"]) == 0
+    assert build_main([str(root), "--variants", "v5_top3", "--workers", "1"]) == 0
     assert options_main([str(root)]) == 0
-    assert main([str(root), "--preset", "v5_top3"]) == 0
-    assert main([str(root), "--preset", "v5_top3-blind"]) == 0
+    assert main([str(root), "--variant", "v5_top3"]) == 0
+    assert main([str(root), "--variant", "v5_top3-blind"]) == 0
     for split in ("train", "val", "test"):
         real = read_jsonl(root / "docs" / "v5_top3" / f"{split}.jsonl")
         blind = read_jsonl(root / "docs" / "v5_top3-blind" / f"{split}.jsonl")

@@ -110,7 +110,7 @@ def test_smd_table_writes_markdown_and_a_png(tmp_path, capsys):
         "   citation: paper, metrics: {acc: 0.667}}\n"
     )
     out, figure = tmp_path / "tables" / "tables.md", tmp_path / "fig.png"
-    argv = ["table", "--results", results, "--reference", reference, "--out", out, "--figure", figure]
+    argv = ["table", "--results", results, "--reference", reference, "-o", out, "--figure", figure]
     rc = main([str(a) for a in argv])
     printed, err = capsys.readouterr()
     assert rc == 0, err

@@ -36,11 +36,11 @@ def demo(tmp_path_factory):
     root = tmp_path_factory.mktemp("train_demo")
     generate_demo(root, n_motions=24, seed=3)
     qa, hml = root / "babel_qa", root / "humanml3d"
-    assert build_smd([str(qa), "--presets", PRESET, "--workers", "2"]) == 0
+    assert build_smd([str(qa), "--variants", PRESET, "--workers", "2"]) == 0
     assert make_options([str(qa)]) == 0
-    assert make_docs([str(qa), "--preset", PRESET]) == 0
-    assert build_smd([str(hml), "--presets", PRESET, "--workers", "2"]) == 0
-    assert make_docs([str(hml), "--preset", PRESET]) == 0
+    assert make_docs([str(qa), "--variant", PRESET]) == 0
+    assert build_smd([str(hml), "--variants", PRESET, "--workers", "2"]) == 0
+    assert make_docs([str(hml), "--variant", PRESET]) == 0
     model = build_tiny_backbone(
         root / "tiny", corpus_from_docs([docs_path(qa, PRESET, "train")]), TinyConfig(vocab_size=512)
     )
@@ -129,7 +129,7 @@ def test_the_demo_backbone_takes_its_own_lr_and_modules_from_its_entry():
     tiny = load_registry(params)["tiny"]
     cfg = load_train_config(params, "qa", backbone=tiny)
     assert cfg.modules_to_save == ("norm", "lm_head") and cfg.lr == 5e-3 and cfg.epochs == 1
-    # the README's selective re-run, `-S backbones.tiny.train.lr=...`, is what changes the demo's rate
+    # docs/pipeline.md's selective re-run, `-S backbones.tiny.train.lr=...`, is what changes the demo's rate
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["backbones"]["tiny"]["train"]["lr"] = 1e-2
     assert load_train_config(data, "qa", backbone=load_registry(data)["tiny"]).lr == 1e-2
@@ -534,7 +534,7 @@ def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "KILL_AT_STEP": "10"}
     killed = tmp_path / "killed"
     run = subprocess.run(
-        [sys.executable, "-c", KILLING_TRAINER, *args, "--out", str(killed)],
+        [sys.executable, "-c", KILLING_TRAINER, *args, "-o", str(killed)],
         env=env, cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
@@ -545,9 +545,9 @@ def test_a_killed_run_resumes_to_the_same_result(demo, tmp_path):
 
     from harness.train.main import main
 
-    assert main([*args, "--out", str(killed)]) == 0  # resumes
+    assert main([*args, "-o", str(killed)]) == 0  # resumes
     whole = tmp_path / "whole"
-    assert main([*args, "--out", str(whole)]) == 0
+    assert main([*args, "-o", str(whole)]) == 0
     resumed, straight = (json.loads((d / "run.json").read_text()) for d in (killed, whole))
     assert resumed["resumed_from"] == {"epoch": 1, "batch": 4, "step": 8}
     assert len(resumed["step_losses"]) == len(straight["step_losses"]) == 12
@@ -773,9 +773,9 @@ def test_a_backbone_that_does_not_exist_is_a_clear_error(demo, tmp_path, capsys)
 
     docs = demo["qa_docs"]
     args = ["--task", "qa", "--docs", str(docs["train"]), "--val-docs", str(docs["val"])]
-    assert main([*args, "--backbone", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert main([*args, "--backbone", str(tmp_path / "nope"), "-o", str(tmp_path / "o")]) == 2
     assert "neither a registered name" in capsys.readouterr().err
-    assert main([*args, "--backbone", str(tmp_path), "--out", str(tmp_path / "o")]) == 1  # no model
+    assert main([*args, "--backbone", str(tmp_path), "-o", str(tmp_path / "o")]) == 1  # no model
     assert "cannot load backbone" in capsys.readouterr().err
 
 
@@ -808,5 +808,5 @@ def test_empty_or_unusable_data_is_a_clear_error(demo, tmp_path, capsys):
     with pytest.raises(ValueError, match="not qa docs"):
         _run(demo, tmp_path / "c", docs=[demo["cap_docs"]["train"]])
     args = ["--task", "qa", "--docs", str(tmp_path / "missing.jsonl"), "--val-docs", str(empty)]
-    assert main([*args, "--backbone", str(demo["model"]), "--out", str(tmp_path / "d")]) == 2
+    assert main([*args, "--backbone", str(demo["model"]), "-o", str(tmp_path / "d")]) == 2
     assert "docs file not found" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def _args(demo, tmp_path, out, *, grad_accum: int) -> list[str]:
     if not sub.exists():
         sub.write_text("".join(train.read_text().splitlines(keepends=True)[:16]))
     sets = {**SETTINGS, "grad_accum": grad_accum}
-    args = ["--task", "qa", "--backbone", str(demo["model"]), "--docs", str(sub), "--out", str(out)]
+    args = ["--task", "qa", "--backbone", str(demo["model"]), "--docs", str(sub), "-o", str(out)]
     args += ["--val-docs", str(demo["qa"] / "docs" / "v5_top3" / "val.jsonl")]
     return args + [x for k, v in sets.items() for x in ("--set", f"{k}={v}")]
 

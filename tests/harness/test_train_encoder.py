@@ -33,7 +33,7 @@ def stage1(demo, motion, tmp_path_factory):
     out = tmp_path_factory.mktemp("stage1") / "run"
     docs = [str(docs_path(motion["hml"], "motion", s)) for s in ("train", "val")]
     args = ["--task", "caption", "--docs", docs[0], "--val-docs", docs[1], "--backbone", str(demo["model"])]
-    assert train([*args, "--out", str(out), *_sets(*SMALL, "lora=false", "epochs=1", "batch_size=4")]) == 0
+    assert train([*args, "-o", str(out), *_sets(*SMALL, "lora=false", "epochs=1", "batch_size=4")]) == 0
     return out
 
 
@@ -67,7 +67,7 @@ def test_stage_two_killed_and_resumed_equals_the_whole_run_and_lm_eval_scores_it
     killed = tmp_path / "killed"
     env = {**os.environ, **OFFLINE_ENV, "KILL_AT_STEP": "6"}
     run = subprocess.run(
-        [sys.executable, "-c", KILLING_TRAINER, *args, "--out", str(killed)],
+        [sys.executable, "-c", KILLING_TRAINER, *args, "-o", str(killed)],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -76,9 +76,9 @@ def test_stage_two_killed_and_resumed_equals_the_whole_run_and_lm_eval_scores_it
     )
     assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
     assert (killed / "checkpoints" / "latest").is_file() and not (killed / "last").exists()
-    assert train([*args, "--out", str(killed)]) == 0
+    assert train([*args, "-o", str(killed)]) == 0
     whole = tmp_path / "whole"
-    assert train([*args, "--out", str(whole)]) == 0
+    assert train([*args, "-o", str(whole)]) == 0
     resumed, straight = (json.loads((d / "run.json").read_text()) for d in (killed, whole))
     assert resumed["resumed_from"]["step"] == 4 and len(straight["step_losses"]) == 12
     assert max(abs(a - b) for a, b in zip(resumed["step_losses"], straight["step_losses"])) <= 1e-6
@@ -128,6 +128,6 @@ def test_an_encoder_run_on_the_wrong_docs_or_without_its_stage_one_is_refused(
     root = motion["qa"] if docs == "motion" else demo["qa"]
     files = [str(docs_path(root, docs, s)) for s in ("train", "val")]
     args = ["--task", "qa", "--docs", files[0], "--val-docs", files[1], "--backbone", str(demo["model"])]
-    assert train([*args, "--out", str(tmp_path / "run"), *_sets(*sets)]) == status
+    assert train([*args, "-o", str(tmp_path / "run"), *_sets(*sets)]) == status
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err, err

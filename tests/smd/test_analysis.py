@@ -126,3 +126,8 @@ def test_a_clip_shorter_than_the_smoothing_window_warns():
 def test_a_feature_file_is_named_as_such(dim, name):
     with pytest.raises(ValueError, match=rf"{name} feature file .*new_joints/"):
         smd.analyze(np.zeros((40, dim), dtype=np.float32))
+
+
+def test_a_y_up_file_read_as_z_up_warns_of_the_axis_and_not_of_the_units():
+    (warning,) = smd.analyze(walk(), up_axis="z").warnings
+    assert "stands along y, not z" in warning and "try --up-axis y" in warning and "metres" not in warning

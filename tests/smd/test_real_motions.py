@@ -118,10 +118,10 @@ def test_real_motions_stay_within_the_typical_ranges_the_glosses_document(fixtur
     assert len(inside) > 300 and sum(inside) / len(inside) >= least
 
 
-def test_the_readme_lists_every_angles_typical_range():
+def test_the_format_document_lists_every_angles_typical_range():
     from smd.angles import ANGLES
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "smd-format.md").read_text()
     for a in ANGLES:
         name = a.name.removeprefix("Left ").removeprefix("Right ")
         lo, hi = a.plausible

@@ -271,7 +271,7 @@ def test_a_smaller_demo_in_the_same_folder_leaves_no_stale_motions(tmp_path):
 
 
 def test_main_writes_a_demo_and_prints_its_summary(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--motions", "4", "--seed", "2"]) == 0
+    assert main(["-o", str(tmp_path), "--motions", "4", "--seed", "2"]) == 0
     printed = capsys.readouterr().out
     assert '"motions": 4' in printed and "generated 4 motions" in printed
     assert (tmp_path / "humanml3d" / "new_joints" / "d00003.npy").is_file()

@@ -6,18 +6,21 @@
 One call runs `lm_eval.simple_evaluate` on one task with lm-eval's `hf` model (the backbone from the
 registry in `params.yaml`, `peft=<adapter>`, the backbone's chat template and its kwargs) and writes:
 
-    results/<dataset>/<preset>/<backbone>[+<adapter-name>].json             numbers only (harness.results)
-    results/<dataset>/<preset>/<backbone>[+<adapter-name>].provenance.json  inputs, SMD format, versions
-    runs/eval_samples/<dataset>/<preset>/<same name>.jsonl                   one line per scored doc
-    runs/eval_samples/<dataset>/<preset>/<same name>.run.json                git commit, hardware, times
+    results/<dataset>/<variant>/<backbone>[+<adapter-name>].json             numbers only (harness.results)
+    results/<dataset>/<variant>/<backbone>[+<adapter-name>].provenance.json  inputs, SMD format, versions
+    results/<dataset>/<variant>/<backbone>[+<adapter-name>].samples.jsonl    one line per scored doc
+    runs/eval_samples/<dataset>/<variant>/<same name>.run.json               git commit, hardware, times
 
-The committed provenance holds only what the inputs decide, so re-running a cell on the same inputs
-rewrites it byte for byte and `dvc repro` on a fresh clone leaves `git status` clean; when, where and
-from which commit it ran goes to the run log beside the samples. Evaluating an adapter on docs of
-another SMD format or preset than it was trained on is an error naming both (harness.data.smd_files).
+The committed files hold only what the inputs decide, so re-running a cell on the same inputs rewrites
+them byte for byte and `dvc repro` on a fresh clone leaves `git status` clean; when, where and from which
+commit it ran goes to the run log with the profile's runs. Evaluating an adapter on docs of another SMD
+format or variant than it was trained on is an error naming both (harness.data.smd_files).
 
-Samples stay out of `results/` (they grow with the test set); a caption samples file is `smd
-score-captions`'s input. `--encoder DIR`: the encoder baseline (model `smd-encoder`) on `motion` docs.
+The per-doc samples (ids, prediction, target, option log-likelihoods, per-doc metrics; no SMD text) are
+committed beside the cell so that `smd compare` and `smd report` work on a fresh clone; a caption
+samples file is `smd score-captions`'s input. `--encoder DIR`: the encoder baseline (model
+`smd-encoder`) on `motion` docs; `--backbone answer-prior`: the answer-prior baseline (model
+`smd-answer-prior`, harness.evaluate.answer_prior).
 
 A cell holds lm-eval's metrics, `n` (docs scored), `skipped` (test docs whose prompt does not fit the
 context), and from the samples (harness.results.stats.cell_statistics) `chance`, 95 % CIs, per-type `_n` and
@@ -57,7 +60,7 @@ from harness.core import (
 from harness.data import TASKS, docs_format, docs_path, parse_result_dataset
 from harness.metrics import CAPTION_ASSET_KEYS, check_caption_assets
 from harness.models import Backbone, adapter_record, get_backbone
-from harness.results import Cell, cell_path, cell_statistics, provenance_path, write_cell
+from harness.results import Cell, cell_path, cell_samples_path, cell_statistics, provenance_path, write_cell
 
 from .lm_eval_io import (
     ANSWER_PRIOR,
@@ -292,8 +295,9 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
     metrics = cell_metrics(res["results"][request.task], n=int(counts["effective"]), skipped=skipped)
 
     rows = sample_rows(res["samples"][request.task])
-    samples_file = samples_path(request.samples_dir, resolved.cell)
+    samples_file = cell_samples_path(path)  # committed beside the cell: compare and report work on a clone
     atomic_write_jsonl(samples_file, rows)
+    run_log_file = run_log_path(samples_path(request.samples_dir, resolved.cell))
     # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
     metrics |= cell_statistics(rows, captions=parse_result_dataset(resolved.cell[0]).scoring is None)
     if request.limit is not None and metrics["n"] < in_split - skipped:
@@ -321,10 +325,10 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         "samples": {"path": str(samples_file), "sha256": sha256_file(samples_file), "rows": len(rows)},
         "versions": versions(),
         "lm_eval_config": _json_safe(res.get("config")),
-        "run_log": str(run_log_path(samples_file)),
+        "run_log": str(run_log_file),
     }
-    # when, where and from which commit: beside the samples, not in the committed provenance, which
-    # holds only what the inputs decide (a re-run of the same inputs rewrites it byte for byte)
+    # when, where and from which commit: with the profile's runs, not in the committed files, which hold
+    # only what the inputs decide (a re-run of the same inputs rewrites them byte for byte)
     run_log = {
         "git": git_state(),
         "hardware": hardware(),
@@ -332,7 +336,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_seconds": round(wall, 3),
     }
-    atomic_write_json(run_log_path(samples_file), run_log)
+    atomic_write_json(run_log_file, run_log)
     write_cell(request.results, Cell(*resolved.cell, metrics=metrics), provenance)
     finish_request_cache(cache)
     return "written", path
@@ -351,7 +355,7 @@ def _write_kept(request: EvalRequest) -> int:
 
 
 def run_log_path(samples_file: Path) -> Path:
-    """The run log of a cell (git commit, hardware, times): `<samples>.run.json`."""
+    """The run log of a cell (git commit, hardware, times): `<samples-dir>/<cell key>.run.json`."""
     return samples_file.with_suffix(".run.json")
 
 

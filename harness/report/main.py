@@ -37,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from harness.core import atomic_write_text, positive_int, read_json, read_jsonl, sha256_file
+from harness.core import atomic_write_text, positive_int, read_json, read_jsonl, read_yaml, sha256_file
 from harness.data import DATASETS, TASKS, Dataset, dataset_kind, load_canonical
 from harness.results import cell_key, parse_cell_path, provenance_path
 from smd.skeleton import JOINT_NAMES, KINEMATIC_CHAINS
@@ -83,6 +83,21 @@ def _recorded(value: Any, cell: Path, what: str, prov: Path) -> Path:
     if path.is_absolute() or len(cell.parents) < 3:
         return path
     return next((p for p in (path, cell.parents[2].parent / path) if p.exists()), path)
+
+
+def _rebuild_hint(missing: Path, lock: Path = Path("dvc.lock")) -> str:
+    """`; rebuild it: dvc repro STAGE` when a stage of the project's dvc.lock outputs `missing` (a fresh
+    clone has the cells and their samples, not the pipeline's data), else nothing."""
+    try:
+        stages = (read_yaml(lock, "dvc.lock") or {}).get("stages") or {}
+    except (OSError, ValueError):
+        return ""
+    for name, stage in stages.items():
+        for out in (stage or {}).get("outs") or []:
+            produced = Path(str(out.get("path", "")))
+            if produced.parts and (missing == produced or produced in missing.parents):
+                return f"; rebuild it: dvc repro {name}"
+    return ""
 
 
 def _read_rows(path: Path) -> dict[str, dict]:
@@ -153,7 +168,9 @@ def load_evaluation(spec: str, docs: Path | None = None, root: Path | None = Non
             raise ReportError(path, "a samples file needs --docs (or give the cell's .json instead)")
         root = root or (docs.parents[2] if len(docs.parents) >= 3 else docs.parent)
     if not Path(docs).is_file():
-        raise ReportError(docs, "no such file (the docs the samples were scored on)")
+        raise ReportError(
+            docs, "no such file (the docs the samples were scored on)" + _rebuild_hint(Path(docs))
+        )
     rows = _read_rows(samples)
     return Evaluation(label, samples, Path(docs), Path(root), _dataset_of(Path(root), task), rows, metrics)
 

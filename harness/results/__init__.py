@@ -19,6 +19,7 @@ from .cells import (
     Cell,
     cell_key,
     cell_path,
+    cell_samples_path,
     load_reference,
     load_results,
     parse_cell_key,
@@ -45,5 +46,6 @@ __all__ = [
     "parse_cell_path",
     "parse_variant",
     "provenance_path",
+    "cell_samples_path",
     "write_cell",
 ]

@@ -70,6 +70,9 @@ REPORTED = "reported"
 NO_VARIANT = "-"  # the variant of a method that does not use SMDs (a peer in the paper's tables)
 REFERENCE_DIR = "reference"  # results/reference/ holds reported numbers, never collected as measured
 PROVENANCE_SUFFIX = ".provenance.json"
+# a cell's per-doc outcomes (ids, prediction, target, option scores, per-doc metrics; no SMD text), committed
+# beside it so that `smd compare` and `smd report` work on a fresh clone
+SAMPLES_SUFFIX = ".samples.jsonl"
 
 # one path component: no separators, no `+` (it splits backbone from adapter), no leading dot
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -159,6 +162,12 @@ def provenance_path(path: Path | str) -> Path:
     """The provenance file beside a cell file: `x.json` -> `x.provenance.json`."""
     path = Path(path)
     return path.with_name(path.name.removesuffix(".json") + PROVENANCE_SUFFIX)
+
+
+def cell_samples_path(path: Path | str) -> Path:
+    """The per-doc samples beside a cell file: `x.json` -> `x.samples.jsonl`."""
+    path = Path(path)
+    return path.with_name(path.name.removesuffix(".json") + SAMPLES_SUFFIX)
 
 
 def parse_cell_path(root: Path | str, path: Path | str) -> tuple[str, str, str, str | None]:

@@ -45,7 +45,7 @@ import numpy as np
 from harness.core import atomic_write_json, positive_int, read_json, read_jsonl, sha256_file
 from harness.data import TASKS
 
-from .cells import cell_key, cell_path, parse_cell_key, parse_cell_path, provenance_path
+from .cells import PROVENANCE_SUFFIX, cell_key, cell_path, parse_cell_key, parse_cell_path, provenance_path
 from .stats import (
     CAPTION_CI_METRICS,
     CONFIDENCE,
@@ -148,7 +148,13 @@ def _resolve_cell(spec: str, results: Path) -> tuple[Path, str]:
     except ValueError as e:
         raise CompareError(f"{spec!r}: neither a cell file (.json) nor a cell key: {e}") from None
     if not path.is_file():
-        raise CompareError(f"cell {spec} not found: {path} (--results {results})")
+        there = sorted(
+            f.name.removesuffix(".json")
+            for f in path.parent.glob("*.json")
+            if not f.name.endswith(PROVENANCE_SUFFIX)
+        )
+        known = f"; cells there: {', '.join(there)}" if there else ""
+        raise CompareError(f"cell {spec} not found: {path} (--results {results}){known}")
     return path, spec
 
 

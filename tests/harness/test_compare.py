@@ -115,6 +115,17 @@ def test_altered_or_missing_samples_are_refused(tmp_path, capsys):
         load_run(str(tmp_path / "nope.json"))
 
 
+def test_a_mistyped_cell_key_is_named_with_the_cells_beside_it(tmp_path, capsys):
+    a = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows([1, 0, 1]))
+    _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", "lora"), _qa_rows([1, 1, 1]))
+    results = str(tmp_path / "results")
+    assert main(["compare", str(a), "demo_babel_qa/v5_top3/tiny+lroa", "--results", results]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cell demo_babel_qa/v5_top3/tiny+lroa not found" in err and err.endswith(
+        "cells there: tiny, tiny+lora"
+    )
+
+
 def test_qa_is_not_paired_with_captions(tmp_path):
     qa = _cell(tmp_path, ("demo_babel_qa", "v5_top3", "tiny", None), _qa_rows([1, 0]))
     rows = _caption_rows(["a person walks", "a person sits"], [["a person walks"], ["a person sits down"]])

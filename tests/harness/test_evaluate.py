@@ -112,10 +112,15 @@ def test_provenance_records_inputs_versions_and_the_limit(zero_shot, demo):
     assert log["wall_seconds"] > 0 and log["started_at"] <= log["finished_at"]
 
 
-def test_samples_hold_one_row_per_scored_doc_outside_the_results(zero_shot):
+def test_samples_hold_one_row_per_scored_doc_beside_the_cell_without_smd_text(zero_shot):
     prov = read_json(provenance_path(zero_shot["cell"]))
-    samples = zero_shot["out"] / "samples" / "demo_babel_qa" / "v5_top3" / "tiny.jsonl"
+    samples = zero_shot["cell"].with_name("tiny.samples.jsonl")
     assert prov["samples"] == {"path": str(samples), "sha256": _sha256(samples), "rows": LIMIT}
+    assert "Joint Angles" not in samples.read_text()  # the SMD stays in the docs, out of results/
+    # when and where it ran stays with the runs, out of the committed files
+    assert prov["run_log"] == str(
+        zero_shot["out"] / "samples" / "demo_babel_qa" / "v5_top3" / "tiny.run.json"
+    )
     rows = read_jsonl(samples)
     lm_eval_samples = zero_shot["res"]["samples"]["smd_babel_qa"]
     expected = {s["doc"]["doc_id"]: (s["filtered_resps"][0], s["acc"]) for s in lm_eval_samples}
@@ -212,7 +217,7 @@ def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_pa
     for metric in ("bleu_4", "rouge_l", "cider"):
         assert cell[metric] == res["results"]["smd_humanml3d_caption"][f"{metric},none"]
     assert not any(k.endswith("_stderr") for k in cell)  # lm-eval gives "N/A" for corpus metrics
-    samples = tmp_path / "samples" / "demo_humanml3d" / "v5_top3" / "tiny.jsonl"
+    samples = tmp_path / "results" / "demo_humanml3d" / "v5_top3" / "tiny.samples.jsonl"
     predictions = read_predictions(samples)  # the input of `smd score-captions`
     assert len(predictions) == cell["n"] == LIMIT and all(p.references for p in predictions)
     for metric in ("bleu_4", "rouge_l", "cider"):  # bootstrap CIs from the per-doc samples

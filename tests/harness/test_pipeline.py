@@ -31,7 +31,7 @@ from harness.core import Params
 from harness.data import SCORINGS, task_name
 from harness.evaluate.lm_eval_io import ANSWER_PRIOR
 from harness.pipeline import Pipeline, load_pipeline
-from harness.results import cell_path, provenance_path
+from harness.results import cell_path, cell_samples_path, provenance_path
 from tests.builders import REPO
 
 pytest.importorskip("dvc")
@@ -423,11 +423,11 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         others = [o for o in stage.outs if not o.metric]
         # the cell is a metric DVC shows but does not cache (git versions it); its provenance beside it
         assert metrics == [Out(cell, persist=False, cache=False, metric=True)], name
-        # per-doc samples: an output too (DVC caches them; git does not version runs/)
-        samples = p.samples_dir() / p.result_dataset(dataset, scoring) / preset / f"{cell.stem}.jsonl"
+        # per-doc samples beside the cell: git versions them too (compare and report work on a clone)
+        samples = cell_samples_path(cell)
         assert others == [
             Out(provenance_path(cell), persist=False, cache=False, metric=False),
-            Out(samples, persist=False, cache=True, metric=False),
+            Out(samples, persist=False, cache=False, metric=False),
         ], name
 
         requests.clear()

@@ -166,6 +166,36 @@ def test_unreadable_inputs_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "x.html").exists()
 
 
+def test_on_a_clone_without_the_pipelines_data_the_error_names_the_stage_that_rebuilds_it(
+    tmp_path, capsys, monkeypatch
+):
+    """A fresh clone has the cells and their samples but not the docs (a DVC output): the one-line error
+    names the stage of dvc.lock that writes them."""
+    cell = tmp_path / "results" / "demo_babel_qa" / "v5_top3" / "tiny.json"
+    cell.parent.mkdir(parents=True)
+    samples = _samples(cell.with_name("tiny.samples.jsonl"), ANSWERS_A)
+    cell.write_text(json.dumps({"acc": 4 / 6, "n": 6}))
+    docs = "data/demo/babel_qa/docs/v5_top3/test.jsonl"
+    prov = {
+        "samples": {"path": str(samples), "sha256": sha256_file(samples)},
+        "data": {"docs": {"path": docs}, "root": "data/demo/babel_qa"},
+        "inputs": {"task": "smd_babel_qa"},
+    }
+    cell.with_name("tiny.provenance.json").write_text(json.dumps(prov))
+    lock = {
+        "schema": "2.0",
+        "stages": {"docs-qa@babel_qa-v5_top3": {"outs": [{"path": "data/demo/babel_qa/docs/v5_top3"}]}},
+    }
+    (tmp_path / "dvc.lock").write_text(json.dumps(lock))  # JSON is YAML
+    monkeypatch.chdir(tmp_path)
+    assert main([str(cell), "-o", "page.html"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(
+        "no such file (the docs the samples were scored on); rebuild it: dvc repro docs-qa@babel_qa-v5_top3"
+    )
+    assert "\n" not in err
+
+
 # ---------------------------------------------------------------- the page in a real browser
 
 

@@ -471,6 +471,26 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
             assert req.adapter is None and not _covered(train_out, stage.deps), name
 
 
+def test_dvc_plots_show_renders_the_projects_figures():
+    """`plots:` names each figure: a committed file, or an output of a stage (written by `dvc repro`)."""
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())
+    plots = [next(iter(p)) if isinstance(p, dict) else p for p in declared["plots"]]
+    assert {"reports/figure.png", "docs/readback.png"} <= set(plots)
+    outs = {
+        str(next(iter(o)) if isinstance(o, dict) else o)
+        for stage in declared["stages"].values()
+        for o in stage.get("outs", [])
+    }
+    tracked = subprocess.run(
+        ["git", "ls-files", *plots], cwd=REPO, capture_output=True, text=True
+    ).stdout.split()
+    for plot in plots:
+        assert plot.endswith(".png"), plot
+        assert plot in tracked or plot in outs or any(plot.startswith(o.rstrip("/") + "/") for o in outs), (
+            plot
+        )
+
+
 def test_tables_depend_on_every_cell(profile):
     p, tables = profile.pipeline, profile.stages["tables"]
     for _, dataset, scoring, b, preset, lora in _eval_cells(p):

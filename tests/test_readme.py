@@ -50,6 +50,14 @@ def _check_pip_install(args: list[str]) -> None:
     pyproject = (REPO / "pyproject.toml").read_text()
     section = pyproject.split("[project.optional-dependencies]")[1].split("\n[")[0]
     declared = set(re.findall(r"^(\w+) = ", section, flags=re.M))
+    if "-c" in args:  # the constraints file pins every package to what this environment installed
+        constraints = REPO / args.pop(args.index("-c") + 1)
+        for line in constraints.read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, pinned = line.split("==")
+                assert version(name).split("+")[0] == pinned, (
+                    f"{constraints.name}: {line}, installed {version(name)}"
+                )
     for arg in args:
         if arg.startswith("-"):
             continue
@@ -97,6 +105,14 @@ def _check(command: str, cwd: Path) -> None:
         assert collected.returncode == 0, collected.stdout[-2000:]
     else:
         pytest.fail(f"the README's first screen runs {command!r}: give it a check here")
+
+
+def test_ci_installs_as_the_readme_says():
+    """CI's install line is the README's (with pip's -q), constraints included: what CI tests is what a
+    newcomer installs."""
+    ci = (REPO / ".ci" / "run").read_text()
+    assert 'pip install -q -c constraints.txt ".[all]"' in ci
+    assert 'pip install -c constraints.txt ".[all]"' in README.read_text()
 
 
 def test_the_test_command_is_on_the_first_screen():

@@ -170,7 +170,7 @@ def measure(n_library: int) -> dict:
         for joints in motions.values():
             analysis = smd.analyze(joints, fps=20.0)
             for name in smd.PRESETS:
-                text = smd.render(analysis, name)
+                text = smd.render(analysis, name)  # (every checkout has `render`)
                 row = table[name]
                 row["errors"].extend(readback.angle_errors(text, analysis.angles).values())
                 row["tokens"].append(len(text) / 4)

@@ -160,12 +160,18 @@ def _size_table(rows: list[tuple[str, list[str]]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _render_all(a, presets: list[str]) -> list[str]:
+    """Every preset's text of one analysis, as `smd build-smd` renders them (`render_variants`; a
+    checkout from before it renders preset by preset, sharing its parts through the analysis)."""
+    if hasattr(smd, "render_variants"):
+        return smd.render_variants(a, presets)
+    return [smd.render(a, p) for p in presets]
+
+
 def _full(motions: list[np.ndarray], presets: list[str]):
     def full() -> None:
         for m in motions:
-            a = smd.analyze(m, fps=FPS)
-            for p in presets:
-                smd.render(a, p)
+            _render_all(smd.analyze(m, fps=FPS), presets)
 
     return full
 
@@ -265,15 +271,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # warm-up (imports, scipy's first calls)
     for m in motions[:5]:
-        a = smd.analyze(m, fps=FPS)
-        for p in presets:
-            smd.render(a, p)
-
-    def full() -> None:
-        for m in motions:
-            a = smd.analyze(m, fps=FPS)
-            for p in presets:
-                smd.render(a, p)
+        _render_all(smd.analyze(m, fps=FPS), presets)
+    full = _full(motions, presets)
 
     def analyze_only() -> None:
         for m in motions:
@@ -289,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, m in enumerate(motions):
         s = time.perf_counter()
         a = smd.analyze(m, fps=FPS)
-        texts = [smd.render(a, p) for p in presets]
+        texts = _render_all(a, presets)
         per_motion[i] = time.perf_counter() - s
         chars[:, i] = [len(x) for x in texts]
     slope, intercept = np.polyfit(frames, per_motion, 1)

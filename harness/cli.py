@@ -268,7 +268,8 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     joints, label = _motion_or_demo(args)
     analysis = _analyze(joints, label, args)
     if args.all_variants:
-        chunks = [f"=== {name} ===\n{smd.render(analysis, name)}" for name in smd.PRESETS]
+        texts = smd.render_variants(analysis, smd.PRESETS)
+        chunks = [f"=== {name} ===\n{text}" for name, text in zip(smd.PRESETS, texts)]
         _write("\n".join(chunks))
     else:
         _write(smd.render(analysis, args.variant))

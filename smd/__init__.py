@@ -8,7 +8,7 @@ from .angles import ANGLES, GROUPS, AngleSpec
 from .canonical import canonicalize
 from .kinematics import forward_kinematics
 from .presets import PRESETS, Variant, resolve_variant
-from .render import FORMAT_VERSION, describe, render
+from .render import FORMAT_VERSION, describe, render, render_variants
 from .segments import Segment
 
 __all__ = [
@@ -25,5 +25,6 @@ __all__ = [
     "describe",
     "forward_kinematics",
     "render",
+    "render_variants",
     "resolve_variant",
 ]

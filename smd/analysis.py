@@ -11,6 +11,7 @@ from scipy.interpolate import CubicSpline
 from .angles import ANGLES, joint_angles
 from .canonical import SMOOTHING_WINDOW_S, canonicalize, plausibility_warnings
 from .extrema import Cuts, find_cuts, smooth
+from .presets import PRESETS
 from .segmentation import segment_table
 from .segments import Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
@@ -30,6 +31,9 @@ FAR_DELTAS = 2.0
 # text is not read back per angle; a walk that stops halfway still reads as two ramps and a hold.
 TRAJECTORY_FAR_DELTAS = 4.0
 _N_ANGLES, _N_TRAJECTORY = len(ANGLES), len(TRAJECTORY_CURVES)
+# every preset's threshold: `analyze` segments the angles at all of them in one pass (in use every
+# preset is rendered, and one pass for all costs far less than one per threshold)
+PRESET_DELTAS = tuple(sorted({p.delta for p in PRESETS.values()}))
 
 
 @dataclass(frozen=True)
@@ -66,76 +70,81 @@ class MotionAnalysis:
     _curves: np.ndarray = field(repr=False, compare=False)
     _cuts: Cuts = field(repr=False, compare=False)
     _trajectory_cuts: Cuts = field(repr=False, compare=False)
-    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # the angles segmented at every preset's delta, (delta, table) pairs, and the trajectory at its own
+    # thresholds: immutable, as every field (a renderer keeps what it derives to itself)
+    _angle_tables: tuple[tuple[float, SegmentTable], ...] = field(repr=False, compare=False)
+    _trajectory_table: SegmentTable = field(repr=False, compare=False)
 
     @property
     def duration(self) -> float:
         return self.n_frames / self.fps
 
     def angle_segments(self, delta: float) -> tuple[tuple[Segment, ...], ...]:
-        """Segments of every angle at threshold `delta` (memoised per delta)."""
-        key = ("angles", float(delta))
-        if key not in self._cache:
-            segs = self.angle_table(delta).segments(_N_ANGLES)
-            self._cache[key] = tuple(s if ok else () for s, ok in zip(segs, self.determined.tolist()))
-        return self._cache[key]
+        """Segments of every angle at threshold `delta` (none for an undetermined angle)."""
+        segs = self.angle_table(delta).segments(_N_ANGLES)
+        return tuple(s if ok else () for s, ok in zip(segs, self.determined.tolist()))
 
     def angle_table(self, delta: float) -> SegmentTable:
-        """`angle_segments(delta)` as one table (memoised), undetermined angles included."""
-        key = ("angle_table", float(delta))
-        if key not in self._cache:
-            self.prepare([delta], trajectory=False)
-        return self._cache[key]
+        """`angle_segments(delta)` as one table, undetermined angles included: a preset's as `analyze`
+        segmented it, another delta's segmented now (and not kept: the analysis never changes)."""
+        for known, table in self._angle_tables:
+            if known == float(delta):
+                return table
+        return self.segmented([delta])[float(delta)]
 
     def trajectory_segments(self) -> tuple[tuple[Segment, ...], ...]:
         """Segments of the four trajectory curves at their own thresholds."""
-        key = ("trajectory",)
-        if key not in self._cache:
-            self.prepare([], trajectory=True)
-            self._cache[key] = tuple(self._cache[("trajectory_table",)].segments(_N_TRAJECTORY))
-        return self._cache[key]
+        return tuple(self._trajectory_table.segments(_N_TRAJECTORY))
 
-    def prepare(self, deltas: Iterable[float], *, trajectory: bool = True) -> None:
-        """Segment the angles at the thresholds `deltas` and (if `trajectory`) the trajectory,
-        whatever is not memoised yet, in one pass.
+    def segmented(self, deltas: Iterable[float]) -> dict[float, SegmentTable]:
+        """The angles segmented at each of `deltas`, in one pass (a pure function of the analysis)."""
+        tables, _ = _segment(self._curves, self._cuts, self._trajectory_cuts, deltas, self.duration, False)
+        return tables
 
-        The angle curves are laid end to end once per threshold, the trajectory's after them, and
-        all are segmented together: most of the work is a fixed number of array operations per
-        pass, so one pass for every threshold costs far less than one per threshold.
-        """
-        cache = self._cache
-        todo = sorted({float(d) for d in deltas if ("angle_table", float(d)) not in cache})
-        trajectory = trajectory and ("trajectory_table",) not in cache
-        if not (todo or trajectory):
-            return
-        angles, traj = self._curves[:_N_ANGLES], self._curves[_N_ANGLES:]
-        if "flat" not in cache:  # the angle curves as a Python list, for every pass
-            cache["flat"] = angles.ravel().tolist()
-        parts = [(angles, find_cuts(angles, d) if d < MIN_DELTA else self._cuts) for d in todo]
-        deltas, flat = np.repeat(todo, _N_ANGLES), cache["flat"] * len(todo)
-        if trajectory:
-            parts.append((traj, self._trajectory_cuts))
-            deltas = np.concatenate([deltas, [c.delta for c in TRAJECTORY_CURVES]])
-            flat = flat + traj.ravel().tolist()
-        is_angle = np.arange(deltas.size) < len(todo) * _N_ANGLES
-        table = segment_table(
-            np.concatenate([x for x, _ in parts]),
-            SEGMENT_FPS,
-            deltas,
-            Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
-            flat=flat,
-            # the trajectory keeps the plain rule (nothing is still): a slow turn or walk is travel
-            still_speed=np.where(is_angle, STILL_DELTAS_PER_S * deltas, 0.0),
-            far=np.where(is_angle, FAR_DELTAS, TRAJECTORY_FAR_DELTAS) * deltas,
-        )
-        # the grid's last sample may fall short of the clip's end: the last segments end with the clip
-        grid_end = self._curves.shape[1] / SEGMENT_FPS
-        table.t1[table.t1 == grid_end] = self.duration
-        for k, delta in enumerate(todo):
-            cache[("angle_table", delta)] = table.columns(k * _N_ANGLES, (k + 1) * _N_ANGLES)
-        if trajectory:
-            first = len(todo) * _N_ANGLES
-            cache[("trajectory_table",)] = table.columns(first, first + _N_TRAJECTORY)
+
+def _segment(
+    curves: np.ndarray,
+    cuts: Cuts,
+    trajectory_cuts: Cuts,
+    deltas: Iterable[float],
+    duration: float,
+    trajectory: bool,
+) -> tuple[dict[float, SegmentTable], SegmentTable | None]:
+    """Segment the angle curves at each threshold of `deltas` and (if `trajectory`) the trajectory
+    curves at theirs, in one pass: (angle table per delta, trajectory table or None).
+
+    The angle curves are laid end to end once per threshold, the trajectory's after them, and all
+    are segmented together: most of the work is a fixed number of array operations per pass, so one
+    pass for every threshold costs far less than one per threshold.
+    """
+    todo = sorted({float(d) for d in deltas})
+    angles, traj = curves[:_N_ANGLES], curves[_N_ANGLES:]
+    flat = angles.ravel().tolist()  # the angle curves as a Python list, for every threshold
+    parts = [(angles, find_cuts(angles, d) if d < MIN_DELTA else cuts) for d in todo]
+    per_curve, flat = np.repeat(todo, _N_ANGLES), flat * len(todo)
+    if trajectory:
+        parts.append((traj, trajectory_cuts))
+        per_curve = np.concatenate([per_curve, [c.delta for c in TRAJECTORY_CURVES]])
+        flat = flat + traj.ravel().tolist()
+    if not parts:
+        return {}, None
+    is_angle = np.arange(per_curve.size) < len(todo) * _N_ANGLES
+    table = segment_table(
+        np.concatenate([x for x, _ in parts]),
+        SEGMENT_FPS,
+        per_curve,
+        Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
+        flat=flat,
+        # the trajectory keeps the plain rule (nothing is still): a slow turn or walk is travel
+        still_speed=np.where(is_angle, STILL_DELTAS_PER_S * per_curve, 0.0),
+        far=np.where(is_angle, FAR_DELTAS, TRAJECTORY_FAR_DELTAS) * per_curve,
+    )
+    # the grid's last sample may fall short of the clip's end: the last segments end with the clip
+    grid_end = curves.shape[1] / SEGMENT_FPS
+    table.t1[table.t1 == grid_end] = duration
+    tables = {delta: table.columns(k * _N_ANGLES, (k + 1) * _N_ANGLES) for k, delta in enumerate(todo)}
+    first = len(todo) * _N_ANGLES
+    return tables, table.columns(first, first + _N_TRAJECTORY) if trajectory else None
 
 
 def _on_grid(curves: np.ndarray, fps: float) -> np.ndarray:
@@ -200,9 +209,13 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
     angle_cuts, trajectory_cuts = find_cuts(curves, floor).split(_N_ANGLES * curves.shape[1])
     steps = np.abs(np.diff(smoothed, axis=0)) * np.minimum(ja.confidence[1:], ja.confidence[:-1])
     activity = np.where(ja.determined, steps.sum(axis=0), 0.0)
+    n_frames = canon.shape[0]
+    tables, trajectory_table = _segment(
+        curves, angle_cuts, trajectory_cuts, PRESET_DELTAS, n_frames / float(fps), True
+    )
     return MotionAnalysis(
         fps=float(fps),
-        n_frames=canon.shape[0],
+        n_frames=n_frames,
         angles=ja.values,
         smoothed=smoothed,
         determined=ja.determined,
@@ -213,4 +226,6 @@ def analyze(joints: np.ndarray, *, fps: float = 20.0, up_axis: str = "y") -> Mot
         _curves=curves,
         _cuts=angle_cuts,
         _trajectory_cuts=trajectory_cuts,
+        _angle_tables=tuple(tables.items()),
+        _trajectory_table=trajectory_table,
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from .analysis import MotionAnalysis, analyze
 from .angles import ANGLES
-from .presets import PRESETS, Variant, resolve_variant
+from .presets import Variant, resolve_variant
 from .segments import CYCLES, HOLD, KINDS, Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES
 
@@ -15,7 +17,6 @@ FORMAT_VERSION = "smd-text-3"
 TRAJECTORY_HEADING = "Global Trajectory:"  # the line above the trajectory axes
 ANGLES_HEADING = "Joint Angles:"  # the line above the body-part groups
 
-_PRESET_DELTAS = tuple(sorted({p.delta for p in PRESETS.values()}))
 _HEADS = tuple(f"{spec.name} ({spec.gloss}):" for spec in ANGLES)  # each angle's first line
 
 
@@ -67,13 +68,9 @@ def _segment_line(s: Segment, fmt) -> str:
 
 
 def _tenths_table(analysis: MotionAnalysis) -> list[str]:
-    """`f"{k / 10:.1f}"` for every k up to the clip's duration in tenths of a second (memoised):
-    the times of a block come from this table rather than from thousands of float formats."""
-    key = ("tenths",)
-    cache = analysis._cache
-    if key not in cache:
-        cache[key] = [f"{k / 10:.1f}" for k in range(round(analysis.duration * 10) + 1)]
-    return cache[key]
+    """`f"{k / 10:.1f}"` for every k up to the clip's duration in tenths of a second: the times of a
+    block come from this table rather than from thousands of float formats."""
+    return [f"{k / 10:.1f}" for k in range(round(analysis.duration * 10) + 1)]
 
 
 def _angle_lines(table: SegmentTable, tenths) -> list[str]:
@@ -109,13 +106,15 @@ def _angle_lines(table: SegmentTable, tenths) -> list[str]:
     return lines
 
 
-def _angle_blocks(analysis: MotionAnalysis, delta: float) -> list[str]:
-    """The text of every angle at threshold `delta` (memoised): its name line and segment lines."""
+def _angle_blocks(analysis: MotionAnalysis, delta: float, memo: dict) -> list[str]:
+    """The text of every angle at threshold `delta`: its name line and segment lines."""
     key = ("blocks", float(delta))
-    cache = analysis._cache
+    cache = memo
     if key not in cache:
         table = analysis.angle_table(delta)
-        lines = _angle_lines(table, _tenths_table(analysis))
+        if "tenths" not in memo:
+            memo["tenths"] = _tenths_table(analysis)
+        lines = _angle_lines(table, memo["tenths"])
         bounds = np.searchsorted(table.col, np.arange(len(ANGLES) + 1)).tolist()
         blocks = []
         for i, (head, ok) in enumerate(zip(_HEADS, analysis.determined.tolist())):
@@ -127,12 +126,12 @@ def _angle_blocks(analysis: MotionAnalysis, delta: float) -> list[str]:
     return cache[key]
 
 
-def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ...]) -> str:
-    """The joint angle section (memoised: presets share it)."""
+def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ...], memo: dict) -> str:
+    """The joint angle section (presets of one delta and one selection share it)."""
     key = ("angles_text", float(delta), selected)
-    cache = analysis._cache
+    cache = memo
     if key not in cache:
-        blocks = _angle_blocks(analysis, delta)
+        blocks = _angle_blocks(analysis, delta, memo)
         lines = [ANGLES_HEADING]
         group = None
         for i in selected:
@@ -144,12 +143,12 @@ def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ..
     return cache[key]
 
 
-def _trajectory_text(analysis: MotionAnalysis) -> str:
-    """The trajectory sections (memoised: every preset with a trajectory shows the same)."""
+def _trajectory_text(analysis: MotionAnalysis, memo: dict) -> str:
+    """The trajectory sections (every preset with a trajectory shows the same)."""
     key = ("trajectory_text",)
-    if key not in analysis._cache:
-        analysis._cache[key] = "\n".join(_trajectory_lines(analysis))
-    return analysis._cache[key]
+    if key not in memo:
+        memo[key] = "\n".join(_trajectory_lines(analysis))
+    return memo[key]
 
 
 def _trajectory_lines(analysis: MotionAnalysis) -> list[str]:
@@ -175,25 +174,29 @@ def selected_angles(analysis: MotionAnalysis, variant: Variant) -> list[int]:
     n = len(ANGLES)
     if variant.top_k is None or variant.top_k >= n:
         return list(range(n))
-    key = ("ranking",)
-    if key not in analysis._cache:
-        # stable sort: ties keep canonical order
-        analysis._cache[key] = np.argsort(-analysis.activity, kind="stable").tolist()
-    return sorted(analysis._cache[key][: variant.top_k])
+    ranking = np.argsort(-analysis.activity, kind="stable").tolist()  # stable: ties keep canonical order
+    return sorted(ranking[: variant.top_k])
 
 
 def render(analysis: MotionAnalysis, variant: str | Variant = "v5") -> str:
     """The SMD text of an analysed motion for a preset name or a Variant."""
-    v = resolve_variant(variant)
-    # in use every preset is rendered: segment the trajectory and the angles at every preset's
-    # threshold in one pass (a no-op once done)
-    analysis.prepare([v.delta, *_PRESET_DELTAS])
-    fps = f"{analysis.fps:g}"
-    lines = [f"Motion: {analysis.duration:.1f}s ({analysis.n_frames} frames at {fps} FPS)"]
-    if v.trajectory == "full":
-        lines.append(_trajectory_text(analysis))
-    lines.append(_angles_text(analysis, v.delta, tuple(selected_angles(analysis, v))))
-    return "\n".join(lines) + "\n"
+    return render_variants(analysis, [variant])[0]
+
+
+def render_variants(analysis: MotionAnalysis, variants: Iterable[str | Variant]) -> list[str]:
+    """`[render(analysis, v) for v in variants]`, with the parts variants share (the trajectory, an
+    angle section of one threshold) rendered once: how every preset of a motion is rendered in use."""
+    memo: dict = {}  # this call's own: the analysis is never written to
+    header = f"Motion: {analysis.duration:.1f}s ({analysis.n_frames} frames at {analysis.fps:g} FPS)"
+    texts = []
+    for variant in variants:
+        v = resolve_variant(variant)
+        lines = [header]
+        if v.trajectory == "full":
+            lines.append(_trajectory_text(analysis, memo))
+        lines.append(_angles_text(analysis, v.delta, tuple(selected_angles(analysis, v)), memo))
+        texts.append("\n".join(lines) + "\n")
+    return texts
 
 
 def describe(

@@ -75,7 +75,7 @@ def load_motion(ref: MotionRef) -> np.ndarray:
 def describe_motion(ref: MotionRef, presets: tuple[str, ...]) -> dict[str, str]:
     """{preset: text} for one motion: one analysis, every preset rendered from it."""
     analysis = smd.analyze(load_motion(ref), fps=ref.fps, up_axis=ref.up_axis)
-    return {p: smd.render(analysis, p) for p in presets}
+    return dict(zip(presets, smd.render_variants(analysis, presets)))
 
 
 def _work(job: tuple[MotionRef, str, tuple[str, ...]]) -> tuple[str, str, dict | None, str | None]:

@@ -113,3 +113,24 @@ def test_nan_reports_where_it_is():
     joints[7, 20, 1] = np.inf
     with pytest.raises(ValueError, match="frame 7, joint 20"):
         smd.analyze(joints)
+
+
+def test_rendering_never_writes_to_the_analysis_and_all_variants_at_once_equal_one_by_one():
+    import copy
+    import dataclasses
+
+    from tests.builders import turn_and_squat
+
+    a = smd.analyze(turn_and_squat())
+    before = copy.deepcopy(a)  # (an analysis also pickles: build workers may pass one)
+    texts = smd.render_variants(a, list(smd.PRESETS))
+    assert texts == [smd.render(a, p) for p in smd.PRESETS]
+    custom = dataclasses.replace(smd.resolve_variant("v5"), delta=7.0)  # a threshold no preset uses
+    assert smd.render_variants(a, [custom]) == [smd.render(a, custom)]
+    for f in dataclasses.fields(a):  # nothing the renderer did is left in the analysis
+        old, new = getattr(before, f.name), getattr(a, f.name)
+        if isinstance(old, np.ndarray):
+            assert np.array_equal(old, new), f.name
+        else:
+            assert repr(old) == repr(new), f.name
+    assert [d for d, _ in a._angle_tables] == sorted({p.delta for p in smd.PRESETS.values()})

@@ -297,12 +297,15 @@ def test_batched_analysis_equals_one_threshold_at_a_time():
     from tests.builders import turn_and_squat, walk
 
     for joints in (walk(), turn_and_squat()):
-        one = smd.analyze(joints)
-        many = smd.analyze(joints)
-        many.prepare([3.0, 5.0, 10.0, 15.0, 2.0])
+        a = smd.analyze(joints)  # every preset's threshold and the trajectory, in one pass
+        many = a.segmented([3.0, 5.0, 10.0, 15.0, 2.0])
         for delta in (2.0, 3.0, 5.0, 10.0, 15.0):
-            assert repr(one.angle_segments(delta)) == repr(many.angle_segments(delta))
-        assert repr(one.trajectory_segments()) == repr(many.trajectory_segments())
+            (one,) = a.segmented([delta]).values()
+            assert (
+                repr(one.segments(26))
+                == repr(many[delta].segments(26))
+                == repr(a.angle_table(delta).segments(26))
+            )
 
 
 def test_fast_angle_lines_equal_the_plain_segment_lines():

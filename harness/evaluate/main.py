@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
     p.add_argument("--batch-size", type=batch_size, default=1, help="int or auto (default: 1)")
-    samples = f"per-doc outputs go to DIR/<dataset>/<variant>/<cell>.jsonl (default: {DEFAULT_SAMPLES_DIR})"
+    samples = f"run logs and request caches go to DIR/<dataset>/<variant>/ (default: {DEFAULT_SAMPLES_DIR})"
     p.add_argument("--samples-dir", type=Path, default=DEFAULT_SAMPLES_DIR, help=samples)
     p.add_argument(
         "--metadata",

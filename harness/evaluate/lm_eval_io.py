@@ -23,7 +23,7 @@ import yaml
 from harness.core import read_text, sha256_file
 from harness.data import LETTERS
 from harness.models import Backbone, check_weights
-from harness.results import cell_key
+from harness.results import ANSWER_PRIOR, cell_key
 
 from .tasks import TYPE_METRICS
 
@@ -52,8 +52,7 @@ CHECKOUT_TASKS = REPO / "tasks"
 
 
 ENCODER_MODEL = "smd-encoder"  # lm-eval's model name of the encoder baseline (harness.evaluate.encoder_lm)
-# the answer-prior baseline (harness.evaluate.answer_prior): its `--backbone` and cell name, its lm-eval model
-ANSWER_PRIOR = "answer-prior"
+# the answer-prior baseline's lm-eval model (harness.evaluate.answer_prior; its cell name: harness.results)
 ANSWER_PRIOR_MODEL = "smd-answer-prior"
 # lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}

@@ -11,6 +11,7 @@ The face: the cell format and the statistics `smd evaluate` writes into a cell.
 """
 
 from .cells import (
+    ANSWER_PRIOR,
     DOCS_KINDS,
     MEASURED,
     NO_VARIANT,
@@ -31,6 +32,7 @@ from .cells import (
 from .stats import cell_statistics
 
 __all__ = [
+    "ANSWER_PRIOR",
     "DOCS_KINDS",
     "MEASURED",
     "NO_VARIANT",

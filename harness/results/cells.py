@@ -70,6 +70,8 @@ REPORTED = "reported"
 NO_VARIANT = "-"  # the variant of a method that does not use SMDs (a peer in the paper's tables)
 REFERENCE_DIR = "reference"  # results/reference/ holds reported numbers, never collected as measured
 PROVENANCE_SUFFIX = ".provenance.json"
+# the answer-prior baseline's model name in cells (harness.evaluate.answer_prior): no model, no adapter
+ANSWER_PRIOR = "answer-prior"
 # a cell's per-doc outcomes (ids, prediction, target, option scores, per-doc metrics; no SMD text), committed
 # beside it so that `smd compare` and `smd report` work on a fresh clone
 SAMPLES_SUFFIX = ".samples.jsonl"

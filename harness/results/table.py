@@ -50,7 +50,7 @@ from harness.data import (
     result_dataset,
 )
 
-from .cells import NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
+from .cells import ANSWER_PRIOR, NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
 from .table_render import DOCS_NAMES, Column, Row, Table, render_figure, render_markdown
 
 __all__ = ["build_tables", "main"]
@@ -262,6 +262,8 @@ def _per_type_tables(cells: list[Cell], scope: str, prefix: str) -> list[Table]:
 def _label(cell: Cell) -> str:
     if cell.source == REPORTED and cell.variant == NO_VARIANT:
         return f"{cell.display_name} (reported)"
+    if cell.backbone == ANSWER_PRIOR:  # a baseline, not a backbone: no setting
+        return "answer prior (most frequent training answer of the type)"
     setting = (
         " zero-shot"
         if cell.adapter is None

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from harness.data import ANSWER_TYPES, RELATIONS
 
-from .cells import NO_VARIANT, REPORTED, parse_variant
+from .cells import MEASURED, NO_VARIANT, REPORTED, parse_variant
 
 __all__ = ["Column", "Row", "Table", "format_cell", "format_value", "render_figure", "render_markdown"]
 
@@ -183,14 +183,16 @@ def _spread(rows: Sequence[Row], column: Column, key: tuple[str, str], metric: s
 def render_figure(tables: Sequence[Table]) -> bytes:
     """A PNG of grouped bars per table (headline tables only): one group per metric, one bar per row,
     measured bars with their 95 % CI as error bars, and the chance level as a dashed line per group.
+    A table's measured rows (models, the motion-blind control, the answer prior) and the numbers the
+    paper reports are separate panels: reported bars are not measurements here.
 
     Metrics on a 0-100 scale only (the x100 ones and R@k as percent); MM-Dist has units of its own and
-    the invalid rate is not a score: both are left out. Reported rows are hatched.
+    the invalid rate is not a score: both are left out.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    panels = [t for t in tables if t.title.startswith("Backbones")]
+    panels = figure_panels(tables)
     plotted = [[c for c in t.columns if _plottable(c.metric)] for t in panels]
     fig = Figure(
         figsize=(max(6.0, 1.6 * max((len(c) for c in plotted), default=1) + 3.0), 4.2 * max(1, len(panels)))
@@ -207,6 +209,18 @@ def render_figure(tables: Sequence[Table]) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return buf.getvalue()
+
+
+def figure_panels(tables: Sequence[Table]) -> list[Table]:
+    """The figure's panels: each headline table's measured rows, then (in a panel of their own) the
+    numbers the paper reports."""
+    panels = []
+    for table in (t for t in tables if t.title.startswith("Backbones")):
+        for source, suffix in ((MEASURED, ""), (REPORTED, " (reported by the paper)")):
+            rows = tuple(r for r in table.rows if r.source == source)
+            if rows:
+                panels.append(replace(table, title=table.title + suffix, rows=rows))
+    return panels
 
 
 def _md_row(cells: Sequence[str]) -> str:
@@ -228,7 +242,12 @@ def _bars(ax, table: Table, columns: list[Column]) -> None:
     rows = table.rows
     width = 0.8 / len(rows)
     x = np.arange(len(columns))
-    colours = [f"C{i % 10}" for i in range(len(rows))]
+    # as many distinct colours as bars: tab10, then tab20, then evenly spaced hues
+    import matplotlib
+
+    name = "tab10" if len(rows) <= 10 else "tab20" if len(rows) <= 20 else "hsv"
+    cmap = matplotlib.colormaps[name]
+    colours = [cmap(i) if name != "hsv" else cmap(i / len(rows)) for i in range(len(rows))]
     for i, row in enumerate(rows):
         heights = np.array([100 * row.values.get((c.dataset, c.metric), np.nan) for c in columns])
         reported = row.source == REPORTED
@@ -290,9 +309,7 @@ def _bars(ax, table: Table, columns: list[Column]) -> None:
     ax.set_ylim(0, 100)
     ax.set_title(table.title, fontsize=10, loc="left")
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(
-        fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="hatched: reported", title_fontsize=7
-    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 DOCS_NAMES = {"real": "real", "blind": "blind control"}

@@ -29,9 +29,8 @@ import yaml
 from harness import pipeline as pipeline_mod
 from harness.core import Params
 from harness.data import SCORINGS, task_name
-from harness.evaluate.lm_eval_io import ANSWER_PRIOR
 from harness.pipeline import Pipeline, load_pipeline
-from harness.results import cell_path, cell_samples_path, provenance_path
+from harness.results import ANSWER_PRIOR, cell_path, cell_samples_path, provenance_path
 from tests.builders import REPO
 
 pytest.importorskip("dvc")

@@ -251,3 +251,20 @@ def test_figure_draws_ci_error_bars_and_the_chance_level():
     assert lines.get_segments()[0][:, 1].tolist() == pytest.approx([53.08, 66.54], abs=0.01)
     chance = [c for c in ax.collections if c.get_label() == "chance"]
     assert len(chance) == 1 and chance[0].get_segments()[0][:, 1].tolist() == [10.0, 10.0]
+
+
+def test_the_figure_puts_the_papers_numbers_in_a_panel_of_their_own():
+    from harness.results.table_render import figure_panels
+
+    measured = [
+        Cell("babel_qa", "v5", "qwen2.5-7b", "lora", {"acc": 0.65}),
+        Cell("babel_qa", "v5", "answer-prior", None, {"acc": 0.27}),
+    ]
+    reported = [_reported(("babel_qa", "v5", "qwen2.5-7b", "lora"), {"acc": 0.667})]
+    panels = figure_panels(build_tables(measured, reported))
+    assert [{r.source for r in p.rows} for p in panels] == [{"measured"}, {REPORTED}]
+    assert panels[1].title.endswith("(reported by the paper)")
+    assert sorted(r.label for r in panels[0].rows) == [
+        "answer prior (most frequent training answer of the type)",
+        "qwen2.5-7b + LoRA",
+    ]

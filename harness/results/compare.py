@@ -63,7 +63,7 @@ from .stats import (
 
 __all__ = [
     "CompareError",
-    "Run",
+    "CellSamples",
     "check_comparable",
     "compare_captions",
     "compare_qa",
@@ -84,7 +84,7 @@ class CompareError(ValueError):
 
 
 @dataclass(frozen=True)
-class Run:
+class CellSamples:
     """One evaluation's per-doc samples: `label` (the cell key or path), `rows` by doc id."""
 
     label: str
@@ -113,7 +113,7 @@ class Run:
         return inputs.get("preset"), docs.get("path"), docs.get("sha256") or inputs.get("docs_sha256")
 
 
-def check_comparable(a: Run, b: Run) -> None:
+def check_comparable(a: CellSamples, b: CellSamples) -> None:
     """Raise a one-line CompareError saying what differs unless the two cells score the same kind of task
     and, being of one SMD preset, the same docs file."""
     if a.kind != b.kind:
@@ -129,7 +129,7 @@ def check_comparable(a: Run, b: Run) -> None:
         )
 
 
-def _task(run: Run) -> str:
+def _task(run: CellSamples) -> str:
     return f" (task {run.task})" if run.task else ""
 
 
@@ -158,7 +158,7 @@ def _resolve_cell(spec: str, results: Path) -> tuple[Path, str]:
     return path, spec
 
 
-def load_run(spec: str, results: Path | str = Path("results")) -> Run:
+def load_run(spec: str, results: Path | str = Path("results")) -> CellSamples:
     """A cell's per-doc samples, from the file its provenance names, after checking the file's sha256.
 
     A relative samples path is looked up from the current folder, then from the folder that holds the
@@ -199,10 +199,10 @@ def load_run(spec: str, results: Path | str = Path("results")) -> Run:
         rows[str(doc_id)] = row
     if not rows:
         raise CompareError(f"{found}: no samples")
-    return Run(label, found, rows, provenance)
+    return CellSamples(label, found, rows, provenance)
 
 
-def _aligned(a: Run, b: Run, intersection: bool) -> tuple[list[str], dict[str, int]]:
+def _aligned(a: CellSamples, b: CellSamples, intersection: bool) -> tuple[list[str], dict[str, int]]:
     only_a, only_b = sorted(set(a.rows) - set(b.rows)), sorted(set(b.rows) - set(a.rows))
     if (only_a or only_b) and not intersection:
 
@@ -291,8 +291,8 @@ def compare_captions(
 
 
 def compare_runs(
-    a: Run,
-    b: Run,
+    a: CellSamples,
+    b: CellSamples,
     *,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,

@@ -37,7 +37,7 @@ from .data import IGNORE, Example
 
 Pack = tuple[int, ...]  # indices of one motion's examples (all of them, or a split-off part)
 # motions looked ahead for one that fills a step's remainder whole before a motion is split
-LOOKAHEAD = 8
+LOOKAHEAD = 16
 
 
 def motions(examples: Sequence[Example]) -> list[Pack]:
@@ -78,8 +78,10 @@ def epoch_steps(
     data.epoch_batches, which makes resume exact.
 
     The motions are shuffled; with `group_by_length`, as data.epoch_batches does with examples, they are
-    cut into chunks of 50 steps' worth, each sorted by pack length (longest first), and the steps are
-    shuffled once filled, so a micro-batch holds packs of similar length (little padding).
+    cut into chunks of 50 steps' worth, each sorted by prefix length (longest first), and the steps are
+    shuffled once filled, so a micro-batch holds packs of similar length (little padding). By the
+    prefix, the SMD, which is most of a pack, and not by the whole pack's length: that would put motions
+    of as many questions side by side, and a step could then rarely be filled without a split.
     """
     import torch
 
@@ -89,7 +91,7 @@ def epoch_steps(
     if group_by_length:
         per_step = max(1, answers * len(groups) // max(1, len(examples)))  # motions per step, about
         mega = per_step * 50
-        length = {p: pack_length([examples[i] for i in p]) for p in queue}
+        length = {p: prefix_length([examples[i] for i in p]) for p in queue}
         queue = [
             p
             for s in range(0, len(queue), mega)
@@ -103,13 +105,14 @@ def epoch_steps(
 
 def _fill(queue: list[Pack], answers: int) -> list[list[Pack]]:
     """Steps of exactly `answers` examples (the last: what is left), from the motions in queue order: a
-    step takes the first of the next LOOKAHEAD motions that fits its remainder whole, and splits the next
-    motion when none does."""
+    step takes the largest of the next LOOKAHEAD motions that fits its remainder whole (the first of
+    equals), and splits the next motion when none does."""
     queue, steps = list(queue), []
     while queue:
         room, step = answers, []
         while room and queue:
-            fits = next((j for j, p in enumerate(queue[:LOOKAHEAD]) if len(p) <= room), None)
+            sizes = [(len(p), -j) for j, p in enumerate(queue[:LOOKAHEAD]) if len(p) <= room]
+            fits = -max(sizes)[1] if sizes else None
             if fits is None:
                 step.append(queue[0][:room])
                 queue[0] = queue[0][room:]

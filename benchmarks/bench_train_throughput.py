@@ -75,7 +75,7 @@ def _lora_model(path, cfg, dtype=None):
     return add_lora(model, cfg, Backbone(name=str(path), path=str(path)))
 
 
-def time_steps(model, examples, steps, pad_id: int, packed: bool) -> dict:
+def time_steps(model, examples, steps, pad_id: int, packed: bool, dtype=None, device="cpu") -> dict:
     """Train through `steps` (windows of micro-batches: of example indices, or of packs when `packed`),
     one optimizer step each, the loss the token-mean over the step (as harness.train.loop); answers/s."""
     import torch
@@ -93,16 +93,18 @@ def time_steps(model, examples, steps, pad_id: int, packed: bool) -> dict:
         n_tokens = sum(x != IGNORE for i in members for x in examples[i].labels[1:])
         for micro in window:
             if packed:
-                batch = collate_packed(examples, micro, pad_id, torch.float32)
+                batch = collate_packed(examples, micro, pad_id, dtype or torch.float32)
                 tokens += int((batch["attention_mask"][:, 0].diagonal(dim1=1, dim2=2) == 0).sum())
             else:
                 batch = collate([examples[i] for i in micro], pad_id)
                 tokens += int(batch["attention_mask"].sum())
-            loss, _ = loss_sum(model, batch, True)
+            loss, _ = loss_sum(model, {k: v.to(device) for k, v in batch.items()}, True)
             (loss / n_tokens).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         answers += len(members)
+    if device != "cpu":
+        torch.cuda.synchronize()
     wall = time.perf_counter() - start
     return {"answers": answers, "tokens": tokens, "wall_s": wall}
 

@@ -38,6 +38,7 @@ def loss_sum(model, batch: dict, keep_logits: bool):
 
 
 def _summed(model, kwargs: dict, shifted, positions, keep_logits: bool):
+    import torch
     import torch.nn.functional as F
 
     if keep_logits:
@@ -45,8 +46,10 @@ def _summed(model, kwargs: dict, shifted, positions, keep_logits: bool):
     else:
         logits = model(**kwargs).logits[:, positions]
     targets = shifted[:, positions]
+    # bf16 logits are upcast for the softmax; float64 ones (the packing equivalence test's) stay float64
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
     loss = F.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]),
+        logits.reshape(-1, logits.shape[-1]),
         targets.reshape(-1),
         ignore_index=IGNORE,
         reduction="sum",

@@ -2,6 +2,8 @@
 
     python benchmarks/bench_train_throughput.py                 # tokens/s: ours vs the paper's config
     python benchmarks/bench_train_throughput.py --learn         # accuracy before/after LoRA, wall time
+    python benchmarks/bench_train_throughput.py --packing --data data/demo [--smollm2]
+                                                                # answers/s: packed vs unpacked
 
 Throughput: the same examples (SMD-length prompts of the demo, tiny backbone, CPU, float32) are
 trained through one pass each way; tokens/s counts real (non-padding) tokens.
@@ -10,6 +12,16 @@ trained through one pass each way; tokens/s counts real (non-padding) tokens.
 With CUDA, the Qwen2.5-7B architecture (built from its config with random weights: nothing is
 downloaded) is timed too, bf16 + SDPA + LoRA on SMD-length sequences: tokens/s, peak memory and the
 projected hours of a 5-epoch QA run on the paper's data size.
+
+Packing (`--packing`): answers (questions or captions) per second of shared-prefix packing against
+separate examples (harness.train.packing), on the same examples of the same docs (a folder of the
+demo's datasets: <data>/babel_qa/docs/v5_top3 and <data>/humanml3d/docs/v5_top3, the first
+`--motions-timed` motions of each training split), the same steps (`--batch` x `--accum` answers each,
+the paper's 2 x 4), the LM head on the answer positions only both ways, timed in one process as
+alternating passes A B A B (`--reps` each; the rate of each is its answers over its summed time, so a
+noisy neighbour on a shared machine hits both), on the tiny backbone (`--tiny`, default
+`models/tiny`) and, with `--smollm2`, the smollm2-135m backbone converted from its wheel. The paper's
+projected GPU-hours scale by the measured ratio.
 
 Learning: LoRA-train the tiny backbone on the demo's BABEL-QA train split and report test accuracy
 before and after, both by the paper's protocol (greedy generation + answer extraction) and by option-
@@ -61,6 +73,136 @@ def _lora_model(path, cfg, dtype=None):
 
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, attn_implementation="sdpa")
     return add_lora(model, cfg, Backbone(name=str(path), path=str(path)))
+
+
+def time_steps(model, examples, steps, pad_id: int, packed: bool, dtype=None, device="cpu") -> dict:
+    """Train through `steps` (windows of micro-batches: of example indices, or of packs when `packed`),
+    one optimizer step each, the loss the token-mean over the step (as harness.train.loop); answers/s."""
+    import torch
+
+    from harness.train.data import IGNORE, collate
+    from harness.train.loop import loss_sum
+    from harness.train.packing import collate_packed
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    model.train()
+    answers = tokens = 0
+    start = time.perf_counter()
+    for window in steps:
+        members = [i for micro in window for u in micro for i in (u if packed else (u,))]
+        n_tokens = sum(x != IGNORE for i in members for x in examples[i].labels[1:])
+        for micro in window:
+            if packed:
+                batch = collate_packed(examples, micro, pad_id, dtype or torch.float32)
+                tokens += int((batch["attention_mask"][:, 0].diagonal(dim1=1, dim2=2) == 0).sum())
+            else:
+                batch = collate([examples[i] for i in micro], pad_id)
+                tokens += int(batch["attention_mask"].sum())
+            loss, _ = loss_sum(model, {k: v.to(device) for k, v in batch.items()}, True)
+            (loss / n_tokens).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        answers += len(members)
+    if device != "cpu":
+        torch.cuda.synchronize()
+    wall = time.perf_counter() - start
+    return {"answers": answers, "tokens": tokens, "wall_s": wall}
+
+
+def packing_side_by_side(path, docs_path, *, qa_target: str, motions: int, batch: int, accum: int, reps: int):
+    """Answers/s of packed and unpacked training on the same examples, alternating A B A B."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from harness.core import read_jsonl
+    from harness.train import TrainConfig
+    from harness.train.data import build_examples, epoch_batches
+    from harness.train.packing import epoch_steps
+    from harness.train.packing import motions as by_motion
+
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    docs = read_jsonl(docs_path)
+    examples, _ = build_examples(tokenizer, docs, max_length=100_000, qa_target=qa_target)
+    keep = [i for g in by_motion(examples)[:motions] for i in g]
+    examples = [examples[i] for i in keep]
+    cfg = TrainConfig(lora_dropout=0.0)
+    torch.manual_seed(0)
+    model = _lora_model(path, cfg, dtype=torch.float32)
+    unpacked = epoch_batches([len(e) for e in examples], batch, seed=0, epoch=0)
+    plan = {
+        "unpacked": [unpacked[i : i + accum] for i in range(0, len(unpacked), accum)],
+        "packed": epoch_steps(examples, answers=batch * accum, batch_size=batch, seed=0, epoch=0),
+    }
+    pad = tokenizer.pad_token_id
+    time_steps(model, examples, plan["packed"][:1], pad, True)  # warm-up
+    time_steps(model, examples, plan["unpacked"][:1], pad, False)
+    runs = {name: [] for name in plan}
+    for _ in range(reps):
+        for name in ("unpacked", "packed"):
+            runs[name].append(time_steps(model, examples, plan[name], pad, name == "packed"))
+    out = {}
+    for name, parts in runs.items():
+        wall = sum(r["wall_s"] for r in parts)
+        out[name] = {
+            "answers_per_s": sum(r["answers"] for r in parts) / wall,
+            "tokens_per_pass": parts[0]["tokens"],
+            "passes_s": [round(r["wall_s"], 1) for r in parts],
+        }
+    out["ratio"] = out["packed"]["answers_per_s"] / out["unpacked"]["answers_per_s"]
+    out["answers"] = len(examples)
+    out["motions"] = min(motions, len(by_motion(examples)))
+    out["sequences_per_pass"] = {
+        "unpacked": len(examples), "packed": sum(len(m) for s in plan["packed"] for m in s)
+    }  # fmt: skip
+    return out
+
+
+def packing_report(args) -> int:
+    import torch
+
+    from harness.data import docs_path
+
+    backbones = [("tiny", args.tiny)]
+    if args.smollm2:
+        from harness.models.gguf import SOURCES, convert_gguf, locate_gguf
+
+        folder = args.work / "smollm2-135m" if args.work else Path(tempfile.mkdtemp()) / "smollm2-135m"
+        if not (folder / "config.json").is_file():
+            convert_gguf(locate_gguf(SOURCES["smollm2-135m"]), SOURCES["smollm2-135m"], folder)
+        backbones.append(("smollm2-135m", folder))
+    cases = [("qa letter", "babel_qa", "letter", args.pack_batch, args.accum)]
+    cases += [("qa cloze", "babel_qa", "text", args.pack_batch, args.accum)] * args.cloze
+    cases += [("captions", "humanml3d", "letter", 1, args.pack_batch * args.accum)]  # the paper's 1 x 8
+    print(f"torch threads {torch.get_num_threads()}, cpu cores {os.cpu_count()}; A B A B x {args.reps}")
+    print("| backbone | docs | answers | unpacked answers/s | packed answers/s | ratio | tokens/pass (u/p) |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, path in backbones:
+        for what, dataset, target, batch, accum in cases:
+            docs = docs_path(args.data / dataset, PRESET, "train")
+            if not docs.is_file():
+                print(f"| {name} | {what} | no docs at {docs} | | | | |")
+                continue
+            motions = args.motions_timed if name == "tiny" else args.smollm2_motions
+            r = packing_side_by_side(
+                path, docs, qa_target=target, motions=motions, batch=batch, accum=accum, reps=args.reps
+            )
+            u, p = r["unpacked"], r["packed"]
+            print(
+                f"| {name} | {what} ({r['motions']} motions, {batch} x {accum}) | {r['answers']} | "
+                f"{u['answers_per_s']:.2f} | {p['answers_per_s']:.2f} | {r['ratio']:.2f}x | "
+                f"{u['tokens_per_pass']:,} / {p['tokens_per_pass']:,} |",
+                flush=True,
+            )
+            if what == "qa letter" or what == "captions":
+                task = "qa" if dataset == "babel_qa" else "caption"
+                hours = PAPER_PROJECTED[task]
+                print(f"|   | paper {task} GPU-hours ~{hours:.0f} unpacked -> ~{hours / r['ratio']:.1f} "
+                      "packed (the ratio applied) | | | | | |")  # fmt: skip
+    return 0
+
+
+# the paper's reported training cost per backbone on one H200 (benchmarks/gpu_check.py PAPER_HOURS)
+PAPER_PROJECTED = {"qa": 7.0, "caption": 20.0}
 
 
 def time_pass(model, examples, batches, pad_id, keep_logits: bool, device="cpu", accum: int = 1) -> dict:
@@ -245,8 +387,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learn", action="store_true", help="train and report accuracy before/after")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=5e-3, help="learning rate of the --learn run")
+    parser.add_argument("--packing", action="store_true", help="answers/s, packed vs unpacked")
+    parser.add_argument("--data", type=Path, default=Path("data/demo"), help="--packing: datasets folder")
+    parser.add_argument("--tiny", type=Path, default=Path("models/tiny"), help="--packing: tiny backbone")
+    parser.add_argument("--smollm2", action="store_true", help="--packing: smollm2-135m too")
+    parser.add_argument("--motions-timed", type=int, default=24, help="--packing: motions per pass (tiny)")
+    parser.add_argument("--smollm2-motions", type=int, default=3, help="--packing: motions (smollm2)")
+    parser.add_argument("--pack-batch", type=int, default=2, help="--packing: batch (paper QA: 2)")
+    parser.add_argument("--accum", type=int, default=4, help="--packing: grad-accum (paper QA: 4)")
+    parser.add_argument("--reps", type=int, default=2, help="--packing: A B passes each")
+    parser.add_argument("--cloze", type=int, default=0, choices=(0, 1), help="--packing: cloze target too")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.packing:
+        return packing_report(args)
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         t0 = time.perf_counter()

@@ -17,6 +17,8 @@ from harness.core import Params, checked_fields, load_params, typed_from_mapping
 from harness.data import QaTarget
 
 TaskName = Literal["qa", "caption"]
+# attention implementations that apply a custom 4-D mask as given (transformers' masking_utils)
+PACKING_ATTENTION = ("eager", "sdpa")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -42,6 +44,13 @@ class TrainConfig:
             `none` is plain shuffled batches (the paper's configuration, for the benchmark).
         precision: `auto` is bf16 on a GPU that supports it and float32 otherwise.
         attn_implementation: attention kernel handed to `from_pretrained`.
+        packing: `shared_prefix` trains each motion as one sequence: its SMD prompt once, then each of its
+            questions (captions) as a block that attends to the prompt and to itself only, at the
+            positions it has alone (training.packing): the same loss and gradients as separate examples,
+            for ~1/3 of the tokens. `none` trains each example as its own sequence. `auto` (the default)
+            is `shared_prefix` where it is exact and supported (eager or SDPA attention, which take a 4-D
+            mask; not the encoder baseline, whose soft tokens shift the positions), else `none`; asking
+            for `shared_prefix` where it is not supported is an error.
         gradient_checkpointing: recompute activations in the backward pass (less memory, ~30% slower).
         save_every: optimizer steps between resumable checkpoints (also saved at every epoch end).
         seed: seeds LoRA initialisation, dropout and the data order.
@@ -78,6 +87,7 @@ class TrainConfig:
     grouping: Literal["length", "none"] = "length"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
+    packing: Literal["auto", "shared_prefix", "none"] = "auto"
     gradient_checkpointing: bool = False
     save_every: int = 50
     seed: int = 0
@@ -112,6 +122,17 @@ class TrainConfig:
             raise ValueError("train.encoder_tokens must be >= 1 and train.projector_hidden >= 0")
         if not self.lora and self.encoder == "none":
             raise ValueError("train.lora: false trains nothing without an encoder (train.encoder)")
+        if self.packing == "shared_prefix" and self.attn_implementation not in PACKING_ATTENTION:
+            raise ValueError(
+                "train.packing shared_prefix needs attention that takes a 4-D mask "
+                f"({', '.join(PACKING_ATTENTION)}); {self.attn_implementation} ignores it: set packing: none "
+                "(or auto) to train with it"
+            )
+        if self.packing == "shared_prefix" and self.encoder != "none":
+            raise ValueError(
+                "train.packing shared_prefix is not supported with the encoder baseline (train.encoder): "
+                "its soft tokens change the sequence's length and positions; set packing: none (or auto)"
+            )
         if self.lr <= 0:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
         if self.weight_decay < 0 or self.max_grad_norm < 0 or self.lora_alpha <= 0:
@@ -174,3 +195,10 @@ def _check_layer(layer: Any, where: str) -> None:
     if not isinstance(layer, dict):
         raise ValueError(f"params: `{where}` must be a mapping")
     checked_fields(TrainConfig, {k: v for k, v in layer.items() if k != "task"}, where)
+
+
+def packs(cfg: TrainConfig) -> bool:
+    """Whether a run trains with shared-prefix packing (`packing`, `auto` resolved)."""
+    if cfg.packing == "auto":
+        return cfg.attn_implementation in PACKING_ATTENTION and cfg.encoder == "none"
+    return cfg.packing == "shared_prefix"

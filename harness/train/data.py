@@ -10,6 +10,7 @@ text) picks the QA formulation: a text example is the cloze task's prompt and go
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,12 +24,15 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class Example:
-    """One tokenised training example; `labels` is -100 on the prompt tokens."""
+    """One tokenised training example; `labels` is -100 on the prompt tokens. `motion` names the SMD it
+    reads (a digest of the doc's SMD text): the examples of one motion are packed into one sequence
+    (training.packing)."""
 
     doc_id: str
     input_ids: tuple[int, ...]
     labels: tuple[int, ...]
     n_prompt: int
+    motion: str = ""
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -104,7 +108,17 @@ def encode_example(
         input_ids=tuple(prompt_ids + target_ids),
         labels=tuple([IGNORE] * len(prompt_ids) + target_ids),
         n_prompt=len(prompt_ids),
+        motion=motion_key(doc),
     )
+
+
+def motion_key(doc: dict) -> str:
+    """What the examples of one motion share: its SMD text (a motion-blind doc's is another motion's,
+    which is what its prompt holds), by digest; a doc without one (the encoder's `motion` docs) is its own."""
+    smd = doc.get("smd")
+    if smd is None:
+        return f"doc:{doc.get('doc_id')}"
+    return hashlib.sha1(str(smd).encode()).hexdigest()[:16]
 
 
 def build_examples(

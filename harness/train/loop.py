@@ -33,11 +33,12 @@ from harness.core import code_digest, folder_digest, git_state, hardware, now_ut
 from harness.models import Backbone
 
 from .checkpoints import TrainingError, load_checkpoint, save_adapter, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, packs
 from .data import IGNORE, Example, build_examples, collate, epoch_batches, read_docs, single_format
 from .encoder_model import check_docs_format, encoder_inputs, encoder_model
 from .loss import keeps_logits, loss_sum
 from .model import add_lora, context_length, load_backbone, use_bf16
+from .packing import check_attention, collate_packed, epoch_steps, motions, pack_length
 from .state import Run, RunData, RunRecord, TrainState
 from .validation import better, cloze_accuracy, mean_loss, qa_accuracy
 
@@ -185,8 +186,19 @@ def prepare(
             why = f"all {len(val_skipped)} docs exceed the context ({max_length} tokens)"
         raise TrainingError(f"empty validation set: {why} in {paths}")
     lengths = [len(e) for e in examples]
-    n_batches = _batches_per_process(len(examples), cfg.batch_size, accelerator.num_processes)
-    steps_epoch = math.ceil(n_batches / cfg.grad_accum)
+    packed = packs(cfg)
+    mask_dtype = model.dtype  # the packed attention mask's: the loaded weights' (bf16 ones under bf16)
+    if packed:  # every step but an epoch's last takes batch_size x grad_accum answers (training.packing)
+        check_attention(model.config)
+        steps_epoch = _batches_per_process(
+            len(examples), cfg.batch_size * cfg.grad_accum, accelerator.num_processes
+        )
+        n_batches = steps_epoch * cfg.grad_accum  # the unpacked run's micro-batch slots: resume positions
+        groups = [[examples[i] for i in g] for g in motions(examples)]
+        packed_tokens = sum(pack_length(g) for g in groups)
+    else:
+        n_batches = _batches_per_process(len(examples), cfg.batch_size, accelerator.num_processes)
+        steps_epoch = math.ceil(n_batches / cfg.grad_accum)
     total_steps = steps_epoch * cfg.epochs
     record.update(
         data=data.files,
@@ -194,11 +206,15 @@ def prepare(
             "train": len(examples),
             "val": len(val_examples),
             "train_tokens": sum(lengths),
+            # shared_prefix: the motions packed and the tokens a pass over them runs (None: unpacked)
+            "train_motions": len(groups) if packed else None,
+            "train_packed_tokens": packed_tokens if packed else None,
             "skipped_too_long": {"train": len(skipped), "val": len(val_skipped)},
             "skipped_ids": {"train": skipped[:100], "val": val_skipped[:100]},
             "train_sample": sample,  # train_limit: which docs of how many (None: all)
         },
         max_length=max_length,
+        packing="shared_prefix" if packed else "none",
         steps_per_epoch=steps_epoch,
         total_steps=total_steps,
         fingerprint=data.fingerprint,
@@ -224,6 +240,7 @@ def prepare(
         scheduler=scheduler, params=params, keep=keep, examples=examples, val_examples=val_examples,
         val_rows=val_rows, lengths=lengths, max_length=max_length, chat_kwargs=chat_kwargs,
         n_batches=n_batches, steps_epoch=steps_epoch, total_steps=total_steps, fingerprint=data.fingerprint,
+        packed=packed, mask_dtype=mask_dtype,
     )  # fmt: skip
 
 
@@ -303,12 +320,8 @@ def fit(run: Run, state: TrainState, *, out: Path, record: RunRecord) -> None:
 def train_epoch(run: Run, state: TrainState, *, epoch: int, out: Path) -> float:
     """Train `epoch` (0-based) from `state.batch` on, checkpointing every `save_every` steps; the
     epoch's mean step loss, counting the steps a resumed run took before it stopped."""
-    cfg, accelerator = run.cfg, run.accelerator
-    batches = epoch_batches(
-        run.lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=cfg.grouping == "length"
-    )
-    mine = batches[accelerator.process_index :: accelerator.num_processes][: run.n_batches]
-    windows = [mine[i : i + cfg.grad_accum] for i in range(0, len(mine), cfg.grad_accum)]
+    cfg = run.cfg
+    windows = epoch_windows(run, epoch)
     start = state.batch
     for w, window in enumerate(windows):
         first = w * cfg.grad_accum
@@ -317,34 +330,65 @@ def train_epoch(run: Run, state: TrainState, *, epoch: int, out: Path) -> float:
         step_loss = _optimizer_step(run, window)
         if not math.isfinite(step_loss):  # a too-high lr or an overflow: fail now, never checkpoint NaN
             raise TrainingError(f"step {state.global_step + 1}: loss {step_loss} (diverged; lower lr?)")
-        state.finish_step(step_loss, batch=first + len(window))
+        # a packed step counts as grad_accum micro-batches (its number of sequences varies)
+        state.finish_step(
+            step_loss, batch=min(first + (cfg.grad_accum if run.packed else len(window)), run.n_batches)
+        )
         if state.global_step % run.log_every == 0:
             LOG.info(
                 "epoch %d step %d/%d: loss %.4f", epoch + 1, state.global_step, run.total_steps, step_loss
             )
         # the epoch's end is checkpointed after validation, with the epoch counted as done
-        if state.global_step % cfg.save_every == 0 and state.batch < len(mine):
+        if state.global_step % cfg.save_every == 0 and w < len(windows) - 1:
             _checkpoint(out, run, state)
     losses = state.step_losses[-len(windows) :]
     return sum(losses) / len(losses)
 
 
-def _optimizer_step(run: Run, window: list[list[int]]) -> float:
-    """One optimizer step over a window of micro-batches (lists of example indices); its loss."""
+def epoch_windows(run: Run, epoch: int) -> list[list[list]]:
+    """This process's optimizer steps of an epoch, each a window of micro-batches: lists of example
+    indices, or of packs (tuples of example indices) when the run packs. A pure function of the epoch."""
+    cfg, accelerator = run.cfg, run.accelerator
+    grouped = cfg.grouping == "length"
+    if run.packed:
+        steps = epoch_steps(
+            run.examples, answers=cfg.batch_size * cfg.grad_accum, batch_size=cfg.batch_size,
+            seed=cfg.seed, epoch=epoch, group_by_length=grouped,
+        )  # fmt: skip
+        return steps[accelerator.process_index :: accelerator.num_processes][: run.steps_epoch]
+    batches = epoch_batches(run.lengths, cfg.batch_size, seed=cfg.seed, epoch=epoch, group_by_length=grouped)
+    mine = batches[accelerator.process_index :: accelerator.num_processes][: run.n_batches]
+    return [mine[i : i + cfg.grad_accum] for i in range(0, len(mine), cfg.grad_accum)]
+
+
+def _members(micro: list) -> list[int]:
+    """The example indices of a micro-batch (of examples, or of packs)."""
+    return [i for unit in micro for i in (unit if isinstance(unit, tuple) else (unit,))]
+
+
+def micro_batch(run: Run, micro: list) -> dict:
+    """The tensors of one micro-batch, on the run's device."""
+    if run.packed:
+        tensors = collate_packed(run.examples, micro, run.pad_id, run.mask_dtype)
+    else:
+        tensors = collate([run.examples[i] for i in micro], run.pad_id)
+    return {k: v.to(run.accelerator.device) for k, v in tensors.items()}
+
+
+def _optimizer_step(run: Run, window: list[list]) -> float:
+    """One optimizer step over a window of micro-batches (of examples or packs); its loss."""
     import torch
 
     accelerator, model, examples = run.accelerator, run.model, run.examples
-    # token-mean over the whole optimizer step, whatever its split into micro-batches and processes:
-    # DDP averages the processes' gradients, so each scales its token sum by processes / all tokens
-    n_tokens = sum(x != IGNORE for b in window for i in b for x in examples[i].labels[1:])
+    # token-mean over the whole optimizer step, whatever its split into micro-batches, packs and
+    # processes: DDP averages the processes' gradients, so each scales its token sum by processes / all tokens
+    n_tokens = sum(x != IGNORE for b in window for i in _members(b) for x in examples[i].labels[1:])
     processes = accelerator.num_processes
     if processes > 1:
         n_tokens = int(accelerator.reduce(torch.tensor(n_tokens, device=accelerator.device), "sum"))
     step_loss = 0.0
     for j, b in enumerate(window):
-        batch = {
-            k: v.to(accelerator.device) for k, v in collate([examples[i] for i in b], run.pad_id).items()
-        }
+        batch = micro_batch(run, b)
         sync = j == len(window) - 1
         # DDP: all-reduce gradients once per optimizer step, not per micro-batch
         ctx = accelerator.no_sync(model) if not sync and processes > 1 else nullcontext()

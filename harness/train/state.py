@@ -50,10 +50,13 @@ class Run:
     lengths: list[int]
     max_length: int
     chat_kwargs: dict
-    n_batches: int  # micro-batches per epoch on each process (equal on all: no uneven last step)
+    n_batches: int  # micro-batches per epoch on each process (equal on all: no uneven last step); packed:
+    # steps_epoch x grad_accum, the slots a step counts as (the position a checkpoint resumes from)
     steps_epoch: int
     total_steps: int
     fingerprint: str
+    packed: bool = False  # shared-prefix packing (training.packing): micro-batches of packs
+    mask_dtype: Any = None  # the packed attention mask's dtype: the model's compute dtype
 
     @property
     def pad_id(self) -> int:

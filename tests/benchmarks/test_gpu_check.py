@@ -31,6 +31,10 @@ def test_gpu_check_dry_runs_every_step_and_prints_one_table(tmp_path):
         assert what in rows, rows
     assert len(numbers.findall(rows["training tokens/s"].split("|")[2])) == 1  # paper config measured
     assert re.search(r"ratio \d+\.\d\dx", rows["training tokens/s"])
+    # packed (smd train's default) next to unpacked, on the same examples and steps
+    answers = rows["training answers/s"].split("|")
+    assert all(len(numbers.findall(answers[k])) == 1 for k in (2, 3, 4))
+    assert re.search(r"packed vs unpacked \d+\.\d\dx", rows["training answers/s"])
     hours = [k for k in rows if k.startswith("projected")]
     assert len(hours) == 2 and all("paper reports" in rows[k] for k in hours)
     assert re.search(r"\| [1-9]\d* questions", rows["lm-eval `_mc` questions/s"])

@@ -1,0 +1,265 @@
+"""Shared-prefix packing (harness.train.packing): packed equals separate, steps count answers, where it
+is refused, and a packed run trains and resumes."""
+
+import json
+
+import pytest
+
+pytest.importorskip("peft")
+pytest.importorskip("transformers")
+
+from harness.train import TrainConfig, TrainingError  # noqa: E402
+from harness.train.data import Example  # noqa: E402
+
+RTOL = 1e-5
+# (task, qa_target): the QA letter and cloze targets, and captions (one example per reference)
+TARGETS = [("qa", "letter"), ("qa", "text"), ("caption", "letter")]
+
+
+def _docs(demo, task: str) -> list[dict]:
+    root = demo["qa"] if task == "qa" else demo["hml"]
+    path = root / "docs" / "v5_top3" / "train.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _examples(tokenizer, docs, qa_target, n_motions):
+    """The examples of the first `n_motions` motions with more than one example."""
+    from harness.train.data import build_examples
+    from harness.train.packing import motions
+
+    examples, _ = build_examples(tokenizer, docs, max_length=100_000, qa_target=qa_target)
+    groups = [g for g in motions(examples) if len(g) > 1][:n_motions]
+    assert len(groups) == n_motions
+    return [examples[i] for g in groups for i in g]
+
+
+def _lora(path, dtype):
+    """The backbone with LoRA on every default target and random B (peft's zero B would leave A's
+    gradients zero, equal whatever the packing), no dropout (its draws differ between layouts)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from harness.models import Backbone
+    from harness.train.model import add_lora
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", dtype=dtype)
+    model = add_lora(model, TrainConfig(lora_dropout=0.0), Backbone(name="test", path=str(path)))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0.0, 0.02)
+    return model
+
+
+def _loss_and_grads(model, batches):
+    from harness.train.loss import keeps_logits, loss_sum
+
+    model.zero_grad(set_to_none=True)
+    total, count = 0.0, 0
+    for batch in batches:
+        loss, n = loss_sum(model, batch, keeps_logits(model))
+        loss.backward()
+        total, count = total + float(loss.detach()), count + n
+    grads = {k: p.grad.detach().clone() for k, p in model.named_parameters() if p.requires_grad}
+    return total, count, grads
+
+
+def assert_packed_equals_separate(path, tokenizer, docs, qa_target, dtype, per_pack=None):
+    """Two packs in one padded batch (one of them split: a step boundary's part; at most `per_pack`
+    examples each) against every example alone, in `dtype`: the summed answer-token loss, its token
+    count and every LoRA gradient agree to RTOL."""
+
+    from harness.train.data import collate
+    from harness.train.packing import collate_packed, motions, prefix_length
+
+    examples = _examples(tokenizer, docs, qa_target, n_motions=2)
+    groups = motions(examples)
+    packs = [groups[0][:per_pack], groups[1][: max(1, len(groups[1]) - 1)][:per_pack]]  # the second: a split
+    members = [i for p in packs for i in p]
+    for p in packs:  # the SMD is shared: most of each example is prefix
+        assert prefix_length([examples[i] for i in p]) > 0.8 * min(len(examples[i]) for i in p)
+    model = _lora(path, dtype)
+    packed = collate_packed(examples, packs, tokenizer.pad_token_id, dtype)
+    assert packed["input_ids"].shape[0] == 2 and (packed["labels"] != -100).any(1).all()
+    loss_p, n_p, grads_p = _loss_and_grads(model, [packed])
+    alone = [collate([examples[i]], tokenizer.pad_token_id) for i in members]
+    loss_s, n_s, grads_s = _loss_and_grads(model, alone)
+    assert n_p == n_s == sum(sum(x != -100 for x in examples[i].labels) for i in members)
+    assert loss_p == pytest.approx(loss_s, rel=RTOL)
+    assert grads_p.keys() == grads_s.keys() and any("lora_A" in k for k in grads_s)
+    for k in grads_s:
+        assert float(grads_s[k].norm()) > 0, k  # a zero gradient would compare equal for nothing
+        err = float((grads_p[k] - grads_s[k]).norm() / grads_s[k].norm())
+        assert err <= RTOL, f"{k}: relative gradient difference {err:.2e}"
+
+
+@pytest.mark.parametrize(("task", "qa_target"), TARGETS)
+def test_packed_loss_and_gradients_equal_separate_examples_on_the_tiny_backbone(demo, task, qa_target):
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(demo["model"])
+    # float32, the dtype CPU training runs in: rounding stays well under RTOL on two layers
+    assert_packed_equals_separate(demo["model"], tokenizer, _docs(demo, task), qa_target, torch.float32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("task", "qa_target"), TARGETS)
+def test_packed_loss_and_gradients_equal_separate_examples_on_smollm2(demo, smollm2, task, qa_target):
+    """A pretrained backbone (30 layers, grouped-query attention, RoPE), in float64. In float32 its
+    rounding alone is above RTOL: the same two examples run one at a time or as one padded batch give
+    LoRA gradients up to ~2e-4 apart (measured on the demo; packed vs separate: ~1.3e-4), so float32
+    cannot tell exact from not. In float64 packed vs separate measured ~2e-7, the floor of SDPA's masked
+    path against its causal one (one example, with and without an equal mask: ~8e-8)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2)
+    docs = _docs(demo, task)[:30]
+    assert_packed_equals_separate(smollm2, tokenizer, docs, qa_target, torch.float64, per_pack=2)
+
+
+def _toy(motion: str, prompt: list[int], answer: list[int]) -> Example:
+    ids = tuple(prompt + answer)
+    return Example(motion, ids, tuple([-100] * len(prompt) + answer), len(prompt), motion=motion)
+
+
+def test_the_prefix_stops_before_every_answer():
+    from harness.train.packing import prefix_length
+
+    # identical prompts: the prefix stops one token short, so the answer is predicted inside the block
+    assert prefix_length([_toy("m", [1, 2, 3, 4], [7]), _toy("m", [1, 2, 3, 4], [8])]) == 3
+    assert prefix_length([_toy("m", [1, 2, 3, 4], [7]), _toy("m", [1, 2, 9, 4], [7])]) == 2
+    assert prefix_length([_toy("m", [1, 2], [7]), _toy("m", [1, 2, 3, 4, 5], [7])]) == 1
+    assert prefix_length([_toy("m", [5, 6, 7], [8])]) == 2  # alone: one block, its prompt's last token
+
+
+def test_the_mask_and_positions_give_each_block_its_own_view():
+    import torch
+
+    from harness.train.packing import collate_packed
+
+    examples = [_toy("m", [1, 2, 3], [7, 8]), _toy("m", [1, 2, 4], [9]), _toy("n", [5], [6])]
+    batch = collate_packed(examples, [(0, 1), (2,)], pad_id=0, dtype=torch.float32)
+    # prefix [1, 2]; blocks [3, 7, 8] and [4, 9] at positions 2.. each; the second row: padding
+    assert batch["input_ids"].tolist() == [[1, 2, 3, 7, 8, 4, 9], [5, 6, 0, 0, 0, 0, 0]]
+    assert batch["position_ids"][0].tolist() == [0, 1, 2, 3, 4, 2, 3]
+    assert batch["labels"][0].tolist() == [-100, -100, -100, 7, 8, -100, 9]
+    seen = (batch["attention_mask"][0, 0] == 0).int().tolist()
+    assert seen[5] == [1, 1, 0, 0, 0, 1, 0]  # block 2's first token: the prefix and itself, not block 1
+    assert seen[4] == [1, 1, 1, 1, 1, 0, 0]
+    padded = (batch["attention_mask"][1, 0] == 0).int()
+    assert padded[:2].tolist() == [[1, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]
+    assert torch.equal(padded[2:, 2:], torch.eye(5, dtype=torch.int))  # padding sees itself only
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_steps_count_answers_and_cover_every_example_once(grouped):
+    from harness.train.packing import epoch_steps, motions
+
+    sizes = [3, 4, 2, 5, 3, 1, 4, 3, 6, 2, 3, 4] * 5  # SMDs of varied length: length grouping sorts by them
+    examples = [
+        _toy(f"m{m}", [m] + [1] * (m % 7) + [2, 3], [k]) for m, n in enumerate(sizes) for k in range(n)
+    ]
+    kw = {"answers": 8, "batch_size": 2, "seed": 1, "group_by_length": grouped}
+    steps = epoch_steps(examples, epoch=0, **kw)
+    counts = [sum(len(p) for micro in s for p in micro) for s in steps]
+    assert counts[:-1] == [8] * (len(steps) - 1) and 0 < counts[-1] <= 8
+    assert len(steps) == -(-len(examples) // 8)  # as many steps as an unpacked epoch of 8-example steps
+    flat = sorted(i for s in steps for micro in s for p in micro for i in p)
+    assert flat == list(range(len(examples)))
+    assert all(len(micro) <= 2 for s in steps for micro in s)
+    # a pack is one motion's examples; a motion is split only where no whole one fitted
+    assert all(len({examples[i].motion for i in p}) == 1 for s in steps for micro in s for p in micro)
+    packs = sum(len(micro) for s in steps for micro in s)
+    assert packs <= 1.1 * len(motions(examples))
+    assert epoch_steps(examples, epoch=0, **kw) == steps  # a pure function of (seed, epoch): exact resume
+    assert epoch_steps(examples, epoch=1, **kw) != steps
+
+
+def test_packing_is_on_where_supported_and_refused_where_not():
+    from types import SimpleNamespace
+
+    from harness.train.config import packs
+    from harness.train.packing import check_attention
+
+    assert packs(TrainConfig()) and packs(TrainConfig(attn_implementation="eager"))
+    assert not packs(TrainConfig(attn_implementation="flash_attention_2"))  # auto: unpacked
+    assert not packs(TrainConfig(encoder="small")) and not packs(TrainConfig(packing="none"))
+    with pytest.raises(ValueError, match="4-D mask.*flash_attention_2.*packing: none"):
+        TrainConfig(packing="shared_prefix", attn_implementation="flash_attention_2")
+    with pytest.raises(ValueError, match="encoder baseline.*packing: none"):
+        TrainConfig(packing="shared_prefix", encoder="small")
+    # a model whose attention ignores the mask (its config, whatever the setting) is refused at the start
+    with pytest.raises(TrainingError, match="4-D mask.*flash_attention_2"):
+        check_attention(SimpleNamespace(_attn_implementation="flash_attention_2"))
+    check_attention(SimpleNamespace(_attn_implementation="sdpa"))
+
+
+def test_a_flash_attention_model_is_refused_before_training(demo, tmp_path, monkeypatch):
+    """A backbone that loads with flash attention (set by its own config here: no flash-attn on CPU) is
+    refused before a step is taken, not trained with blocks that see each other."""
+    import harness.train.loop as loop
+    from harness.train.main import run_training
+
+    load = loop.load_backbone
+
+    def flash_backbone(*args, **kwargs):
+        model, tokenizer = load(*args, **kwargs)
+        model.config._attn_implementation = "flash_attention_2"
+        return model, tokenizer
+
+    monkeypatch.setattr(loop, "load_backbone", flash_backbone)
+    docs = demo["qa"] / "docs" / "v5_top3"
+    with pytest.raises(TrainingError, match="flash_attention_2.*packing: none"):
+        run_training("qa", [docs / "train.jsonl"], [docs / "val.jsonl"], str(demo["model"]), tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
+
+
+def _run(demo, out, sub, **overrides):
+    from harness.train.main import run_training
+
+    docs = demo["qa"] / "docs" / "v5_top3"
+    sets = {"epochs": 2, "batch_size": 2, "grad_accum": 2, "lr": 2e-3, "val_limit": 4, "save_every": 1000}
+    return run_training(
+        "qa", [sub], [docs / "val.jsonl"], str(demo["model"]), out, overrides={**sets, **overrides}
+    )
+
+
+def test_a_packed_run_trains_fewer_tokens_in_the_same_steps_and_resumes_exactly(demo, tmp_path, monkeypatch):
+    """Packed and unpacked runs take the same optimizer steps (answers per step, not sequences); a
+    packed run interrupted mid-epoch resumes from its checkpoint to the uninterrupted run's result."""
+    import torch
+    from safetensors.torch import load_file
+
+    src = demo["qa"] / "docs" / "v5_top3" / "train.jsonl"
+    sub = tmp_path / "train.jsonl"
+    sub.write_text("".join(src.read_text().splitlines(keepends=True)[:30]))
+    packed = _run(demo, tmp_path / "packed", sub, packing="shared_prefix", save_every=3)
+    plain = _run(demo, tmp_path / "plain", sub, packing="none")
+    assert packed["packing"] == "shared_prefix" and plain["packing"] == "none"
+    assert packed["total_steps"] == plain["total_steps"] == len(packed["step_losses"]) == 2 * 8
+    ex = packed["examples"]
+    assert ex["train"] == 30 and ex["train_packed_tokens"] < 0.6 * ex["train_tokens"]
+    assert plain["examples"]["train_packed_tokens"] is None
+    assert all(torch.isfinite(torch.tensor(packed["step_losses"])))
+
+    step, calls = torch.optim.AdamW.step, []
+
+    def interrupting_step(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 5:  # epoch 1, step 5: after the step-3 checkpoint
+            raise KeyboardInterrupt
+        return step(self, *a, **k)
+
+    out = tmp_path / "interrupted"
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", interrupting_step)
+        with pytest.raises(KeyboardInterrupt):
+            _run(demo, out, sub, packing="shared_prefix", save_every=3)
+    resumed = _run(demo, out, sub, packing="shared_prefix", save_every=3)
+    assert resumed["resumed_from"] == {"epoch": 0, "batch": 6, "step": 3}  # 3 steps of 2 micro-batch slots
+    assert resumed["step_losses"] == packed["step_losses"] and resumed["history"] == packed["history"]
+    a, b = (load_file(d / "last" / "adapter_model.safetensors") for d in (out, tmp_path / "packed"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -57,13 +57,13 @@ def test_a_folder_without_write_permission_is_one_clear_error(tmp_path):
 
 def test_build_smd_on_a_full_disk_is_one_line_and_exit_2(dataset, monkeypatch, capsys):
     root = dataset("humanml3d")
-    assert main(["build-smd", str(root), "--presets", "v5", "--workers", "1"]) == 0
+    assert main(["build-smd", str(root), "--variants", "v5", "--workers", "1"]) == 0
     smd_file = root / "smd" / "angle_texts_v5.json"
     before = smd_file.read_bytes()
     (root / "smd" / "smd_cache.jsonl").unlink()  # recompute: the cache is written as it goes
     capsys.readouterr()
     _full_disk(monkeypatch)
-    assert main(["build-smd", str(root), "--presets", "v5", "--workers", "1"]) == 2
+    assert main(["build-smd", str(root), "--variants", "v5", "--workers", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith("smd build-smd: error: cannot write ")
     assert "no space left" in err
@@ -81,7 +81,7 @@ def _windows(path: Path) -> None:
 
 
 def _docs(root: Path, capsys) -> dict[str, list[dict]]:
-    for stage in (["build-smd", str(root), "--presets", "v5", "--workers", "1"], ["make-docs", str(root)]):
+    for stage in (["build-smd", str(root), "--variants", "v5", "--workers", "1"], ["make-docs", str(root)]):
         assert main(stage) == 0, capsys.readouterr()
     return {split: read_jsonl(root / "docs" / "v5" / f"{split}.jsonl") for split in ("train", "val", "test")}
 

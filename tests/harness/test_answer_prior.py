@@ -54,7 +54,7 @@ def test_a_training_doc_without_a_type_or_answer_is_named():
 )
 def test_its_cell_is_scored_by_lm_eval_and_equals_the_rule_on_every_doc(demo, tmp_path, task, dataset):
     argv = [
-        "--task", task, "--dataset", dataset, "--data-root", str(demo["qa"]), "--preset", "v5_top3",
+        "--task", task, "--dataset", dataset, "--data-root", str(demo["qa"]), "--variant", "v5_top3",
         "--backbone", "answer-prior", "--results", str(tmp_path / "results"),
         "--samples-dir", str(tmp_path / "samples"),
     ]  # fmt: skip
@@ -73,7 +73,7 @@ def test_its_cell_is_scored_by_lm_eval_and_equals_the_rule_on_every_doc(demo, tm
 
 
 def test_captions_and_an_adapter_are_refused_in_one_line(demo, tmp_path, capsys):
-    common = ["--preset", "v5_top3", "--backbone", "answer-prior", "--results", str(tmp_path / "r")]
+    common = ["--variant", "v5_top3", "--backbone", "answer-prior", "--results", str(tmp_path / "r")]
     caption = [
         "--task",
         "smd_humanml3d_caption",

@@ -84,7 +84,7 @@ def test_a_killed_caption_evaluation_resumes_to_the_uninterrupted_cell(demo, tmp
     kept_rows = [json.loads(line) for line in kept_file.read_text().splitlines()]
     whole_rows = {
         r["id"]: r
-        for r in map(json.loads, (tmp_path / "whole-samples" / "humanml3d/v5_top3/tiny.jsonl").open())
+        for r in map(json.loads, (tmp_path / "whole" / "humanml3d/v5_top3/tiny.samples.jsonl").open())
     }
     assert len(kept_rows) == 2
     for row in kept_rows:
@@ -106,8 +106,8 @@ def test_a_killed_caption_evaluation_resumes_to_the_uninterrupted_cell(demo, tmp
     assert _generations(resumed) == docs - 2  # only the captions the killed run had not finished
     reference = tmp_path / "whole" / "humanml3d" / "v5_top3" / "tiny.json"
     assert json.loads(cell.read_text()) == json.loads(reference.read_text())
-    samples = "humanml3d/v5_top3/tiny.jsonl"
-    assert (tmp_path / "s" / samples).read_text() == (tmp_path / "whole-samples" / samples).read_text()
+    samples = "humanml3d/v5_top3/tiny.samples.jsonl"  # beside the cell
+    assert (tmp_path / "r" / samples).read_text() == (tmp_path / "whole" / samples).read_text()
     assert not list((tmp_path / "s").rglob("*.requests-*"))  # done: the cache is removed
 
 

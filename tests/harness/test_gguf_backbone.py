@@ -35,7 +35,7 @@ def test_a_missing_wheel_is_a_one_line_error_naming_the_install_command(
     monkeypatch, tmp_path, capsys, change, message
 ):
     monkeypatch.setitem(SOURCES, "smollm2-135m", replace(SOURCE, **change))
-    assert main(["smollm2-135m", str(tmp_path / "out")]) == 2
+    assert main(["smollm2-135m", "-o", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert message in err and err.startswith("error: smollm2-135m: ") and err.count("\n") == 1
     assert not (tmp_path / "out").exists()

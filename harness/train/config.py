@@ -49,8 +49,8 @@ class TrainConfig:
             positions it has alone (training.packing): the same loss and gradients as separate examples,
             for ~1/3 of the tokens. `none` trains each example as its own sequence. `auto` (the default)
             is `shared_prefix` where it is exact and supported (eager or SDPA attention, which take a 4-D
-            mask; not the encoder baseline, whose soft tokens shift the positions), else `none`; asking
-            for `shared_prefix` where it is not supported is an error.
+            mask; not the encoder baseline, whose soft tokens shift the positions; one process, not DDP),
+            else `none`; asking for `shared_prefix` where it is not supported is an error.
         gradient_checkpointing: recompute activations in the backward pass (less memory, ~30% slower).
         save_every: optimizer steps between resumable checkpoints (also saved at every epoch end).
         seed: seeds LoRA initialisation, dropout and the data order.
@@ -197,8 +197,22 @@ def _check_layer(layer: Any, where: str) -> None:
     checked_fields(TrainConfig, {k: v for k, v in layer.items() if k != "task"}, where)
 
 
-def packs(cfg: TrainConfig) -> bool:
-    """Whether a run trains with shared-prefix packing (`packing`, `auto` resolved)."""
+def packs(cfg: TrainConfig, processes: int = 1) -> bool:
+    """Whether a run trains with shared-prefix packing (`packing`, `auto` resolved) on `processes`
+    data-parallel processes.
+
+    Raises:
+        ValueError: `shared_prefix` asked for on more than one process. A packed step is filled with
+            whole motions up to its answers; split over processes its micro-batches would not be the
+            one-process run's (measured: adapters 0.2 apart), so DDP runs unpacked (`auto`) for now.
+    """
+    if processes > 1:
+        if cfg.packing == "shared_prefix":
+            raise ValueError(
+                f"train.packing shared_prefix is not supported on {processes} processes yet: "
+                "set packing: none (or auto, which trains unpacked there)"
+            )
+        return False
     if cfg.packing == "auto":
         return cfg.attn_implementation in PACKING_ATTENTION and cfg.encoder == "none"
     return cfg.packing == "shared_prefix"

@@ -186,7 +186,10 @@ def prepare(
             why = f"all {len(val_skipped)} docs exceed the context ({max_length} tokens)"
         raise TrainingError(f"empty validation set: {why} in {paths}")
     lengths = [len(e) for e in examples]
-    packed = packs(cfg)
+    try:
+        packed = packs(cfg, accelerator.num_processes)
+    except ValueError as e:
+        raise TrainingError(str(e)) from None
     mask_dtype = model.dtype  # the packed attention mask's: the loaded weights' (bf16 ones under bf16)
     if packed:  # every step but an epoch's last takes batch_size x grad_accum answers (training.packing)
         check_attention(model.config)

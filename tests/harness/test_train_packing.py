@@ -190,6 +190,10 @@ def test_packing_is_on_where_supported_and_refused_where_not():
     assert packs(TrainConfig()) and packs(TrainConfig(attn_implementation="eager"))
     assert not packs(TrainConfig(attn_implementation="flash_attention_2"))  # auto: unpacked
     assert not packs(TrainConfig(encoder="small")) and not packs(TrainConfig(packing="none"))
+    # data-parallel: a packed step split over processes is not the one-process step, so not yet
+    assert not packs(TrainConfig(), processes=2)
+    with pytest.raises(ValueError, match="shared_prefix is not supported on 2 processes.*packing: none"):
+        packs(TrainConfig(packing="shared_prefix"), processes=2)
     with pytest.raises(ValueError, match="4-D mask.*flash_attention_2.*packing: none"):
         TrainConfig(packing="shared_prefix", attn_implementation="flash_attention_2")
     with pytest.raises(ValueError, match="encoder baseline.*packing: none"):

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +50,25 @@ def run_lm_eval_cli(
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out.parent, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(next(out.rglob("results_*.json")).read_text())["results"], out
+
+
+@contextmanager
+def interrupt_optimizer_at(monkeypatch, call: int):
+    """Within it, AdamW's `call`-th step raises KeyboardInterrupt (Ctrl-C in the middle of training,
+    in this process)."""
+    import torch
+
+    step, calls = torch.optim.AdamW.step, []
+
+    def interrupting_step(self, *a, **k):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return step(self, *a, **k)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.optim.AdamW, "step", interrupting_step)
+        yield
 
 
 def fixtures_dir() -> Path | None:

@@ -15,7 +15,7 @@ pytest.importorskip("peft")
 pytest.importorskip("accelerate")
 pytest.importorskip("transformers")
 
-from tests.builders import KILLING_TRAINER, REPO  # noqa: E402
+from tests.builders import KILLING_TRAINER, REPO, interrupt_optimizer_at  # noqa: E402
 
 TASKS_DIR = REPO / "tasks"
 PRESET = "v5_top3"
@@ -674,17 +674,8 @@ def test_an_interrupted_run_records_it_and_resumes_at_the_epoch_boundary(demo, t
     # 8 examples, batch 2 x 1 -> 4 steps per epoch; only the epochs' ends are checkpointed
     sets = {"docs": [sub], "epochs": 2, "batch_size": 2, "grad_accum": 1, "lr": 2e-3, "val_limit": 2}
     straight = _run(demo, tmp_path / "straight", **sets)
-    step, calls = torch.optim.AdamW.step, []
-
-    def interrupting_step(self, *a, **k):
-        calls.append(1)
-        if len(calls) == 6:  # epoch 2, step 2
-            raise KeyboardInterrupt
-        return step(self, *a, **k)
-
     out = tmp_path / "interrupted"
-    with monkeypatch.context() as patch:
-        patch.setattr(torch.optim.AdamW, "step", interrupting_step)
+    with interrupt_optimizer_at(monkeypatch, 6):  # epoch 2, step 2
         with pytest.raises(KeyboardInterrupt):
             _run(demo, out, **sets)
     stopped = json.loads((out / "run.json").read_text())

@@ -10,6 +10,7 @@ pytest.importorskip("transformers")
 
 from harness.train import TrainConfig, TrainingError  # noqa: E402
 from harness.train.data import Example  # noqa: E402
+from tests.builders import interrupt_optimizer_at
 
 RTOL = 1e-5
 # (task, qa_target): the QA letter and cloze targets, and captions (one example per reference)
@@ -252,17 +253,8 @@ def test_a_packed_run_trains_fewer_tokens_in_the_same_steps_and_resumes_exactly(
     assert plain["examples"]["train_packed_tokens"] is None
     assert all(torch.isfinite(torch.tensor(packed["step_losses"])))
 
-    step, calls = torch.optim.AdamW.step, []
-
-    def interrupting_step(self, *a, **k):
-        calls.append(1)
-        if len(calls) == 5:  # epoch 1, step 5: after the step-3 checkpoint
-            raise KeyboardInterrupt
-        return step(self, *a, **k)
-
     out = tmp_path / "interrupted"
-    with monkeypatch.context() as patch:
-        patch.setattr(torch.optim.AdamW, "step", interrupting_step)
+    with interrupt_optimizer_at(monkeypatch, 5):  # epoch 1, step 5: after the step-3 checkpoint
         with pytest.raises(KeyboardInterrupt):
             _run(demo, out, sub, packing="shared_prefix", save_every=3)
     resumed = _run(demo, out, sub, packing="shared_prefix", save_every=3)

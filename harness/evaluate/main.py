@@ -129,6 +129,7 @@ class _Plan:
     adapter: dict[str, Any] | None
     task_metadata: dict[str, Any]
     inputs: dict[str, Any]  # what decides the numbers: equal inputs, equal cell
+    prior_docs: Path | None = None  # the answer prior's training docs (backbone None)
 
 
 def plan(request: EvalRequest) -> _Plan:
@@ -205,7 +206,7 @@ def plan(request: EvalRequest) -> _Plan:
         "metadata": _json_safe(request.metadata),
     }
     task_metadata = {"smd_variant": request.preset, root_key: str(request.data_root), **request.metadata}
-    return _Plan(backbone, cell, docs, adapter, task_metadata, inputs)
+    return _Plan(backbone, cell, docs, adapter, task_metadata, inputs, prior_docs)
 
 
 def _answer_prior_docs(request: EvalRequest) -> Path:
@@ -252,7 +253,7 @@ def run_evaluation(request: EvalRequest) -> tuple[str, Path]:
         from . import answer_prior  # noqa: F401
 
         lm = ANSWER_PRIOR_MODEL
-        args = {"train_docs": str(docs_path(request.data_root, request.preset, "train"))}
+        args = {"train_docs": str(resolved.prior_docs)}
     else:
         lm = ENCODER_MODEL if request.encoder else "hf"
         args = model_args(

@@ -109,8 +109,7 @@ def _angle_lines(table: SegmentTable, tenths) -> list[str]:
 def _angle_blocks(analysis: MotionAnalysis, delta: float, memo: dict) -> list[str]:
     """The text of every angle at threshold `delta`: its name line and segment lines."""
     key = ("blocks", float(delta))
-    cache = memo
-    if key not in cache:
+    if key not in memo:
         table = analysis.angle_table(delta)
         if "tenths" not in memo:
             memo["tenths"] = _tenths_table(analysis)
@@ -122,15 +121,14 @@ def _angle_blocks(analysis: MotionAnalysis, delta: float, memo: dict) -> list[st
                 blocks.append("\n".join([head, *lines[bounds[i] : bounds[i + 1]]]))
             else:
                 blocks.append(f"{head}\nundetermined throughout ({ANGLES[i].undetermined})")
-        cache[key] = blocks
-    return cache[key]
+        memo[key] = blocks
+    return memo[key]
 
 
 def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ...], memo: dict) -> str:
     """The joint angle section (presets of one delta and one selection share it)."""
     key = ("angles_text", float(delta), selected)
-    cache = memo
-    if key not in cache:
+    if key not in memo:
         blocks = _angle_blocks(analysis, delta, memo)
         lines = [ANGLES_HEADING]
         group = None
@@ -139,8 +137,8 @@ def _angles_text(analysis: MotionAnalysis, delta: float, selected: tuple[int, ..
                 group = ANGLES[i].group
                 lines.append(f"[{group}]")
             lines.append(blocks[i])
-        cache[key] = "\n".join(lines)
-    return cache[key]
+        memo[key] = "\n".join(lines)
+    return memo[key]
 
 
 def _trajectory_text(analysis: MotionAnalysis, memo: dict) -> str:

@@ -3,6 +3,7 @@ commands whose inputs are lists in `params.yaml` (DVC interpolates strings into 
 
     smd stage train --task qa --backbone tiny --variant v5_top3 [--target text]
     smd stage evaluate --dataset babel_qa --backbone tiny --variant v5_top3 [--scoring mc] [--lora]
+    smd stage headline --output reports/headline.json
 
 A QA dataset is scored three ways: `generation` (the paper's protocol: the model writes its answer),
 `mc` (log-likelihood of each option's letter) and `cloze` (log-likelihood of each option's text, for
@@ -26,8 +27,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core import VARIANT_OPTION, Params, add_renamed_option, load_params, typed_from_mapping
+from harness.core import (
+    OUTPUT_OPTION,
+    VARIANT_OPTION,
+    Params,
+    add_renamed_option,
+    load_params,
+    typed_from_mapping,
+)
 from harness.data import (
+    ANSWER_PRIOR,
+    BLIND_SUFFIX,
     DATASETS,
     MOTION_VARIANT,
     SCORINGS,
@@ -51,12 +61,15 @@ STAGE_MODULES = {
     "train": "harness.train.main",
     "train-encoder": "harness.train.main",
     "evaluate": "harness.evaluate.main",
+    "headline": "harness.results.headline",
 }
 RUN_TASK_DIRS = {("qa", "letter"): "qa", ("qa", "text"): "qa-text", ("caption", "letter"): "caption"}
 # the encoder baseline (harness.models.encoder): its adapters' names in cells, and its run folders
 # beside `qa/`
 ENCODER_ADAPTER_NAMES = {"letter": "encoder-letter", "text": "encoder-text"}
 ENCODER_RUN_DIRS = {1: "encoder-s1", "letter": "encoder-letter", "text": "encoder-text"}
+# the caption metrics the headline shows (a cell without one, e.g. no T2M evaluator: left out)
+HEADLINE_CAPTION_METRICS = ("r_precision_top1", "bleu_4", "cider")
 
 
 @dataclass(frozen=True)
@@ -211,8 +224,42 @@ def evaluate_argv(
     return argv
 
 
+def headline_picks(p: Pipeline) -> list[str]:
+    """The headline numbers (harness.results.headline) as `NAME=CELL:METRIC`: per QA dataset and scoring,
+    the first backbone of the scoring with its adapter on the first preset (`lora`), on that preset's
+    motion-blind control when the profile has it (`blind`), and the answer prior (`prior`); per caption
+    metric, the first caption backbone with its adapter (`lora`, `blind`)."""
+    preset = p.presets[0]
+    blind = preset + BLIND_SUFFIX
+    variants = {"lora": preset, "blind": blind} if blind in p.presets else {"lora": preset}
+    picks = []
+    for dataset in p.qa_datasets:
+        for scoring in SCORINGS:
+            cell = f"{p.result_dataset(dataset, scoring)}/{{variant}}/{{model}}"
+            backbones = p.cloze_backbones if SCORING_TARGETS[scoring] == "text" else p.backbones
+            if backbones:
+                model = f"{backbones[0]}+{ADAPTER_NAMES[SCORING_TARGETS[scoring]]}"
+                picks += [
+                    f"{dataset}.{scoring}.{name}={cell.format(variant=v, model=model)}:acc"
+                    for name, v in variants.items()
+                ]
+            picks.append(f"{dataset}.{scoring}.prior={cell.format(variant=preset, model=ANSWER_PRIOR)}:acc")
+    if p.caption_backbones:
+        model = f"{p.caption_backbones[0]}+{ADAPTER_NAME}"
+        picks += [
+            f"{p.caption_dataset}.{metric}.{name}={p.result_dataset(p.caption_dataset)}/{v}/{model}:{metric}"
+            for metric in HEADLINE_CAPTION_METRICS
+            for name, v in variants.items()
+        ]
+    return picks
+
+
+def headline_argv(p: Pipeline, output: Path) -> list:
+    return ["--results", p.results_dir, "--output", str(output), *(f"--pick={x}" for x in headline_picks(p))]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`smd stage train|evaluate ...`: one cell of the dvc.yaml matrix, paths from params.yaml."""
+    """`smd stage train|evaluate|headline ...`: one cell of the dvc.yaml matrix, paths from params.yaml."""
     parser = argparse.ArgumentParser(prog="smd stage", description=main.__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -237,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--scoring", choices=list(SCORINGS), default="generation", help="QA scoring")
     evaluate.add_argument("--lora", action="store_true", help="with the adapter of the train stage")
     evaluate.add_argument("--encoder", action="store_true", help="the encoder baseline on the motion docs")
+    headline = sub.add_parser("headline", help="the headline numbers of the profile's cells (dvc metrics)")
+    headline.add_argument(*OUTPUT_OPTION, type=Path, required=True, help="the JSON file")
     for s in (train, evaluate):
         s.add_argument("--backbone", required=True)
         # dvc.yaml's stage commands still use the old spelling: renamed there with the next re-lock
@@ -250,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             argv = train_argv(p, args.task, args.backbone, args.variant, params, args.target)
         elif args.stage == "train-encoder":
             argv = train_encoder_argv(p, args.step, args.backbone, params, args.target)
+        elif args.stage == "headline":  # reads cells only: no params to hand on
+            return importlib.import_module(STAGE_MODULES[args.stage]).main(headline_argv(p, args.output))
         else:
             argv = evaluate_argv(
                 p, args.dataset, args.backbone, args.variant, args.lora, params, args.scoring, args.encoder

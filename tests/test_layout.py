@@ -9,8 +9,9 @@
   (`harness.cli`, `harness.pipeline`, a package's `__main__`): no face and no other stage imports one;
 - floors: drawn with a room per feature package (`smd/` one room, the drivers one), the imports run one
   way (no arrow back up) over at most six floors, and no modules import each other in a circle;
-- every code dependency a `dvc.yaml` stage runs is one of its `deps` (else `dvc repro` would not re-run
-  it when that code changes), and every code dep it lists is code it runs.
+- every code file a `dvc.yaml` stage runs lies in one of its `deps` (else `dvc repro` would not re-run
+  it when that code changes), listed as whole feature packages (`harness/data`, `smd`, `tasks`, or a
+  top-level module such as `harness/pipeline.py`), and it lists no package it does not import.
 
 Imports are read with `ast`, inside functions too (a lazy import is still a dependency), by
 `harness.core.code_deps`: the closure training fingerprints its runs with.
@@ -317,53 +318,55 @@ def code_files(cmd: str) -> set[str]:
     return files
 
 
-# the pure core is one dep, listed whole (a superset where a stage runs part of it: never stale)
-WHOLE = ("smd",)
+def feature_unit(file: str) -> str:
+    """The dep that covers a code file: its feature package (`harness/data`, `harness/models` for
+    `harness/models/encoder/...`), `smd` or `tasks` whole, or a top-level module (`harness/pipeline.py`)."""
+    parts = file.split("/")
+    if parts[0] != "harness":
+        return parts[0]
+    return "/".join(parts[:2])
 
 
 def expected_deps(files: set[str]) -> list[str]:
-    """The code deps to list for `files`: a folder where it runs every code file in the folder (and
-    `smd`), else the files."""
+    """The code deps to list for `files`: each feature package (or top-level module) they belong to."""
+    return sorted({feature_unit(f) for f in files})
 
-    def code(folder: Path) -> set[str]:
-        return {
-            _code_path(p)
-            for p in folder.rglob("*")
-            if p.suffix == ".py" or (p.suffix == ".yaml" and folder.parts[-1] == "tasks")
-        }
 
-    deps: set[str] = set()
-    for file in files:
-        if file.split("/")[0] in WHOLE:
-            deps.add(file.split("/")[0])
-            continue
-        whole, parent = file, (REPO / file).parent
-        while parent != REPO and code(parent) <= files:
-            whole, parent = _code_path(parent), parent.parent
-        deps.add(whole)
-    return sorted(deps)
+def deps_problems(name: str, deps: list[str], files: set[str]) -> list[str]:
+    """What is wrong with a stage's code deps: a file it runs that no dep covers, or a dep that is no
+    package of its import closure (a package it does not import, or a file inside a package)."""
+    code_deps = [d for d in deps if d.split("/")[0] in CODE_ROOTS]
+    exact = "\n".join(f"  - {d}" for d in expected_deps(files))
+    problems = []
+    if missing := sorted(f for f in files if not _covered(f, code_deps)):
+        problems.append(f"{name}: add the packages of {missing} (it runs them); its code deps:\n{exact}")
+    if unused := sorted(set(code_deps) - set(expected_deps(files))):
+        problems.append(f"{name}: deps that are no package it imports: {unused}; its code deps:\n{exact}")
+    return problems
 
 
 @pytest.mark.parametrize("name", sorted(_stages()))
-def test_each_stage_depends_on_exactly_the_code_it_runs(name):
+def test_each_stage_depends_on_the_packages_it_imports(name):
+    """A stage's code deps are the feature packages of its import closure, whole: a change to any module
+    of a package it imports re-runs it (a superset of the modules it runs: never stale), and it names no
+    package it does not import (a change there must not re-run it)."""
     stage = _stages()[name]
-    deps = [str(d) for d in stage.get("deps", [])]
-    code_deps = [d for d in deps if d.split("/")[0] in CODE_ROOTS]
-    files = code_files(stage["cmd"])
-    missing = sorted(f for f in files if not _covered(f, code_deps))
-    unused = sorted(d for d in code_deps if not any(_covered(f, [d]) for f in files))
-    exact = "\n".join(f"  - {d}" for d in expected_deps(files))
-    assert not missing, f"{name}: add to deps (the stage runs them): {missing}; its code deps:\n{exact}"
-    assert not unused, f"{name}: deps it does not run: {unused}; its code deps:\n{exact}"
+    problems = deps_problems(name, [str(d) for d in stage.get("deps", [])], code_files(stage["cmd"]))
+    assert not problems, "\n".join(problems)
 
 
 def test_the_deps_check_can_fail():
-    # a stage whose deps miss a module it imports, and one listing a module it does not run
+    # make-docs runs harness.data (prompt_docs among it), harness.core and smd
     files = code_files("smd make-docs ROOT")
-    assert "harness/data/layout.py" in files
-    assert not _covered("harness/data/layout.py", ["harness/data/prompt_docs.py"])
-    assert "harness/results/table.py" not in files
-    assert "smd" in expected_deps(files) and "harness/data/prompt_docs.py" in expected_deps(files)
+    assert "harness/data/layout.py" in files and "harness/results/table.py" not in files
+    assert expected_deps(files) == ["harness/core", "harness/data", "smd"]
+    assert not deps_problems("docs", ["harness/core", "harness/data", "smd", "data/x"], files)
+    # a planted missing package, a package it does not import, a file where the package belongs
+    (missing,) = deps_problems("docs", ["harness/core", "smd"], files)
+    assert "harness/data/layout.py" in missing
+    (unused,) = deps_problems("docs", ["harness/core", "harness/data", "harness/results", "smd"], files)
+    assert "harness/results" in unused
+    assert deps_problems("docs", ["harness/core", "harness/data", "harness/data/qa.py", "smd"], files)
 
 
 def test_a_regular_install_ships_every_package():

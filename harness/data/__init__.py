@@ -64,6 +64,7 @@ from .qa import (
     load_qa,
 )
 from .registry import (
+    ANSWER_PRIOR,
     DATASETS,
     DEMO_PREFIX,
     SCORINGS,
@@ -87,6 +88,7 @@ from .smd_files import (
 )
 
 __all__ = [
+    "ANSWER_PRIOR",
     "ANSWER_TYPES",
     "BLIND_SUFFIX",
     "DATASETS",

@@ -24,6 +24,7 @@ from .humanml3d import HML_FPS, HML_UP_AXIS
 from .qa import QA_FPS, QA_UP_AXIS
 
 __all__ = [
+    "ANSWER_PRIOR",
     "DATASETS",
     "DEMO_PREFIX",
     "SCORINGS",
@@ -42,6 +43,8 @@ Kind = Literal["qa", "caption"]
 SCORINGS = {"generation": "", "mc": "_mc", "cloze": "_cloze"}
 # the caption tasks: text metrics only, and `_full` with BERTScore and the T2M evaluator's
 CAPTION_TASK_SUFFIXES = ("_caption", "_caption_full")
+# the answer-prior baseline's backbone name in cells (harness.evaluate.answer_prior): no model, no adapter
+ANSWER_PRIOR = "answer-prior"
 DEMO_PREFIX = "demo_"  # the synthetic demo's cells (`smd make-demo` mimics the datasets with demo=True)
 _PREFIX = re.compile(r"^(?:[a-z0-9]+_)?$")
 

@@ -4,14 +4,16 @@
   (paper) numbers;
 - `stats`: statistics of per-doc scores: a cell's confidence intervals, paired bootstrap, McNemar;
 - the stages that read cells: `compare` (`smd compare`: two cells on the same docs), `check` (`smd
-  check`: cells against baselines, or against other cells) and `table` (`smd table`: Markdown tables
-  and a figure; `table_render` draws them).
+  check`: cells against baselines, or against other cells), `table` (`smd table`: Markdown tables
+  and a figure; `table_render` draws them) and `headline` (`smd stage headline`: the few numbers
+  `dvc metrics show` shows).
 
 The face: the cell format and the statistics `smd evaluate` writes into a cell.
 """
 
+from harness.data import ANSWER_PRIOR  # the answer prior's backbone name in cells, named by the registry
+
 from .cells import (
-    ANSWER_PRIOR,
     DOCS_KINDS,
     MEASURED,
     NO_VARIANT,

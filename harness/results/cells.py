@@ -5,8 +5,9 @@
     results/reference/paper.yaml                                       reported numbers, never measured
 
 A cell file is a flat JSON object metric -> number, with lm-eval's metric names and units (fractions,
-except `sacrebleu`, 0-100 as sacreBLEU gives it), so `dvc metrics show/diff` sees every number. Nothing
-else goes in it: strings, dates and configuration belong in the provenance file.
+except `sacrebleu`, 0-100 as sacreBLEU gives it), so every reader (tables, checks, the headline numbers
+`dvc metrics show` shows: harness.results.headline) takes them as they are. Nothing else goes in it:
+strings, dates and configuration belong in the provenance file.
 
 The reference file is a YAML list of entries, each a cell written out by hand:
 
@@ -70,8 +71,6 @@ REPORTED = "reported"
 NO_VARIANT = "-"  # the variant of a method that does not use SMDs (a peer in the paper's tables)
 REFERENCE_DIR = "reference"  # results/reference/ holds reported numbers, never collected as measured
 PROVENANCE_SUFFIX = ".provenance.json"
-# the answer-prior baseline's model name in cells (harness.evaluate.answer_prior): no model, no adapter
-ANSWER_PRIOR = "answer-prior"
 # a cell's per-doc outcomes (ids, prediction, target, option scores, per-doc metrics; no SMD text), committed
 # beside it so that `smd compare` and `smd report` work on a fresh clone
 SAMPLES_SUFFIX = ".samples.jsonl"

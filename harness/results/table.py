@@ -41,6 +41,7 @@ from pathlib import Path
 import smd
 from harness.core import OUTPUT_OPTION, add_renamed_option, atomic_write_bytes, atomic_write_text
 from harness.data import (
+    ANSWER_PRIOR,
     ANSWER_TYPES,
     DATASETS,
     DEMO_PREFIX,
@@ -50,7 +51,7 @@ from harness.data import (
     result_dataset,
 )
 
-from .cells import ANSWER_PRIOR, NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
+from .cells import NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
 from .table_render import DOCS_NAMES, Column, Row, Table, render_figure, render_markdown
 
 __all__ = ["build_tables", "main"]

@@ -30,7 +30,7 @@ from harness import pipeline as pipeline_mod
 from harness.core import Params
 from harness.data import SCORINGS, task_name
 from harness.pipeline import Pipeline, load_pipeline
-from harness.results import ANSWER_PRIOR, cell_path, cell_samples_path, provenance_path
+from harness.results import ANSWER_PRIOR, cell_path, cell_samples_path, parse_cell_key, provenance_path
 from tests.builders import REPO
 
 pytest.importorskip("dvc")
@@ -217,6 +217,7 @@ def test_every_matrix_cell_has_its_stage(profile):
         "tiny-backbone",
         "convert-backbone",
         "tables",
+        "headline",  # test_the_headline_stage_reads_cells_the_eval_stages_write
         "attention",  # the attention analysis of the first backbone's QA adapter
         # the encoder baseline (test_encoder_stages_...)
         "docs-motion-qa",
@@ -333,7 +334,7 @@ def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, mon
             assert request.preset == "motion" and request.encoder == request.adapter
             assert _covered(request.encoder, stage.deps)
             cell = cell_path(p.results_dir, request.dataset, "motion", request.backbone, request.adapter_name)
-            assert Out(cell, persist=False, cache=False, metric=True) in stage.outs, name
+            assert Out(cell, persist=False, cache=False, metric=False) in stage.outs, name
 
 
 def _assert_local_backbone_is_a_dependency(backbone: str, stage: Stage) -> None:
@@ -377,9 +378,7 @@ def test_prior_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeyp
     for name, dataset, scoring, preset in _prior_cells(p):
         stage = profile.stages[name]
         cell = _prior_cell(p, dataset, scoring, preset)
-        assert [o for o in stage.outs if o.metric] == [Out(cell, persist=False, cache=False, metric=True)], (
-            name
-        )
+        assert Out(cell, persist=False, cache=False, metric=False) in stage.outs, name
         requests.clear()
         _run_smd_command(stage.cmd)
         (req,) = requests
@@ -418,16 +417,13 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
     for name, dataset, scoring, b, preset, lora in _eval_cells(p):
         stage = profile.stages[name]
         cell = _cell(p, dataset, scoring, b, preset, lora)
-        metrics = [o for o in stage.outs if o.metric]
-        others = [o for o in stage.outs if not o.metric]
-        # the cell is a metric DVC shows but does not cache (git versions it); its provenance beside it
-        assert metrics == [Out(cell, persist=False, cache=False, metric=True)], name
-        # per-doc samples beside the cell: git versions them too (compare and report work on a clone)
-        samples = cell_samples_path(cell)
-        assert others == [
+        # the cell, its provenance and its per-doc samples: outputs DVC does not cache (git versions them:
+        # compare and report work on a clone); no metric (`dvc metrics show` shows the headline file)
+        assert stage.outs == (
+            Out(cell, persist=False, cache=False, metric=False),
             Out(provenance_path(cell), persist=False, cache=False, metric=False),
-            Out(samples, persist=False, cache=False, metric=False),
-        ], name
+            Out(cell_samples_path(cell), persist=False, cache=False, metric=False),
+        ), name
 
         requests.clear()
         _run_smd_command(stage.cmd)
@@ -468,6 +464,36 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
             assert train_out in stage.deps, name
         else:
             assert req.adapter is None and not _covered(train_out, stage.deps), name
+
+
+def test_the_headline_stage_reads_cells_the_eval_stages_write(profile, monkeypatch):
+    """The headline file is the project's only metric; each number it picks is a cell some eval stage
+    declares (so DVC runs that stage first) under the headline stage's deps."""
+    import harness.results.headline
+
+    calls = []
+    monkeypatch.setattr(harness.results.headline, "main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.chdir(profile.root)
+    p, stage = profile.pipeline, profile.stages["headline"]
+    metrics = [o for s in profile.stages.values() for o in s.outs if o.metric]
+    assert metrics == [Out(Path("reports/headline.json"), persist=False, cache=False, metric=True)]
+    _run_smd_command(stage.cmd)
+    (argv,) = calls
+    assert argv[argv.index("--output") + 1] == "reports/headline.json"
+    picks = [
+        harness.results.headline.parse_pick(a.removeprefix("--pick="))
+        for a in argv
+        if a.startswith("--pick=")
+    ]
+    cells = {o.path for s in profile.stages.values() for o in s.outs if s.name.startswith("eval-")}
+    names = {pick.name for pick in picks}
+    for pick in picks:
+        path = cell_path(p.results_dir, *parse_cell_key(pick.cell))
+        assert path in cells and _covered(path, stage.deps), pick
+    for dataset in p.qa_datasets:  # every QA dataset and scoring: the adapter, the control, the prior
+        assert {f"{dataset}.{s}.{n}" for s in SCORINGS for n in ("lora", "blind", "prior")} <= names
+    if p.caption_backbones:
+        assert f"{p.caption_dataset}.bleu_4.lora" in names
 
 
 def test_dvc_plots_show_renders_the_projects_figures():
@@ -711,11 +737,15 @@ def test_repro_writes_the_demo_cells_and_tables_then_is_up_to_date(demo_project)
     assert not RUNNING.findall(output), output
     assert "up to date" in output
 
+    # the one metric: the headline numbers, read off the cells
     shown = json.loads(_dvc(root, "metrics", "show", "--json"))
     workspace = shown[""]["data"]
-    assert {Path(path) for path in workspace} == cells
-    for path, entry in workspace.items():
-        assert entry["data"] == json.loads((root / path).read_text()), path
+    assert set(workspace) == {"reports/headline.json"}
+    headline = workspace["reports/headline.json"]["data"]
+    assert (
+        headline["babel_qa"]["mc"]["lora"]
+        == json.loads((root / "results/ci_babel_qa_mc/v5_top3/tiny+lora.json").read_text())["acc"]
+    )
 
 
 def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
@@ -737,14 +767,21 @@ def test_a_parameter_change_reruns_exactly_its_dependents(demo_project):
         _edit_params(root, {("train", "lr"): float(lr) * 2})
         assert _would_run(root) == train
         # the attention analysis reads the first QA adapter
-        assert _would_run(root, "--force-downstream") == train | evaluate_lora | {"tables", "attention"}
+        assert _would_run(root, "--force-downstream") == train | evaluate_lora | {
+            "tables",
+            "headline",
+            "attention",
+        }
 
         (root / "params.yaml").write_text(original)
         assert not _would_run(root), "restoring params.yaml must leave nothing to run"
 
         _edit_params(root, {("pipeline", "eval_limit"): 3})
         assert _would_run(root) == evaluate_lora | evaluate_zero_shot
-        assert _would_run(root, "--force-downstream") == evaluate_lora | evaluate_zero_shot | {"tables"}
+        assert _would_run(root, "--force-downstream") == evaluate_lora | evaluate_zero_shot | {
+            "tables",
+            "headline",
+        }
     finally:
         (root / "params.yaml").write_text(original)
 
@@ -790,17 +827,15 @@ def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project)
     shown = json.loads(_dvc(root, "exp", "show", "--json"))
     experiments = {e["name"]: e for head in shown for e in head.get("experiments") or []}
     assert set(limits) <= set(experiments), list(experiments)
-    cells = {str(c) for c in _demo_cells(root)}
     for name, limit in limits.items():
         (run,) = experiments[name]["revs"]
         data = run["data"]
         assert data["params"]["params.yaml"]["data"]["pipeline"]["eval_limit"] == limit, name
-        metrics = data["metrics"]
-        assert cells <= set(metrics), (name, sorted(metrics))
-        for cell in cells:  # every cell of the experiment scored that many docs
-            assert metrics[cell]["data"]["n"] == limit, (name, cell)
+        # the experiment's headline numbers: the only metrics file
+        assert set(data["metrics"]) == {"reports/headline.json"}, name
+        assert data["metrics"]["reports/headline.json"]["data"]["babel_qa"]["generation"], name
     # the workspace itself is untouched: its cells keep the committed limit
-    for cell in cells:
+    for cell in _demo_cells(root):
         assert json.loads((root / cell).read_text())["n"] == REDUCED["pipeline", "eval_limit"]
 
     table = _dvc(root, "exp", "show", "--md", "--only-changed")

@@ -73,7 +73,7 @@ def test_write_then_load_round_trips_with_provenance_beside(tmp_path):
     cell = Cell("demo_babel_qa", "v5_top3", "tiny", "lora", metrics=QA)
     path = write_cell(tmp_path, cell, {"git": "abc123", "lm_eval": {"num_fewshot": 0}})
     assert path == tmp_path / "demo_babel_qa" / "v5_top3" / "tiny+lora.json"
-    assert read_json(path) == QA  # numbers only: dvc metrics shows every key
+    assert read_json(path) == QA  # numbers only: readers take every key as a number
     assert read_json(provenance_path(path)) == {"git": "abc123", "lm_eval": {"num_fewshot": 0}}
     write_cell(tmp_path, Cell("demo_babel_qa", "v5_top3", "tiny", None, {"acc": 0.1}), {})
     loaded = load_results(tmp_path)

@@ -75,14 +75,14 @@ def _lora_model(path, cfg, dtype=None):
     return add_lora(model, cfg, Backbone(name=str(path), path=str(path)))
 
 
-def time_steps(model, examples, steps, pad_id: int, packed: bool, dtype=None, device="cpu") -> dict:
+def time_steps(model, examples, steps, pad_id: int, packed: bool, device="cpu") -> dict:
     """Train through `steps` (windows of micro-batches: of example indices, or of packs when `packed`),
     one optimizer step each, the loss the token-mean over the step (as harness.train.loop); answers/s."""
     import torch
 
     from harness.train.data import IGNORE, collate
     from harness.train.loop import loss_sum
-    from harness.train.packing import collate_packed
+    from harness.train.packing import collate_packed, pack_length
 
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     model.train()
@@ -93,12 +93,14 @@ def time_steps(model, examples, steps, pad_id: int, packed: bool, dtype=None, de
         n_tokens = sum(x != IGNORE for i in members for x in examples[i].labels[1:])
         for micro in window:
             if packed:
-                batch = collate_packed(examples, micro, pad_id, dtype or torch.float32)
-                tokens += int((batch["attention_mask"][:, 0].diagonal(dim1=1, dim2=2) == 0).sum())
+                packs = collate_packed(examples, micro, pad_id)
+                batch = [{k: v.to(device) for k, v in t.items()} for t in packs]
+                tokens += sum(pack_length([examples[i] for i in pack]) for pack in micro)
             else:
                 batch = collate([examples[i] for i in micro], pad_id)
                 tokens += int(batch["attention_mask"].sum())
-            loss, _ = loss_sum(model, {k: v.to(device) for k, v in batch.items()}, True)
+                batch = {k: v.to(device) for k, v in batch.items()}
+            loss, _ = loss_sum(model, batch, True)
             (loss / n_tokens).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

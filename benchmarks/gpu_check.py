@@ -148,9 +148,8 @@ def train_rates(scale: Scale) -> dict[str, dict]:
         with autocast:
             if name == PACKED:
                 steps = epoch_steps(examples, answers=EXAMPLES_PER_STEP, batch_size=batch, seed=0, epoch=0)
-                dtype = torch.bfloat16 if scale.bf16 else torch.float32
-                time_steps(model, examples, steps[:1], 0, True, dtype=dtype, device=scale.device)  # warm-up
-                res = time_steps(model, examples, steps[1:], 0, True, dtype=dtype, device=scale.device)
+                time_steps(model, examples, steps[:1], 0, True, device=scale.device)  # warm-up
+                res = time_steps(model, examples, steps[1:], 0, True, device=scale.device)
                 res["padding_frac"] = float("nan")
             else:
                 batches = epoch_batches(lengths, batch, seed=0, epoch=0, group_by_length=grouped)

@@ -17,7 +17,7 @@ from harness.core import Params, checked_fields, load_params, typed_from_mapping
 from harness.data import QaTarget
 
 TaskName = Literal["qa", "caption"]
-# attention implementations that apply a custom 4-D mask as given (transformers' masking_utils)
+# attention implementations packed = separate examples is verified with (tests/harness/test_train_packing.py)
 PACKING_ATTENTION = ("eager", "sdpa")
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -44,13 +44,14 @@ class TrainConfig:
             `none` is plain shuffled batches (the paper's configuration, for the benchmark).
         precision: `auto` is bf16 on a GPU that supports it and float32 otherwise.
         attn_implementation: attention kernel handed to `from_pretrained`.
-        packing: `shared_prefix` trains each motion as one sequence: its SMD prompt once, then each of its
-            questions (captions) as a block that attends to the prompt and to itself only, at the
+        packing: `shared_prefix` trains each motion's examples together: its SMD prompt run once, then
+            each of its questions (captions) as a block on the prompt's cached keys and values, at the
             positions it has alone (training.packing): the same loss and gradients as separate examples,
             for ~1/3 of the tokens. `none` trains each example as its own sequence. `auto` (the default)
-            is `shared_prefix` where it is exact and supported (eager or SDPA attention, which take a 4-D
-            mask; not the encoder baseline, whose soft tokens shift the positions; one process, not DDP),
-            else `none`; asking for `shared_prefix` where it is not supported is an error.
+            is `shared_prefix` where it is verified exact and supported (eager or SDPA attention; without
+            gradient checkpointing, which drops the cache; not the encoder baseline, whose soft tokens
+            shift the positions; one process, not DDP), else `none`; asking for `shared_prefix` where it
+            is not supported is an error.
         gradient_checkpointing: recompute activations in the backward pass (less memory, ~30% slower).
         save_every: optimizer steps between resumable checkpoints (also saved at every epoch end).
         seed: seeds LoRA initialisation, dropout and the data order.
@@ -124,9 +125,14 @@ class TrainConfig:
             raise ValueError("train.lora: false trains nothing without an encoder (train.encoder)")
         if self.packing == "shared_prefix" and self.attn_implementation not in PACKING_ATTENTION:
             raise ValueError(
-                "train.packing shared_prefix needs attention that takes a 4-D mask "
-                f"({', '.join(PACKING_ATTENTION)}); {self.attn_implementation} ignores it: set packing: none "
-                "(or auto) to train with it"
+                "train.packing shared_prefix is verified exact with "
+                f"{' and '.join(PACKING_ATTENTION)} attention only, not {self.attn_implementation}: "
+                "set packing: none (or auto) to train with it"
+            )
+        if self.packing == "shared_prefix" and self.gradient_checkpointing:
+            raise ValueError(
+                "train.packing shared_prefix runs each motion's blocks on its prompt's cached keys and "
+                "values, which gradient checkpointing drops: set packing: none (or auto) to train with it"
             )
         if self.packing == "shared_prefix" and self.encoder != "none":
             raise ValueError(
@@ -214,5 +220,9 @@ def packs(cfg: TrainConfig, processes: int = 1) -> bool:
             )
         return False
     if cfg.packing == "auto":
-        return cfg.attn_implementation in PACKING_ATTENTION and cfg.encoder == "none"
+        return (
+            cfg.attn_implementation in PACKING_ATTENTION
+            and cfg.encoder == "none"
+            and not cfg.gradient_checkpointing
+        )
     return cfg.packing == "shared_prefix"

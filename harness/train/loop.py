@@ -190,7 +190,6 @@ def prepare(
         packed = packs(cfg, accelerator.num_processes)
     except ValueError as e:
         raise TrainingError(str(e)) from None
-    mask_dtype = model.dtype  # the packed attention mask's: the loaded weights' (bf16 ones under bf16)
     if packed:  # every step but an epoch's last takes batch_size x grad_accum answers (training.packing)
         check_attention(model.config)
         steps_epoch = _batches_per_process(
@@ -243,7 +242,7 @@ def prepare(
         scheduler=scheduler, params=params, keep=keep, examples=examples, val_examples=val_examples,
         val_rows=val_rows, lengths=lengths, max_length=max_length, chat_kwargs=chat_kwargs,
         n_batches=n_batches, steps_epoch=steps_epoch, total_steps=total_steps, fingerprint=data.fingerprint,
-        packed=packed, mask_dtype=mask_dtype,
+        packed=packed,
     )  # fmt: skip
 
 
@@ -369,13 +368,14 @@ def _members(micro: list) -> list[int]:
     return [i for unit in micro for i in (unit if isinstance(unit, tuple) else (unit,))]
 
 
-def micro_batch(run: Run, micro: list) -> dict:
-    """The tensors of one micro-batch, on the run's device."""
+def micro_batch(run: Run, micro: list) -> dict | list[dict]:
+    """The tensors of one micro-batch, on the run's device: one dict, or one per pack."""
+    device = run.accelerator.device
     if run.packed:
-        tensors = collate_packed(run.examples, micro, run.pad_id, run.mask_dtype)
-    else:
-        tensors = collate([run.examples[i] for i in micro], run.pad_id)
-    return {k: v.to(run.accelerator.device) for k, v in tensors.items()}
+        packs = collate_packed(run.examples, micro, run.pad_id)
+        return [{k: v.to(device) for k, v in tensors.items()} for tensors in packs]
+    tensors = collate([run.examples[i] for i in micro], run.pad_id)
+    return {k: v.to(device) for k, v in tensors.items()}
 
 
 def _optimizer_step(run: Run, window: list[list]) -> float:

@@ -1,27 +1,34 @@
-"""Shared-prefix packing: a motion's examples trained as one sequence, its SMD prompt encoded once.
+"""Shared-prefix packing: a motion's examples trained together, its SMD prompt encoded once.
 
 The examples of one motion (its questions, or its reference captions) are tokenised separately
-(training.data) and share a long first part: the system turn and the SMD. A pack holds that part once,
+(training.data) and share a long first part: the system turn and the SMD. A pack runs that part once,
 the `prefix` (the longest common token prefix of the examples, so its tokens are each example's own by
-construction), then each example's remaining tokens as a block:
+construction), and each example's remaining tokens as a block on top of it:
 
-    tokens     [ prefix (P) | block 1 | block 2 | ... ]
-    positions  [ 0 .. P-1   | P .. n1-1 | P .. n2-1 | ... ]   each block where it stands alone
-    attention  a prefix token sees the prefix before it; a block token sees the prefix and its own block
-               up to itself (a block-diagonal 4-D mask), never another block
+    prefix     [ 0 .. P-1 ]                        one causal pass; its keys and values are kept (KV cache)
+    blocks     [ P .. n1-1 ]  [ P .. n2-1 ]  ...   one batch; each block attends to the cached prefix and
+                                                   to itself up to each token, at the positions it has alone
 
 so every token of a block sees the same tokens at the same positions as in its example alone, and the
-loss on a block's answer tokens, and its gradients, are the example's (up to float rounding). The prefix
-stops at least one token before each example's answer: the answer's first token is predicted from the
-block's first position. Everything a question adds to the prompt (QA: the question and options) lies in
-its block, so a pack costs one SMD plus ~50-100 tokens per question instead of one SMD per question.
+loss on a block's answer tokens, and its gradients (they flow into the prefix through its cached keys and
+values), are the example's (up to float rounding). The prefix stops at least one token before each
+example's answer: the answer's first token is predicted from the block's first position. Everything a
+question adds to the prompt (QA: the question and options) lies in its block, so a pack costs one SMD plus
+~50-100 tokens per question instead of one SMD per question.
+
+Why a cache and not one sequence with a block-diagonal 4-D mask: the prefix pass is plain causal
+attention (SDPA's fused kernel, flash on a GPU) and the blocks attend over (block x prefix) only, where a
+4-D mask takes attention off the fused kernel over the whole (pack x pack) square: on CPU the masked
+path measured about twice the time of the cache on the tiny backbone, and its attention weights, kept for
+the backward pass, took smollm2's memory past 13 GB. The cache needs the layers to keep it, which
+gradient checkpointing does not (config.packs).
 
 An optimizer step counts answers, not sequences: it takes `batch_size x grad_accum` examples, as an
 unpacked step does, so the effective batch and the token-mean loss are the unpacked run's. A motion that
 does not fit the rest of a step is split (its first examples in this step, the others in the next, each
 part a pack of its own), after looking a few motions ahead for one that fits whole. A step's packs are
-run `batch_size` sequences at a time: a pack is about as long as one example, so a micro-batch takes
-about the memory of an unpacked one.
+run `batch_size` at a time as one micro-batch (one after the other inside it): a pack costs about the
+memory of one example plus its short blocks.
 
 Dropout (LoRA's) is the one thing that differs from separate examples: the prefix's dropout draws are
 shared by the blocks of a pack instead of drawn per example (the same in expectation).
@@ -125,56 +132,44 @@ def _fill(queue: list[Pack], answers: int) -> list[list[Pack]]:
     return steps
 
 
-def collate_packed(examples: Sequence[Example], packs: Sequence[Pack], pad_id: int, dtype) -> dict:
-    """Padded tensors of packs: input_ids, labels (-100 on prefixes, prompts and padding), position_ids
-    and the additive 4-D attention mask (batch, 1, length, length) in `dtype`: 0 where a token may
-    attend, the dtype's minimum where it may not (transformers adds it to the scores, eager and SDPA).
-    A padding position attends to itself only, so no row of the softmax is empty."""
+def collate_packed(examples: Sequence[Example], packs: Sequence[Pack], pad_id: int) -> list[dict]:
+    """The tensors of each pack: `prefix_ids` (1, P), the prefix; `input_ids`, `labels` and
+    `position_ids` (blocks, L), each block's tokens, its answer labels (-100 on prompt and padding) and its
+    positions P.. as in its example alone, right-padded (a padding token comes after every real one, so
+    under causal attention no real token sees it, and it carries no label)."""
     import torch
 
-    rows = []
+    tensors = []
     for pack in packs:
         members = [examples[i] for i in pack]
         p = prefix_length(members)
-        ids, labels = list(members[0].input_ids[:p]), [IGNORE] * p
-        positions, segment = list(range(p)), [0] * p  # segment 0: the prefix, k: the k-th block
-        for k, e in enumerate(members, 1):
-            ids += e.input_ids[p:]
-            labels += e.labels[p:]
-            positions += range(p, len(e))
-            segment += [k] * (len(e) - p)
-        rows.append((ids, labels, positions, segment))
-    width = max(len(r[0]) for r in rows)
-    batch = len(rows)
-    input_ids = torch.full((batch, width), pad_id, dtype=torch.long)
-    label_t = torch.full((batch, width), IGNORE, dtype=torch.long)
-    position_ids = torch.zeros((batch, width), dtype=torch.long)
-    segments = torch.full((batch, width), -1, dtype=torch.long)  # -1: padding
-    for r, (ids, labels, positions, segment) in enumerate(rows):
-        n = len(ids)
-        input_ids[r, :n] = torch.tensor(ids)
-        label_t[r, :n] = torch.tensor(labels)
-        position_ids[r, :n] = torch.tensor(positions)
-        segments[r, :n] = torch.tensor(segment)
-    query, key = segments[:, :, None], segments[:, None, :]
-    causal = torch.ones((width, width), dtype=torch.bool).tril()
-    allowed = causal & (key != -1) & ((key == 0) | (key == query))
-    allowed |= torch.eye(width, dtype=torch.bool) & (query == -1)  # padding sees itself
-    mask = torch.zeros((batch, 1, width, width), dtype=dtype)
-    mask.masked_fill_(~allowed[:, None], torch.finfo(dtype).min)
-    return {"input_ids": input_ids, "labels": label_t, "position_ids": position_ids, "attention_mask": mask}
+        width = max(len(e) for e in members) - p
+        input_ids = torch.full((len(members), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(members), width), IGNORE, dtype=torch.long)
+        for r, e in enumerate(members):
+            input_ids[r, : len(e) - p] = torch.tensor(e.input_ids[p:])
+            labels[r, : len(e) - p] = torch.tensor(e.labels[p:])
+        tensors.append(
+            {
+                "prefix_ids": torch.tensor([members[0].input_ids[:p]], dtype=torch.long),
+                "input_ids": input_ids,
+                "labels": labels,
+                "position_ids": torch.arange(p, p + width).repeat(len(members), 1),
+            }
+        )
+    return tensors
 
 
 def check_attention(config) -> None:
-    """A model packing can train: its attention applies a custom 4-D mask as given (eager, SDPA).
+    """A model packing can train: its attention implementation is one packed = separate was verified
+    with (eager, SDPA: tests/harness/test_train_packing.py), whatever the setting asked for.
 
     Raises:
-        TrainingError: another implementation (flash_attention_2 ignores the mask: every block would
-            attend to every other, a silently different loss).
+        TrainingError: another implementation (flash_attention_2, set by the backbone's own config).
     """
     impl = getattr(config, "_attn_implementation", None)
     if impl not in PACKING_ATTENTION:
         raise TrainingError(
-            f"packing shared_prefix needs attention that takes a 4-D mask ({', '.join(PACKING_ATTENTION)}); "
+            f"packing shared_prefix is verified exact with {' and '.join(PACKING_ATTENTION)} attention only; "
             f"the model runs {impl}: set train.packing: none"
         )

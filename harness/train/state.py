@@ -56,7 +56,6 @@ class Run:
     total_steps: int
     fingerprint: str
     packed: bool = False  # shared-prefix packing (training.packing): micro-batches of packs
-    mask_dtype: Any = None  # the packed attention mask's dtype: the model's compute dtype
 
     @property
     def pad_id(self) -> int:

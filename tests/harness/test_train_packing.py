@@ -82,8 +82,9 @@ def assert_packed_equals_separate(path, tokenizer, docs, qa_target, dtype, per_p
     for p in packs:  # the SMD is shared: most of each example is prefix
         assert prefix_length([examples[i] for i in p]) > 0.8 * min(len(examples[i]) for i in p)
     model = _lora(path, dtype, layers)
-    packed = collate_packed(examples, packs, tokenizer.pad_token_id, dtype)
-    assert packed["input_ids"].shape[0] == 2 and (packed["labels"] != -100).any(1).all()
+    packed = collate_packed(examples, packs, tokenizer.pad_token_id)
+    assert [len(t["input_ids"]) for t in packed] == [len(p) for p in packs]
+    assert all((t["labels"] != -100).any(1).all() for t in packed)  # every block carries its answer
     loss_p, n_p, grads_p = _loss_and_grads(model, [packed])
     alone = [collate([examples[i]], tokenizer.pad_token_id) for i in members]
     loss_s, n_s, grads_s = _loss_and_grads(model, alone)
@@ -111,9 +112,7 @@ def test_packed_loss_and_gradients_equal_separate_examples_on_the_tiny_backbone(
 def test_packed_loss_and_gradients_equal_separate_examples_on_smollm2(demo, smollm2, task, qa_target):
     """A pretrained backbone (grouped-query attention, RoPE, its trained weights), in float64. In float32 its
     rounding alone is above RTOL: the same two examples run one at a time or as one padded batch give
-    LoRA gradients up to ~2e-4 apart (measured on the demo; packed vs separate: ~1.3e-4), so float32
-    cannot tell exact from not. In float64 packed vs separate measured ~2e-7, the floor of SDPA's masked
-    path against its causal one (one example, with and without an equal mask: ~8e-8)."""
+    LoRA gradients up to ~2e-4 apart (measured on the demo), so float32 cannot tell exact from not."""
     import torch
     from transformers import AutoTokenizer
 
@@ -139,23 +138,19 @@ def test_the_prefix_stops_before_every_answer():
     assert prefix_length([_toy("m", [5, 6, 7], [8])]) == 2  # alone: one block, its prompt's last token
 
 
-def test_the_mask_and_positions_give_each_block_its_own_view():
-    import torch
-
+def test_each_block_stands_where_it_stands_alone_after_its_prefix():
     from harness.train.packing import collate_packed
 
     examples = [_toy("m", [1, 2, 3], [7, 8]), _toy("m", [1, 2, 4], [9]), _toy("n", [5], [6])]
-    batch = collate_packed(examples, [(0, 1), (2,)], pad_id=0, dtype=torch.float32)
-    # prefix [1, 2]; blocks [3, 7, 8] and [4, 9] at positions 2.. each; the second row: padding
-    assert batch["input_ids"].tolist() == [[1, 2, 3, 7, 8, 4, 9], [5, 6, 0, 0, 0, 0, 0]]
-    assert batch["position_ids"][0].tolist() == [0, 1, 2, 3, 4, 2, 3]
-    assert batch["labels"][0].tolist() == [-100, -100, -100, 7, 8, -100, 9]
-    seen = (batch["attention_mask"][0, 0] == 0).int().tolist()
-    assert seen[5] == [1, 1, 0, 0, 0, 1, 0]  # block 2's first token: the prefix and itself, not block 1
-    assert seen[4] == [1, 1, 1, 1, 1, 0, 0]
-    padded = (batch["attention_mask"][1, 0] == 0).int()
-    assert padded[:2].tolist() == [[1, 0, 0, 0, 0, 0, 0], [1, 1, 0, 0, 0, 0, 0]]
-    assert torch.equal(padded[2:, 2:], torch.eye(5, dtype=torch.int))  # padding sees itself only
+    first, second = collate_packed(examples, [(0, 1), (2,)], pad_id=0)
+    # prefix [1, 2]; blocks [3, 7, 8] and [4, 9] (right-padded) at positions 2.. each
+    assert first["prefix_ids"].tolist() == [[1, 2]]
+    assert first["input_ids"].tolist() == [[3, 7, 8], [4, 9, 0]]
+    assert first["position_ids"].tolist() == [[2, 3, 4], [2, 3, 4]]
+    assert first["labels"].tolist() == [[-100, 7, 8], [-100, 9, -100]]  # padding carries no label
+    # a one-token prompt: no prefix (it stops one before the prompt's end), the block is the whole example
+    assert second["prefix_ids"].tolist() == [[]] and second["input_ids"].tolist() == [[5, 6]]
+    assert second["position_ids"].tolist() == [[0, 1]]
 
 
 @pytest.mark.parametrize("grouped", [True, False])
@@ -191,16 +186,19 @@ def test_packing_is_on_where_supported_and_refused_where_not():
     assert packs(TrainConfig()) and packs(TrainConfig(attn_implementation="eager"))
     assert not packs(TrainConfig(attn_implementation="flash_attention_2"))  # auto: unpacked
     assert not packs(TrainConfig(encoder="small")) and not packs(TrainConfig(packing="none"))
+    assert not packs(TrainConfig(gradient_checkpointing=True))  # it drops the prefix's cache
     # data-parallel: a packed step split over processes is not the one-process step, so not yet
     assert not packs(TrainConfig(), processes=2)
     with pytest.raises(ValueError, match="shared_prefix is not supported on 2 processes.*packing: none"):
         packs(TrainConfig(packing="shared_prefix"), processes=2)
-    with pytest.raises(ValueError, match="4-D mask.*flash_attention_2.*packing: none"):
+    with pytest.raises(ValueError, match="sdpa attention only, not flash_attention_2.*packing: none"):
         TrainConfig(packing="shared_prefix", attn_implementation="flash_attention_2")
+    with pytest.raises(ValueError, match="gradient checkpointing drops.*packing: none"):
+        TrainConfig(packing="shared_prefix", gradient_checkpointing=True)
     with pytest.raises(ValueError, match="encoder baseline.*packing: none"):
         TrainConfig(packing="shared_prefix", encoder="small")
     # a model whose attention ignores the mask (its config, whatever the setting) is refused at the start
-    with pytest.raises(TrainingError, match="4-D mask.*flash_attention_2"):
+    with pytest.raises(TrainingError, match="eager and sdpa attention only.*flash_attention_2"):
         check_attention(SimpleNamespace(_attn_implementation="flash_attention_2"))
     check_attention(SimpleNamespace(_attn_implementation="sdpa"))
 

@@ -324,16 +324,18 @@ def learn(demo: dict, out: Path, epochs: int, lr: float) -> dict:
     from harness.core import read_jsonl
     from harness.train import TrainConfig
     from harness.train.loop import qa_accuracy
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
 
     start = time.perf_counter()
     record = run_training(
-        "qa",
-        [demo["train"]],
-        [demo["val"]],
-        str(demo["model"]),
-        out,
-        overrides={"epochs": epochs, "lr": lr, "modules_to_save": ["norm", "lm_head"]},
+        TrainRequest(
+            "qa",
+            (demo["train"],),
+            (demo["val"],),
+            str(demo["model"]),
+            out,
+            overrides={"epochs": epochs, "lr": lr, "modules_to_save": ["norm", "lm_head"]},
+        )
     )
     train_s = time.perf_counter() - start
     tokenizer = AutoTokenizer.from_pretrained(demo["model"])

@@ -121,7 +121,7 @@ def qa_after_drill(drilled: Path, backbone: Path, docs_dir: Path, work: Path) ->
     from harness.core import read_jsonl
     from harness.models import get_backbone
     from harness.train import TrainConfig
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
     from harness.train.validation import qa_accuracy
 
     # the settings `dvc repro` trains the tiny backbone with (params.yaml), on either model folder
@@ -131,12 +131,14 @@ def qa_after_drill(drilled: Path, backbone: Path, docs_dir: Path, work: Path) ->
     test = read_jsonl(docs_dir / "test.jsonl")
     for name, model_dir in (("tiny", backbone), ("tiny + lookup drill", drilled)):
         record = run_training(
-            "qa",
-            [docs_dir / "train.jsonl"],
-            [docs_dir / "val.jsonl"],
-            str(model_dir),
-            work / name.replace(" ", "_"),
-            overrides=overrides,
+            TrainRequest(
+                "qa",
+                (docs_dir / "train.jsonl",),
+                (docs_dir / "val.jsonl",),
+                str(model_dir),
+                work / name.replace(" ", "_"),
+                overrides=overrides,
+            )
         )
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         for label, adapter in (("untrained", None), ("LoRA", work / name.replace(" ", "_") / "best")):

@@ -16,6 +16,10 @@ The `pipeline:` section of `params.yaml` names the profile: where the datasets l
 train one adapter jointly, the caption dataset, presets, backbones, and where runs and results go. The
 default is the offline demo; the paper's configuration is one `dvc exp run -S ...` away (docs/pipeline.md).
 `dvc.yaml` spells the same paths; `tests/harness/test_pipeline.py` holds the two to each other.
+
+Each sub-command builds its stage's typed request (`harness.train.main.TrainRequest`,
+`harness.evaluate.main.EvalRequest`) from these paths and runs it with the stage's `run_stage`, as
+`smd train` / `smd evaluate` run the request they parse from their arguments: no argv in between.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from harness.core import (
     OUTPUT_OPTION,
@@ -122,6 +128,8 @@ class Pipeline:
         check_prefix(self.results_prefix)
         if not self.presets or docs_variant(self.presets[0])[1]:
             raise ValueError(f"pipeline: presets must start with a real SMD preset, got {list(self.presets)}")
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise ValueError(f"pipeline: eval_limit must be >= 1 or null, got {self.eval_limit}")
 
     def root(self, dataset: str) -> Path:
         return Path(self.data_dir) / dataset
@@ -153,32 +161,58 @@ def load_pipeline(params: Params | Path | str) -> Pipeline:
     return typed_from_mapping(Pipeline, load_params(params).section("pipeline"), "pipeline")
 
 
-def train_argv(
+def _stage(name: str) -> ModuleType:
+    """The stage module of an `smd stage` sub-command, imported by name when the stage runs.
+
+    A stage's dvc.yaml code deps are the import closure of this driver and its own module
+    (tests/test_layout.py reads imports with `ast`, type-only ones too): an import statement here, even
+    of a request type for an annotation, would make every stage's code a dependency of every other
+    stage. So the requests below are built with the stage module's own class, and annotated `Any`."""
+    return importlib.import_module(STAGE_MODULES[name])
+
+
+def train_request(
     p: Pipeline, task: str, backbone: str, preset: str, params: Params, target: str = "letter"
-) -> list:
-    argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
-    argv += ["--output", str(p.run_dir(task, backbone, preset, target))]
-    argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
-    argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
-    if task == "qa":
-        argv += ["--set", f"qa_target={target}"]
-    return argv
+) -> Any:
+    """The train stage's `harness.train.main.TrainRequest` of one task x backbone x preset: its adapter
+    answers QA by `target`."""
+    return _stage("train").TrainRequest(
+        task=task,
+        docs=tuple(p.docs(task, preset, "train")),
+        val_docs=tuple(p.docs(task, preset, "val")),
+        backbone=backbone,
+        out=p.run_dir(task, backbone, preset, target),
+        params=params,
+        overrides={"qa_target": target} if task == "qa" else {},
+        # a changed train: section or docs start the persisted run folder over (dvc re-runs the stage)
+        restart_changed=True,
+    )
 
 
-def train_encoder_argv(p: Pipeline, step: int, backbone: str, params: Params, target: str = "letter") -> list:
-    """Stage 1: captions, the LLM frozen; stage 2: the QA datasets with LoRA, from stage 1's encoder."""
+def train_encoder_request(
+    p: Pipeline, step: int, backbone: str, params: Params, target: str = "letter"
+) -> Any:
+    """The `TrainRequest` of the encoder baseline's stage 1 (captions, the LLM frozen) or stage 2 (the QA
+    datasets with LoRA, from stage 1's encoder)."""
     task = "caption" if step == 1 else "qa"
-    out = p.encoder_run_dir(backbone, 1 if step == 1 else target)
-    argv = ["--task", task, "--backbone", backbone, "--params", str(params.path), "--restart-changed"]
-    argv += ["--output", str(out), "--docs", *map(str, p.docs(task, MOTION_VARIANT, "train"))]
-    argv += ["--val-docs", *map(str, p.docs(task, MOTION_VARIANT, "val")), "--set", f"encoder={p.encoder}"]
+    overrides: dict[str, Any] = {"encoder": p.encoder}
     if step == 1:
-        return [*argv, "--set", "lora=false"]
-    first = p.encoder_run_dir(backbone, 1) / "best"
-    return [*argv, "--set", f"encoder_init={first}", "--set", f"qa_target={target}"]
+        overrides["lora"] = False
+    else:
+        overrides |= {"encoder_init": str(p.encoder_run_dir(backbone, 1) / "best"), "qa_target": target}
+    return _stage("train-encoder").TrainRequest(
+        task=task,
+        docs=tuple(p.docs(task, MOTION_VARIANT, "train")),
+        val_docs=tuple(p.docs(task, MOTION_VARIANT, "val")),
+        backbone=backbone,
+        out=p.encoder_run_dir(backbone, 1 if step == 1 else target),
+        params=params,
+        overrides=overrides,
+        restart_changed=True,
+    )
 
 
-def evaluate_argv(
+def evaluate_request(
     p: Pipeline,
     dataset: str,
     backbone: str,
@@ -187,41 +221,41 @@ def evaluate_argv(
     params: Params,
     scoring: str = "generation",
     encoder: bool = False,
-) -> list:
+) -> Any:
+    """The evaluate stage's `harness.evaluate.main.EvalRequest` of one dataset x scoring x backbone x
+    preset: zero-shot, with the adapter of its train stage (`lora`), or the encoder baseline on the motion
+    docs (`encoder`)."""
     if scoring != "generation" and dataset not in p.qa_datasets:
         raise ValueError(f"{dataset}: only QA datasets have the {scoring!r} scoring")
-    argv = [
-        "--task",
-        task_name(dataset, scoring),
-        "--dataset",
-        p.result_dataset(dataset, scoring),
-    ]
-    argv += ["--data-root", str(p.root(dataset)), "--variant", preset, "--backbone", backbone]
-    argv += ["--params", str(params.path), "--results", p.results_dir]
-    # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo and
-    # .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's shared default
-    argv += ["--samples-dir", str(p.samples_dir())]
+    target = SCORING_TARGETS[scoring]
+    adapter = encoder_dir = adapter_name = None
     if encoder:  # the encoder baseline: stage 2's folder holds the adapter and the encoder
-        target = SCORING_TARGETS[scoring]
-        run = p.encoder_run_dir(backbone, target) / "best"
-        argv[argv.index(preset)] = MOTION_VARIANT
-        argv += [
-            "--adapter",
-            str(run),
-            "--encoder",
-            str(run),
-            "--adapter-name",
-            ENCODER_ADAPTER_NAMES[target],
-        ]
+        adapter = encoder_dir = p.encoder_run_dir(backbone, target) / "best"
+        preset, adapter_name = MOTION_VARIANT, ENCODER_ADAPTER_NAMES[target]
     elif lora:
-        target = SCORING_TARGETS[scoring]
         adapter = p.run_dir(p.task_of(dataset), backbone, preset, target) / "best"
-        argv += ["--adapter", str(adapter), "--adapter-name", ADAPTER_NAMES[target]]
+        adapter_name = ADAPTER_NAMES[target]
     entry = load_registry(params).get(backbone)  # an unregistered folder or hub id: lm-eval's default
-    argv += ["--batch-size", str(entry.eval_batch_size if entry else 1)]
-    if p.eval_limit is not None:
-        argv += ["--limit", str(p.eval_limit)]
-    return argv
+    batch = entry.eval_batch_size if entry else 1
+    if batch < 1:
+        raise ValueError(f"backbones.{backbone}.eval_batch_size must be >= 1, got {batch}")
+    return _stage("evaluate").EvalRequest(
+        task=task_name(dataset, scoring),
+        dataset=p.result_dataset(dataset, scoring),
+        data_root=p.root(dataset),
+        preset=preset,
+        backbone=backbone,
+        adapter=adapter,
+        encoder=encoder_dir,
+        adapter_name=adapter_name,
+        params=params,
+        results=Path(p.results_dir),
+        # per-doc samples beside the profile's runs: two profiles with the same results_prefix (the demo
+        # and .ci/reduced-demo) would otherwise overwrite each other's files under evaluate's default
+        samples_dir=p.samples_dir(),
+        limit=p.eval_limit,
+        batch_size=batch,
+    )
 
 
 def headline_picks(p: Pipeline) -> list[str]:
@@ -254,8 +288,9 @@ def headline_picks(p: Pipeline) -> list[str]:
     return picks
 
 
-def headline_argv(p: Pipeline, output: Path) -> list:
-    return ["--results", p.results_dir, "--output", str(output), *(f"--pick={x}" for x in headline_picks(p))]
+def headline_request(p: Pipeline, output: Path) -> Any:
+    """The headline stage's `harness.results.headline.HeadlineRequest`: the profile's picks."""
+    return _stage("headline").HeadlineRequest(Path(p.results_dir), output, tuple(headline_picks(p)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,16 +331,16 @@ def main(argv: list[str] | None = None) -> int:
         params = load_params(args.params)  # read once: the stage below gets this very mapping
         p = load_pipeline(params)
         if args.stage == "train":
-            argv = train_argv(p, args.task, args.backbone, args.variant, params, args.target)
+            request = train_request(p, args.task, args.backbone, args.variant, params, args.target)
         elif args.stage == "train-encoder":
-            argv = train_encoder_argv(p, args.step, args.backbone, params, args.target)
+            request = train_encoder_request(p, args.step, args.backbone, params, args.target)
         elif args.stage == "headline":  # reads cells only: no params to hand on
-            return importlib.import_module(STAGE_MODULES[args.stage]).main(headline_argv(p, args.output))
+            request = headline_request(p, args.output)
         else:
-            argv = evaluate_argv(
+            request = evaluate_request(
                 p, args.dataset, args.backbone, args.variant, args.lora, params, args.scoring, args.encoder
             )
     except (ValueError, FileNotFoundError) as e:
         print(f"smd stage: error: {e}", file=sys.stderr)
         return 2
-    return importlib.import_module(STAGE_MODULES[args.stage]).main(argv, params=params)
+    return _stage(args.stage).run_stage(request)

@@ -1,7 +1,11 @@
 """`smd evaluate`: one results cell, a backbone (+ adapter or encoder) scored on one lm-eval task.
 
-- `main`: the stage (`smd evaluate`; `python -m harness.evaluate`): request, lm-eval run, the cell and
-  its provenance, the per-doc samples;
+- `main`: the stage (`smd evaluate`; `python -m harness.evaluate`): `run_evaluation(EvalRequest)`, and
+  the argv that `main` turns into that request;
+- `plan`: the request, resolved and checked before a model loads (cell, docs, backbone, adapter, the
+  inputs that decide the numbers, the request cache's key, the lm-eval model and its arguments);
+- `run`: lm-eval's `simple_evaluate` on the plan; `record`: the cell, its per-doc samples, its
+  provenance and the run log;
 - `lm_eval_io`: what goes into lm-eval and comes out of it (model arguments, pinned seeds, task
   versions, metrics, sample rows, the request cache);
 - `tasks`: what the task YAMLs of `tasks/` call (docs, prompts, answer extraction, caption metrics);

@@ -23,7 +23,8 @@ from typing import Any
 
 from harness.core import atomic_write_jsonl
 
-from .lm_eval_io import SEEDS, lm_eval_task_manager, model_args, request_cache, samples_path
+from .lm_eval_io import ANSWER_PRIOR, SEEDS, lm_eval_task_manager, model_args, samples_path
+from .plan import EvalPlan
 
 __all__ = ["kept_rows", "read_request_cache", "write_kept"]
 
@@ -112,16 +113,17 @@ def kept_rows(
     return sorted(rows, key=lambda r: r["id"]), len(task.instances)
 
 
-def write_kept(request: Any, resolved: Any) -> tuple[Path, int, int]:
-    """Write what a killed or failed run of `request` (an `EvalRequest`, resolved by `evaluate.plan`) kept as
-    `<samples>.kept.jsonl`; returns (file, docs kept, docs the run would score).
+def write_kept(plan: EvalPlan) -> tuple[Path, int, int]:
+    """Write what a killed or failed run of `plan` kept as `<samples>.kept.jsonl`; returns (file, docs
+    kept, docs the run would score). The run's answers are found under the plan's request cache, the
+    key the run itself wrote them under.
 
     Raises:
         ValueError: a log-likelihood task, no cache of these inputs, or an unreadable cache.
     """
-    cache = request_cache(
-        request.samples_dir, resolved.cell, {**resolved.inputs, "batch_size": request.batch_size}
-    )
+    if plan.backbone is None:
+        raise ValueError(f"--backbone {ANSWER_PRIOR} keeps nothing: it reads no model (re-run it: seconds)")
+    request, cache = plan.request, plan.request_cache
     dbs = sorted(cache.parent.glob(f"{cache.name}_rank*.db"))
     if not dbs:
         raise ValueError(
@@ -129,11 +131,12 @@ def write_kept(request: Any, resolved: Any) -> tuple[Path, int, int]:
             "included) kept anything, or it finished and its samples hold every answer"
         )
     answers = {key: value for db in dbs for key, value in read_request_cache(db).items()}
-    args = model_args(resolved.backbone, request.adapter, cuda=False)  # cuda decides the dtype only
+    # the tokenizer's model arguments: `cuda` decides the dtype only, and no weights are loaded
+    args = model_args(plan.backbone, request.adapter, cuda=False)
     rows, docs = kept_rows(
-        request.task, lm_eval_task_manager(args | resolved.task_metadata), args, answers,
+        request.task, lm_eval_task_manager(args | plan.task_metadata), args, answers,
         limit=request.limit, fewshot_seed=SEEDS["fewshot_random_seed"],
     )  # fmt: skip
-    out = samples_path(request.samples_dir, resolved.cell).with_suffix(".kept.jsonl")
+    out = samples_path(request.samples_dir, plan.cell).with_suffix(".kept.jsonl")
     atomic_write_jsonl(out, rows)
     return out, len(rows), docs

@@ -28,7 +28,7 @@ from harness.core import OUTPUT_OPTION, atomic_write_json, read_json
 
 from .cells import cell_path, parse_cell_key
 
-__all__ = ["Pick", "headline", "main", "parse_pick"]
+__all__ = ["HeadlineRequest", "Pick", "headline", "main", "parse_pick", "run_stage", "write_headline"]
 
 EXIT_ERROR = 2
 
@@ -83,6 +83,33 @@ def _read_cells(results: Path, picks: Iterable[Pick]) -> dict[str, dict[str, flo
     return found
 
 
+@dataclass(frozen=True)
+class HeadlineRequest:
+    """What the stage writes: the numbers `picks` (NAME=CELL:METRIC) of the cells under `results`."""
+
+    results: Path
+    output: Path
+    picks: tuple[str, ...]
+
+
+def write_headline(request: HeadlineRequest) -> dict:
+    """The headline numbers of the request's picks, written to its output (atomically); returned."""
+    picks = [parse_pick(p) for p in request.picks]
+    numbers = headline(_read_cells(request.results, picks), picks)
+    atomic_write_json(request.output, numbers)
+    return numbers
+
+
+def run_stage(request: HeadlineRequest) -> int:
+    """The stage as `smd stage headline` runs it: errors (a malformed pick, an unreadable cell) as exit 2."""
+    try:
+        write_headline(request)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """`smd stage headline`: the headline numbers of the picked cells, as one JSON file."""
     parser = argparse.ArgumentParser(prog="smd stage headline", description=main.__doc__)
@@ -90,11 +117,4 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(*OUTPUT_OPTION, type=Path, required=True, help="the JSON file (written atomically)")
     parser.add_argument("--pick", action="append", default=[], help="NAME=CELL:METRIC (repeated)")
     args = parser.parse_args(argv)
-    try:
-        picks = [parse_pick(p) for p in args.pick]
-        numbers = headline(_read_cells(args.results, picks), picks)
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_ERROR
-    atomic_write_json(args.output, numbers)
-    return 0
+    return run_stage(HeadlineRequest(args.results, args.output, tuple(args.pick)))

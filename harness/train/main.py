@@ -26,6 +26,9 @@ when started again with the same arguments; a finished run (`OUT/run.json` statu
 redone. Outputs: `OUT/best/` and `OUT/last/` (adapter + tokenizer; `lm_eval --model_args
 pretrained=BASE,peft=OUT/best`), `OUT/run.json`. Exit status: 0 done, 1 the run failed (run.json says
 why), 2 bad input (nothing trained), 130 canceled.
+
+The stage is `run_training(TrainRequest)`; `main` only turns argv into that request, and `smd stage
+train` (harness.pipeline) builds it from params.yaml and calls `run_stage` without an argv between.
 """
 
 from __future__ import annotations
@@ -33,38 +36,46 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.core import OUTPUT_OPTION, Params, add_renamed_option, load_params, parse_overrides
 from harness.models import Backbone, default_params, get_backbone
 
 from .config import TrainConfig, load_train_config
 
-__all__ = ["Backbone", "TrainConfig", "main", "run_training"]
+__all__ = ["Backbone", "TrainConfig", "TrainRequest", "main", "run_stage", "run_training"]
 
 
-def run_training(
-    task: str,
-    docs: list[Path],
-    val_docs: list[Path],
-    backbone: str,
-    out: Path,
-    *,
-    params: Params | Path | None = None,
-    overrides: dict | None = None,
-    restart_changed: bool = False,
-) -> dict:
-    """Train one adapter; returns the run record (also `out/run.json`).
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run, as `smd train` and `smd stage train` ask for it.
 
-    Args:
+    Attributes:
         task: `qa` or `caption`.
         docs / val_docs: prompt-doc JSONL files (several QA datasets are trained jointly).
         backbone: a name of `params.yaml` `backbones:`, a model folder or a hub id.
         out: output folder (resumes from its checkpoints; returns at once if its run finished).
         params: params file or an already read `Params` (default: the repository's `params.yaml` when
-            present, else paper defaults). It is read once, here.
-        overrides: `TrainConfig` fields to override (`--set`).
+            present, else paper defaults). It is read once, by `run_training`.
+        overrides: `TrainConfig` fields to override (`--set`), values as `--set` parses them.
         restart_changed: start over when `out` holds a run of other inputs (else an error).
+    """
+
+    task: str
+    docs: tuple[Path, ...]
+    val_docs: tuple[Path, ...]
+    backbone: str
+    out: Path
+    params: Params | Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    restart_changed: bool = False
+
+
+def run_training(request: TrainRequest) -> dict:
+    """Train one adapter; returns the run record (also `out/run.json`).
 
     Raises:
         ValueError: bad config key/value or docs of the wrong task.
@@ -74,21 +85,20 @@ def run_training(
     """
     from .loop import train
 
-    loaded = load_params(params, default_params())
-    resolved: Backbone = get_backbone(backbone, loaded)
-    cfg = load_train_config(loaded, task, overrides, backbone=resolved)
+    loaded = load_params(request.params, default_params())
+    resolved: Backbone = get_backbone(request.backbone, loaded)
+    cfg = load_train_config(loaded, request.task, dict(request.overrides), backbone=resolved)
     return train(
         cfg,
-        docs=list(docs),
-        val_docs=list(val_docs),
+        docs=list(request.docs),
+        val_docs=list(request.val_docs),
         backbone=resolved,
-        out=Path(out),
-        restart_changed=restart_changed,
+        out=Path(request.out),
+        restart_changed=request.restart_changed,
     )
 
 
-def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
-    """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME -o DIR`."""
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smd train", description=main.__doc__)
     parser.add_argument("--task", choices=("qa", "caption"), required=True)
     parser.add_argument("--docs", type=Path, nargs="+", required=True, help="training prompt-doc JSONL files")
@@ -119,32 +129,59 @@ def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
         action="store_true",
         help="start over when OUT holds a run of another config, backbone or data (default: error)",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return parser
+
+
+def parse_request(argv: list[str] | None = None, *, params: Params | None = None) -> TrainRequest:
+    """The request `smd train ARGV` asks for; `params`, when given, stands for `--params`.
+
+    Raises:
+        SystemExit: bad arguments (argparse's message and exit status 2).
+        ValueError: a `--set` that is not KEY=VALUE.
+    """
+    args = build_parser().parse_args(argv)
+    return TrainRequest(
+        task=args.task,
+        docs=tuple(args.docs),
+        val_docs=tuple(args.val_docs),
+        backbone=args.backbone,
+        out=args.output,
+        params=params if params is not None else args.params,
+        overrides=parse_overrides(args.overrides),
+        restart_changed=args.restart_changed,
+    )
+
+
+def run_stage(request: TrainRequest) -> int:
+    """The stage as `smd` runs it: `run_training`, its outcome in one line, errors as the exit status
+    (0 done, 1 the run failed and its run.json says why, 2 bad input and nothing trained, 130 canceled)."""
     from .loop import TrainingError
 
     try:
-        record = run_training(
-            args.task,
-            args.docs,
-            args.val_docs,
-            args.backbone,
-            args.output,
-            params=params if params is not None else args.params,
-            overrides=parse_overrides(args.overrides),
-            restart_changed=args.restart_changed,
-        )
+        record = run_training(request)
     except KeyboardInterrupt:
         print("training canceled; start it again with the same arguments to resume", file=sys.stderr)
         return 130
     except (TrainingError, ValueError, FileNotFoundError) as e:
         print(f"smd train: error: {e}", file=sys.stderr)
-        # 1: the run itself failed (its run.json says so); 2: the inputs are wrong, nothing was trained
         return 1 if isinstance(e, TrainingError) else 2
     best = record.get("best") or {}
     metric = {k: v for k, v in best.items() if k.startswith("val_")}
-    print(f"{args.output}: {record['status']}; best epoch {best.get('epoch')}: {metric}")
+    print(f"{request.out}: {record['status']}; best epoch {best.get('epoch')}: {metric}")
     return 0
+
+
+def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
+    """`smd train --task qa|caption --docs D.jsonl ... --val-docs V.jsonl ... --backbone NAME -o DIR`.
+
+    `params`: the params file already read by the caller, used instead of `--params`."""
+    try:
+        request = parse_request(argv, params=params)
+    except ValueError as e:  # a malformed --set
+        print(f"smd train: error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return run_stage(request)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def test_smd_stage_refuses_bad_params_before_training(tmp_path, monkeypatch, cap
     params.write_text(yaml.safe_dump({"pipeline": {"bogus_key": 1}}))
     import harness.train.main
 
-    monkeypatch.setattr(harness.train.main, "main", _must_not_be_called)
+    monkeypatch.setattr(harness.train.main, "run_training", _must_not_be_called)
     argv = ["--params", str(params), "train", "--task", "qa", "--backbone", "tiny", "--variant", "v5_top3"]
     assert pipeline_mod.main(argv) == 2
     assert "bogus_key" in capsys.readouterr().err
@@ -245,9 +245,8 @@ def test_train_stages_write_the_run_dir_and_depend_on_what_training_reads(
 
     calls = []
 
-    def spy(task, docs, val_docs, backbone, out, **kwargs):
-        calls.append({"task": task, "docs": docs, "val_docs": val_docs, "backbone": backbone, "out": out})
-        calls[-1].update(kwargs)
+    def spy(request):
+        calls.append(vars(request))  # the TrainRequest's fields by name
         return {"status": "success", "best": {}}
 
     monkeypatch.setattr(harness.train.main, "run_training", spy)
@@ -287,8 +286,8 @@ def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, mon
 
     calls = []
 
-    def spy(task, docs, val_docs, backbone, out, **kwargs):
-        calls.append({"task": task, "docs": docs, "val_docs": val_docs, "out": out, **kwargs})
+    def spy(request):
+        calls.append(vars(request))  # the TrainRequest's fields by name
         return {"status": "success", "best": {}}
 
     monkeypatch.setattr(harness.train.main, "run_training", spy)
@@ -472,19 +471,15 @@ def test_the_headline_stage_reads_cells_the_eval_stages_write(profile, monkeypat
     import harness.results.headline
 
     calls = []
-    monkeypatch.setattr(harness.results.headline, "main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.setattr(harness.results.headline, "run_stage", lambda request: calls.append(request) or 0)
     monkeypatch.chdir(profile.root)
     p, stage = profile.pipeline, profile.stages["headline"]
     metrics = [o for s in profile.stages.values() for o in s.outs if o.metric]
     assert metrics == [Out(Path("reports/headline.json"), persist=False, cache=False, metric=True)]
     _run_smd_command(stage.cmd)
-    (argv,) = calls
-    assert argv[argv.index("--output") + 1] == "reports/headline.json"
-    picks = [
-        harness.results.headline.parse_pick(a.removeprefix("--pick="))
-        for a in argv
-        if a.startswith("--pick=")
-    ]
+    (request,) = calls
+    assert request.output == Path("reports/headline.json") and request.results == Path(p.results_dir)
+    picks = [harness.results.headline.parse_pick(a) for a in request.picks]
     cells = {o.path for s in profile.stages.values() for o in s.outs if s.name.startswith("eval-")}
     names = {pick.name for pick in picks}
     for pick in picks:
@@ -494,6 +489,111 @@ def test_the_headline_stage_reads_cells_the_eval_stages_write(profile, monkeypat
         assert {f"{dataset}.{s}.{n}" for s in SCORINGS for n in ("lora", "blind", "prior")} <= names
     if p.caption_backbones:
         assert f"{p.caption_dataset}.bleu_4.lora" in names
+
+
+# ------------------------------------------------------------ typed requests vs the argv they replaced
+#
+# `smd stage` used to spell each request as an argv for the stage's `main` to parse back. These builders
+# are that argv, as commit 9cd0563's harness/pipeline.py wrote it (kept here as the reference): the typed
+# request the pipeline now hands the stage must be the one `main` parses from it, field for field.
+
+
+def _old_train_argv(p: Pipeline, task: str, backbone: str, preset: str, target: str) -> list[str]:
+    argv = ["--task", task, "--backbone", backbone, "--params", "params.yaml", "--restart-changed"]
+    argv += ["--output", str(p.run_dir(task, backbone, preset, target))]
+    argv += ["--docs", *map(str, p.docs(task, preset, "train"))]
+    argv += ["--val-docs", *map(str, p.docs(task, preset, "val"))]
+    return argv + (["--set", f"qa_target={target}"] if task == "qa" else [])
+
+
+def _old_train_encoder_argv(p: Pipeline, step: int, backbone: str, target: str) -> list[str]:
+    from harness.data import MOTION_VARIANT
+
+    task = "caption" if step == 1 else "qa"
+    out = p.encoder_run_dir(backbone, 1 if step == 1 else target)
+    argv = ["--task", task, "--backbone", backbone, "--params", "params.yaml", "--restart-changed"]
+    argv += ["--output", str(out), "--docs", *map(str, p.docs(task, MOTION_VARIANT, "train"))]
+    argv += ["--val-docs", *map(str, p.docs(task, MOTION_VARIANT, "val")), "--set", f"encoder={p.encoder}"]
+    if step == 1:
+        return [*argv, "--set", "lora=false"]
+    first = p.encoder_run_dir(backbone, 1) / "best"
+    return [*argv, "--set", f"encoder_init={first}", "--set", f"qa_target={target}"]
+
+
+def _old_evaluate_argv(
+    p: Pipeline, dataset: str, backbone: str, preset: str, lora: bool, scoring: str, encoder: bool
+) -> list[str]:
+    from harness.data import MOTION_VARIANT
+    from harness.models import load_registry
+
+    argv = ["--task", task_name(dataset, scoring), "--dataset", p.result_dataset(dataset, scoring)]
+    argv += ["--data-root", str(p.root(dataset)), "--variant", preset, "--backbone", backbone]
+    argv += ["--params", "params.yaml", "--results", p.results_dir, "--samples-dir", str(p.samples_dir())]
+    target = pipeline_mod.SCORING_TARGETS[scoring]
+    if encoder:
+        run = p.encoder_run_dir(backbone, target) / "best"
+        argv[argv.index(preset)] = MOTION_VARIANT
+        argv += ["--adapter", str(run), "--encoder", str(run)]
+        argv += ["--adapter-name", pipeline_mod.ENCODER_ADAPTER_NAMES[target]]
+    elif lora:
+        adapter = p.run_dir(p.task_of(dataset), backbone, preset, target) / "best"
+        argv += ["--adapter", str(adapter), "--adapter-name", pipeline_mod.ADAPTER_NAMES[target]]
+    entry = load_registry(Path("params.yaml")).get(backbone)
+    argv += ["--batch-size", str(entry.eval_batch_size if entry else 1)]
+    return argv + (["--limit", str(p.eval_limit)] if p.eval_limit is not None else [])
+
+
+def _stage_cells(p: Pipeline):
+    """(stage name, the stage's core function, the argv `smd stage` used to pass) of every train and
+    evaluate stage of the profile."""
+    for family, task, target, field in TRAIN_FAMILIES:
+        for b, preset in product(getattr(p, field), p.presets):
+            yield f"{family}@{b}-{preset}", "train", _old_train_argv(p, task, b, preset, target)
+    for b in p.encoder_backbones:
+        yield f"train-encoder-s1@{b}", "train", _old_train_encoder_argv(p, 1, b, "letter")
+        for target in ("letter", "text"):
+            yield f"train-encoder@{b}-{target}", "train", _old_train_encoder_argv(p, 2, b, target)
+    for name, d, scoring, b, preset, lora in _eval_cells(p):
+        yield name, "evaluate", _old_evaluate_argv(p, d, b, preset, lora, scoring, False)
+    for name, d, scoring, preset in _prior_cells(p):
+        yield name, "evaluate", _old_evaluate_argv(p, d, ANSWER_PRIOR, preset, False, scoring, False)
+    for d, b, (i, scoring) in product(p.qa_datasets, p.encoder_backbones, enumerate(SCORINGS)):
+        yield (
+            f"eval-encoder@{d}-{b}-scoring{i}",
+            "evaluate",
+            _old_evaluate_argv(p, d, b, "", False, scoring, True),
+        )
+
+
+def test_each_stage_is_called_with_the_request_its_old_argv_parsed_to(profile, monkeypatch):
+    """Every train / evaluate stage of dvc.yaml, run as `dvc repro` runs it: the typed request `smd stage`
+    hands the stage's core function equals what the stage's `main` parses from the argv it was handed
+    before (and `main` itself hands the core the request it parses)."""
+    import harness.evaluate.main
+    import harness.train.main
+    from harness.core import load_params
+
+    received = []
+    monkeypatch.setattr(harness.train.main, "run_training", lambda r: received.append(r) or {"status": "x"})
+    monkeypatch.setattr(harness.evaluate.main, "run_evaluation", lambda r: received.append(r) or ("x", None))
+    monkeypatch.chdir(profile.root)
+    params = load_params(Path("params.yaml"))
+    stages = {"train": harness.train.main, "evaluate": harness.evaluate.main}
+    cells = list(_stage_cells(profile.pipeline))
+    assert {name for name, _, _ in cells} == {
+        n
+        for n in profile.stages
+        if n.split("@")[0].startswith(("train", "eval-qa", "eval-caption", "eval-enc"))
+    }
+    for name, stage, old_argv in cells:
+        received.clear()
+        _run_smd_command(profile.stages[name].cmd)
+        (request,) = received
+        assert request == stages[stage].parse_request(old_argv, params=params), name
+        # the stage's own command line reaches the core with the request it parses, too
+        received.clear()
+        assert stages[stage].main(old_argv, params=params) == 0, name
+        assert received == [request], name
 
 
 def test_dvc_plots_show_renders_the_projects_figures():

@@ -328,16 +328,18 @@ def test_epoch_batches_are_a_pure_function_of_the_epoch_and_group_lengths():
 
 
 def _run(demo, out, *, docs=None, val=None, task="qa", **overrides):
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
 
     kind = "qa_docs" if task == "qa" else "cap_docs"
     return run_training(
-        task,
-        docs or [demo[kind]["train"]],
-        val or [demo[kind]["val"]],
-        str(demo["model"]),
-        out,
-        overrides={"epochs": 1, "save_every": 1000, **overrides},
+        TrainRequest(
+            task,
+            tuple(docs or [demo[kind]["train"]]),
+            tuple(val or [demo[kind]["val"]]),
+            str(demo["model"]),
+            out,
+            overrides={"epochs": 1, "save_every": 1000, **overrides},
+        )
     )
 
 
@@ -714,12 +716,12 @@ def test_a_finished_run_of_other_inputs_is_refused_or_restarted(demo, tmp_path):
     assert (out / "run.json").stat().st_mtime_ns == stamp
     with pytest.raises(TrainingError, match="holds a run with another config"):
         _run(demo, out, docs=[sub], epochs=1, lr=5e-4)
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
 
-    second = run_training(
-        "qa", [sub], [demo["qa_docs"]["val"]], str(demo["model"]), out,
+    second = run_training(TrainRequest(
+        "qa", (sub,), (demo["qa_docs"]["val"],), str(demo["model"]), out,
         overrides={"epochs": 1, "save_every": 1000, "lr": 5e-4}, restart_changed=True,
-    )  # fmt: skip
+    ))  # fmt: skip
     assert second["status"] == "success" and second["resumed_from"] is None
     assert second["fingerprint"] != first["fingerprint"]
     assert second["config"]["lr"] == 5e-4

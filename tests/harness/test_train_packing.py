@@ -207,7 +207,7 @@ def test_a_flash_attention_model_is_refused_before_training(demo, tmp_path, monk
     """A backbone that loads with flash attention (set by its own config here: no flash-attn on CPU) is
     refused before a step is taken, not trained with blocks that see each other."""
     import harness.train.loop as loop
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
 
     load = loop.load_backbone
 
@@ -219,17 +219,23 @@ def test_a_flash_attention_model_is_refused_before_training(demo, tmp_path, monk
     monkeypatch.setattr(loop, "load_backbone", flash_backbone)
     docs = demo["qa"] / "docs" / "v5_top3"
     with pytest.raises(TrainingError, match="flash_attention_2.*packing: none"):
-        run_training("qa", [docs / "train.jsonl"], [docs / "val.jsonl"], str(demo["model"]), tmp_path / "run")
+        run_training(
+            TrainRequest(
+                "qa", (docs / "train.jsonl",), (docs / "val.jsonl",), str(demo["model"]), tmp_path / "run"
+            )
+        )
     assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "failed"
 
 
 def _run(demo, out, sub, **overrides):
-    from harness.train.main import run_training
+    from harness.train.main import TrainRequest, run_training
 
     docs = demo["qa"] / "docs" / "v5_top3"
     sets = {"epochs": 2, "batch_size": 2, "grad_accum": 2, "lr": 2e-3, "val_limit": 4, "save_every": 1000}
     return run_training(
-        "qa", [sub], [docs / "val.jsonl"], str(demo["model"]), out, overrides={**sets, **overrides}
+        TrainRequest(
+            "qa", (sub,), (docs / "val.jsonl",), str(demo["model"]), out, overrides={**sets, **overrides}
+        )
     )
 
 

@@ -1,6 +1,8 @@
 """The functions the lm-evaluation-harness task YAMLs in `tasks/` name (through `tasks/utils.py`).
 
-Docs come from the prompt-doc JSONL files written by `smd make-docs`; which ones is task metadata:
+Docs come from the prompt-doc JSONL files written by `smd make-docs`, through one loader
+(`load_docs`, every task's `custom_dataset`): the dataset and the scoring are the task YAML's
+`dataset_kwargs`, the variant and the root task metadata:
 `--metadata '{"smd_variant": "v5_top3", "data_root": "data/babel_qa"}'`. Prompts come from the
 shared prompt builder (`harness.data.prompts`): the system turn is the task's `description` (a doc
 field), the user turn `doc_to_text`; with `--apply_chat_template` lm-eval renders exactly the
@@ -34,6 +36,7 @@ from pathlib import Path
 from harness.core import read_jsonl
 from harness.data import (
     ANSWER_TYPES,
+    DATASETS,
     LETTERS,
     RELATIONS,
     build_messages,
@@ -126,29 +129,46 @@ def _drop_too_long(
     return keep
 
 
+# Per QA scoring: tokens kept for the answer (None: the doc's longest option) and the prompt's formulation.
+QA_SCORINGS = {"generation": (QA_GEN_TOKENS, "letter"), "mc": (1, "letter"), "cloze": (None, "text")}
+
+
 def load_docs(
     dataset: str,
     *,
+    scoring: str = "generation",
+    full_metrics: bool = False,
     data_root: str | None = None,
     smd_variant: str = DEFAULT_VARIANT,
-    answer_tokens: int | None = 0,
-    qa_target: str = "letter",
-    extra: dict | None = None,
     **metadata,
 ):
-    """A `datasets.DatasetDict` of the prompt docs of every split found, with the system turn of the
-    formulation (`qa_target`: letter or cloze) added.
+    """Every task's `custom_dataset`: a `datasets.DatasetDict` of the prompt docs of every split found,
+    with the system turn of the scoring's formulation added.
 
-    With the model in the metadata (lm-eval merges `--model_args` into it), docs whose prompt plus
-    `answer_tokens` (None: the doc's longest option) exceed the model's context are left out and
-    counted in a warning.
+    lm-eval calls it with the task's metadata (`smd_variant`, the dataset root, `--model_args`, ...)
+    and the task YAML's `dataset_kwargs`: `dataset`, the QA `scoring` (`QA_SCORINGS`), and for the
+    caption task with the full metrics `full_metrics: true` (every asset checked before any caption is
+    generated). With the model in the metadata, docs whose prompt plus the scoring's answer tokens
+    exceed the model's context are left out and counted in a warning.
 
     Raises:
         FileNotFoundError: no prompt docs for this dataset and variant (says how to make them).
-        ValueError: no test doc fits the model's context.
+        ValueError: no test doc fits the model's context; an unknown scoring; a missing caption asset.
     """
     import datasets
 
+    extra = {}
+    if DATASETS[dataset].kind == "caption":
+        answer_tokens, qa_target = CAPTION_GEN_TOKENS, "letter"
+        if full_metrics:
+            check_caption_assets(*(metadata.get(k) for k in CAPTION_ASSET_KEYS))
+        # lm-eval hands an aggregation only the per-doc items, so each caption doc carries the
+        # caption-metric assets of the task metadata (a JSON field) and each item passes them on.
+        extra["caption_assets"] = json.dumps({k: metadata.get(k) for k in CAPTION_ASSET_KEYS}, sort_keys=True)
+    elif scoring in QA_SCORINGS:
+        answer_tokens, qa_target = QA_SCORINGS[scoring]
+    else:
+        raise ValueError(f"unknown scoring {scoring!r} (known: {', '.join(QA_SCORINGS)})")
     root = _data_root(dataset, data_root, metadata)
     splits = {}
     for split in SPLITS:
@@ -156,7 +176,7 @@ def load_docs(
         if path.is_file():
             rows = _drop_too_long(read_jsonl(path), split, metadata, answer_tokens, qa_target)
             system = [build_messages(r, with_target=False, qa_target=qa_target)[0]["content"] for r in rows]
-            rows = [{**r, "system": s, **(extra or {})} for r, s in zip(rows, system)]
+            rows = [{**r, "system": s, **extra} for r, s in zip(rows, system)]
             splits[split] = datasets.Dataset.from_list(rows)
     if not splits:
         raise FileNotFoundError(
@@ -166,68 +186,9 @@ def load_docs(
     return datasets.DatasetDict(splits)
 
 
-def babel_qa_docs(**metadata):
-    return load_docs("babel_qa", answer_tokens=1, **metadata)
-
-
-def humman_qa_docs(**metadata):
-    return load_docs("humman_qa", answer_tokens=1, **metadata)
-
-
-def babel_qa_gen_docs(**metadata):
-    return load_docs("babel_qa", answer_tokens=QA_GEN_TOKENS, **metadata)
-
-
-def humman_qa_gen_docs(**metadata):
-    return load_docs("humman_qa", answer_tokens=QA_GEN_TOKENS, **metadata)
-
-
-def babel_qa_cloze_docs(**metadata):
-    return load_docs("babel_qa", answer_tokens=None, qa_target="text", **metadata)
-
-
-def humman_qa_cloze_docs(**metadata):
-    return load_docs("humman_qa", answer_tokens=None, qa_target="text", **metadata)
-
-
-def humanml3d_docs(**metadata):
-    # The caption-metric assets from the task metadata: lm-eval hands an aggregation only the per-doc
-    # items, so each caption doc carries them (a JSON field) and each item passes them on.
-    assets = json.dumps({k: metadata.get(k) for k in CAPTION_ASSET_KEYS}, sort_keys=True)
-    extra = {"caption_assets": assets}
-    return load_docs("humanml3d", answer_tokens=CAPTION_GEN_TOKENS, extra=extra, **metadata)
-
-
-def humanml3d_full_docs(**metadata):
-    """`humanml3d_docs` once every asset of the full metrics is there (before any generation)."""
-    check_caption_assets(*(metadata.get(k) for k in CAPTION_ASSET_KEYS))
-    return humanml3d_docs(**metadata)
-
-
-def qa_doc_to_text(doc: dict) -> str:
-    return qa_user(doc)
-
-
-def qa_cloze_doc_to_text(doc: dict) -> str:
-    return qa_cloze_user(doc)
-
-
-def caption_doc_to_text(doc: dict) -> str:
-    return caption_user(doc)
-
-
-def doc_to_target(doc: dict) -> str:
-    return target(doc)
-
-
 def doc_to_choice(doc: dict) -> list[str]:
     """The option letters: single-token continuations that share one context (one forward pass)."""
     return list(LETTERS[: len(doc["options"])])
-
-
-def cloze_doc_to_choice(doc: dict) -> list[str]:
-    """The option texts, each the continuation of the (option-free) cloze prompt."""
-    return list(doc["options"])
 
 
 TYPE_METRICS = tuple(f"acc_{t}" for t in ANSWER_TYPES + RELATIONS)
@@ -342,16 +303,24 @@ def _aggregate(metric: str):
     return aggregate
 
 
-AGGREGATIONS = {m: _aggregate(m) for m in CAPTION_TEXT_METRICS + CAPTION_ASSET_METRICS}
-agg_bleu_1 = AGGREGATIONS["bleu_1"]
-agg_bleu_2 = AGGREGATIONS["bleu_2"]
-agg_bleu_3 = AGGREGATIONS["bleu_3"]
-agg_bleu_4 = AGGREGATIONS["bleu_4"]
-agg_rouge_l = AGGREGATIONS["rouge_l"]
-agg_cider = AGGREGATIONS["cider"]
-agg_sacrebleu = AGGREGATIONS["sacrebleu"]
-agg_bertscore_f1 = AGGREGATIONS["bertscore_f1"]
-agg_r_precision_top1 = AGGREGATIONS["r_precision_top1"]
-agg_r_precision_top2 = AGGREGATIONS["r_precision_top2"]
-agg_r_precision_top3 = AGGREGATIONS["r_precision_top3"]
-agg_mm_dist = AGGREGATIONS["mm_dist"]
+# lm-eval hands an aggregation only its items, so each caption metric has its own callable; the YAMLs
+# name them `utils.agg_<metric>` (module attributes, set here from one table).
+AGGREGATIONS = {f"agg_{m}": _aggregate(m) for m in CAPTION_TEXT_METRICS + CAPTION_ASSET_METRICS}
+globals().update(AGGREGATIONS)
+
+# What the task YAMLs name (`!function utils.NAME`; `tasks/utils.py` imports exactly these).
+__all__ = [
+    "load_docs",
+    "qa_user",
+    "qa_cloze_user",
+    "caption_user",
+    "target",
+    "doc_to_choice",
+    "mc_process_results",
+    "cloze_process_results",
+    "qa_process_results",
+    "caption_process_results",
+    "caption_full_process_results",
+    "agg_type_accuracy",
+    *AGGREGATIONS,
+]

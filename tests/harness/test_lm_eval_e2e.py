@@ -132,15 +132,15 @@ def test_an_oracle_that_always_picks_the_gold_letter_scores_one(demo):
 
 
 def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog):
+    from functools import partial
+
     from transformers import AutoTokenizer
 
-    from harness.evaluate.tasks import (
-        babel_qa_cloze_docs,
-        babel_qa_docs,
-        babel_qa_gen_docs,
-        option_tokens,
-        prompt_tokens,
-    )
+    from harness.evaluate.tasks import load_docs, option_tokens, prompt_tokens
+
+    babel_qa_docs = partial(load_docs, "babel_qa", scoring="mc")  # what each task's dataset_kwargs say
+    babel_qa_gen_docs = partial(load_docs, "babel_qa", scoring="generation")
+    babel_qa_cloze_docs = partial(load_docs, "babel_qa", scoring="cloze")
 
     tokenizer = AutoTokenizer.from_pretrained(demo["model"])
     full = babel_qa_docs(data_root=str(demo["qa"]), smd_variant="v5_top3")["test"]
@@ -169,7 +169,7 @@ def test_prompts_longer_than_the_context_are_left_out_and_reported(demo, caplog)
 def test_answer_budgets_match_the_task_files():
     from harness.evaluate.tasks import CAPTION_GEN_TOKENS, QA_GEN_TOKENS
 
-    assert f"max_gen_toks: {QA_GEN_TOKENS}" in (TASKS_DIR / "smd_babel_qa.yaml").read_text()
+    assert f"max_gen_toks: {QA_GEN_TOKENS}" in (TASKS_DIR / "_smd_qa_generation.yaml").read_text()
     assert f"max_gen_toks: {CAPTION_GEN_TOKENS}" in (TASKS_DIR / "smd_humanml3d_caption.yaml").read_text()
 
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -5,7 +7,6 @@ from harness.data import PROMPT_VERSION, SYSTEM_QA, extract_option
 from harness.evaluate.tasks import (
     TYPE_METRICS,
     agg_type_accuracy,
-    cloze_doc_to_choice,
     cloze_process_results,
     doc_to_choice,
     load_docs,
@@ -77,7 +78,6 @@ def test_each_doc_reports_every_type_with_a_value_only_for_its_own():
 def test_cloze_scores_option_texts_and_normalises_by_length():
     doc = {"doc_id": "q1", "options": ["sit", "walk backwards", "jump"], "answer_idx": 1,
            "answer_type": "action", "relation": "no_relation"}  # fmt: skip
-    assert cloze_doc_to_choice(doc) == ["sit", "walk backwards", "jump"]
     # the gold text is the most likely: both pick it
     assert cloze_process_results(doc, [(-9.0, False), (-2.0, True), (-8.0, False)]) == {
         "acc": 1, "acc_norm": 1, **_types(acc_action=1, acc_no_relation=1),
@@ -114,10 +114,29 @@ def _load_yaml(path):
 
 
 def test_task_versions_follow_the_prompt_version():
+    from harness.evaluate.lm_eval_io import task_version
+
     for path in sorted((REPO / "tasks").glob("smd_*.yaml")):
-        config = _load_yaml(path)
-        if "metadata" in config:
-            assert config["metadata"]["version"] == float(PROMPT_VERSION), path.name
+        if "task" in _load_yaml(path):  # smd.yaml is the group
+            assert task_version(path.stem, REPO / "tasks") == float(PROMPT_VERSION), path.name
+
+
+def test_every_function_the_task_yamls_name_is_what_utils_exports():
+    """`!function utils.NAME` resolves an attribute of tasks/utils.py, which star-imports
+    `harness.evaluate.tasks`: its `__all__` is exactly the names the YAMLs call."""
+    import importlib.util
+
+    import harness.evaluate.tasks as tasks
+
+    named = set()
+    for path in (REPO / "tasks").glob("*.yaml"):
+        named |= set(re.findall(r"!function utils\.(\w+)", path.read_text()))
+    assert named == set(tasks.__all__)
+    spec = importlib.util.spec_from_file_location("smd_task_utils", REPO / "tasks" / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    assert all(callable(getattr(utils, name)) for name in named)
+    assert tasks.agg_bleu_1.__name__ == "aggregate_bleu_1"  # one per caption metric, from one table
 
 
 def test_every_task_loads_through_lm_evals_task_manager(tmp_path):

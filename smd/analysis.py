@@ -12,7 +12,7 @@ from .angles import ANGLES, joint_angles
 from .canonical import SMOOTHING_WINDOW_S, canonicalize, plausibility_warnings
 from .extrema import Cuts, find_cuts, smooth
 from .presets import PRESETS
-from .segmentation import segment_table
+from .segmentation import curve_speed, segment_table
 from .segments import Segment, SegmentTable
 from .trajectory import TRAJECTORY_CURVES, TrajectorySummary, summarize, trajectory_curves
 
@@ -119,24 +119,33 @@ def _segment(
     """
     todo = sorted({float(d) for d in deltas})
     angles, traj = curves[:_N_ANGLES], curves[_N_ANGLES:]
-    flat = angles.ravel().tolist()  # the angle curves as a Python list, for every threshold
     parts = [(angles, find_cuts(angles, d) if d < MIN_DELTA else cuts) for d in todo]
-    per_curve, flat = np.repeat(todo, _N_ANGLES), flat * len(todo)
+    per_curve = np.repeat(todo, _N_ANGLES)
+    # every curve as a Python list once (the holds' means are summed from it): the copies of the
+    # angle curves, one per threshold, read the same rows
+    flat_rows = np.tile(np.arange(_N_ANGLES), len(todo))
     if trajectory:
         parts.append((traj, trajectory_cuts))
         per_curve = np.concatenate([per_curve, [c.delta for c in TRAJECTORY_CURVES]])
-        flat = flat + traj.ravel().tolist()
+        flat_rows = np.concatenate([flat_rows, _N_ANGLES + np.arange(_N_TRAJECTORY)])
     if not parts:
         return {}, None
     is_angle = np.arange(per_curve.size) < len(todo) * _N_ANGLES
+    # the still frames of the angle curves at each threshold: their speeds are found once, for every
+    # threshold (`still_frames` of each copy would find the same); the trajectory keeps the plain
+    # rule (nothing is still): a slow turn or walk is travel
+    speed = curve_speed(angles)
+    still = [speed < STILL_DELTAS_PER_S * d / SEGMENT_FPS for d in todo]
+    if trajectory:  # (as `still_frames` has it, a curve of one sample is still throughout)
+        still.append(np.full(traj.shape, traj.shape[1] < 2))
     table = segment_table(
         np.concatenate([x for x, _ in parts]),
         SEGMENT_FPS,
         per_curve,
         Cuts.concatenate([c for _, c in parts], [x.size for x, _ in parts]),
-        flat=flat,
-        # the trajectory keeps the plain rule (nothing is still): a slow turn or walk is travel
-        still_speed=np.where(is_angle, STILL_DELTAS_PER_S * per_curve, 0.0),
+        flat=curves.ravel().tolist(),
+        flat_rows=flat_rows,
+        still=np.concatenate(still),
         far=np.where(is_angle, FAR_DELTAS, TRAJECTORY_FAR_DELTAS) * per_curve,
     )
     # the grid's last sample may fall short of the clip's end: the last segments end with the clip

@@ -25,6 +25,7 @@ from .rotation import (
     euler_yxz,
     frame_x_first,
     frame_y_first,
+    median_first,
     normalize,
     relative,
     rot_x,
@@ -232,7 +233,7 @@ def _fill(x: np.ndarray, ok: np.ndarray, *, unwrap: bool = True) -> tuple[np.nda
 def _centre(x: np.ndarray) -> np.ndarray:
     """Shift unwrapped curves (T, k) by whole turns so their median lies in [-180, 180): the curve
     stays continuous, and a curve that spans less than a turn around its median stays in range."""
-    return x - 2 * np.pi * np.round(np.median(x, axis=0, keepdims=True) / (2 * np.pi) - 1e-12)
+    return x - 2 * np.pi * np.round(median_first(x) / (2 * np.pi) - 1e-12)
 
 
 def _three_dof(a, b, c, c_ok, branch):
@@ -334,7 +335,7 @@ def _globe(upper_frame, strength):
         doubled[:, col] = np.angle(resultant[col])
     plane_det = plane_det | swayed
     plane = doubled / 2.0
-    plane -= np.pi * np.floor((np.median(plane, axis=0, keepdims=True) + np.pi / 4) / np.pi + 1e-12)
+    plane -= np.pi * np.floor((median_first(plane) + np.pi / 4) / np.pi + 1e-12)
     elevation = _along(down, plane)
     # the line points where the arm is raised farthest (a symmetric swing keeps it as it is)
     highest, lowest = np.round(elevation.max(axis=0), 9), np.round(elevation.min(axis=0), 9)
@@ -342,7 +343,7 @@ def _globe(upper_frame, strength):
     if turned.any():
         plane = np.where(turned, plane + np.pi, plane)  # its median now in [135, 315)
         # kept in [-135, 225): a plane pointing back and across the body is the rarest
-        plane -= 2 * np.pi * (np.median(plane, axis=0, keepdims=True) >= np.radians(225.0))
+        plane -= 2 * np.pi * (median_first(plane) >= np.radians(225.0))
         elevation = np.where(turned, -elevation, elevation)
     twist = np.arctan2(r[..., 0, 2] - r[..., 2, 0], r[..., 0, 0] + r[..., 2, 2])
     twist_ok = (strength >= _MIN_HINGE) & (down[..., 1] <= np.cos(PLANE_MIN_ELEVATION))  # not near up

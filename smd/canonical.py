@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rotation import normalize, rot_y
+from .rotation import median_first, normalize, rot_y
 from .skeleton import N_JOINTS, J
 
 UP_AXES = ("y", "z")
@@ -70,8 +70,8 @@ def _stature(joints: np.ndarray, axis: int) -> tuple[float, float]:
     """(median head-to-floor height, median head-above-pelvis) along one axis of raw joints, in metres."""
     up = joints[..., axis]
     return (
-        float(np.median(up[:, J["head"]] - up.min(axis=1))),
-        float(np.median(up[:, J["head"]] - up[:, J["pelvis"]])),
+        float(median_first(up[:, J["head"]] - up.min(axis=1))[0]),
+        float(median_first(up[:, J["head"]] - up[:, J["pelvis"]])[0]),
     )
 
 

@@ -82,8 +82,11 @@ def find_cuts(curves: np.ndarray, min_prominence: float | np.ndarray) -> Cuts:
     # after it on its curve: skipping the peaks that cannot reach the threshold saves most of the
     # prominence searches, which find_peaks(prominence=...) runs for every local maximum. The
     # others get exactly find_peaks's prominence (the same function computes it).
-    lowest_before = np.minimum.accumulate(laid, axis=1)[row, index]
-    lowest_after = np.minimum.accumulate(laid[:, ::-1], axis=1)[row, n_frames - 1 - index]
+    # (the lowest points are minima of each peak's slices of `flat`, by `reduceat` over (start, stop)
+    # pairs, every other result a filler: a running minimum along every curve costs more)
+    begins = row * stride + 1  # where each peak's curve begins in `flat`
+    lowest_before = np.minimum.reduceat(flat, np.stack([begins, pos + 1], axis=1).ravel())[::2]
+    lowest_after = np.minimum.reduceat(flat, np.stack([pos, begins + n_frames], axis=1).ravel())[::2]
     col = row % n_cols
     maybe = flat[pos] - np.maximum(lowest_before, lowest_after) >= floor[col]
     pos, col, index = pos[maybe], col[maybe], index[maybe]

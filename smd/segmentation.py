@@ -37,16 +37,25 @@ STILL_SPAN = 4.0
 MIN_SPLIT_FRAMES = 2
 
 
-def still_frames(curves: np.ndarray, fps: float, speed: np.ndarray) -> np.ndarray:
-    """(n, T) True where the smoothed curve (n, T) moves slower than `speed` (n,) units per second."""
+def curve_speed(curves: np.ndarray) -> np.ndarray:
+    """(n, T) how far the smoothed curves (n, T) move per frame: |np.gradient| along each row (0 for
+    curves of one frame). `still_frames` compares it with a speed; a caller that compares the same
+    curves with several (as `smd.analysis` does, one per threshold) finds it once."""
     n = curves.shape[1]
     if n < 2:
-        return np.ones(curves.shape, dtype=bool)
+        return np.zeros(curves.shape)
     # np.gradient's central differences (one-sided at the ends), without its overhead
     step = np.empty_like(curves)
     step[:, 1:-1] = (curves[:, 2:] - curves[:, :-2]) * 0.5
     step[:, 0], step[:, -1] = curves[:, 1] - curves[:, 0], curves[:, -1] - curves[:, -2]
-    return np.abs(step) < (speed / fps)[:, None]
+    return np.abs(step)
+
+
+def still_frames(curves: np.ndarray, fps: float, speed: np.ndarray) -> np.ndarray:
+    """(n, T) True where the smoothed curve (n, T) moves slower than `speed` (n,) units per second."""
+    if curves.shape[1] < 2:
+        return np.ones(curves.shape, dtype=bool)
+    return curve_speed(curves) < (speed / fps)[:, None]
 
 
 class _Pieces(NamedTuple):
@@ -70,6 +79,7 @@ def segment_table(
     cuts: Cuts,
     *,
     flat: list[float] | None = None,
+    flat_rows: np.ndarray | None = None,
     min_hold_s: float = 0.3,
     cycles: bool = True,
     still_speed: float | np.ndarray | None = None,
@@ -79,7 +89,9 @@ def segment_table(
     """`segment` of all the curves (n, T), one per row, at once, as a table.
 
     `delta` is one threshold or one per curve; `cuts` were found at a prominence no larger than
-    any of them. `flat` may pass `curves.ravel().tolist()` when the caller has it already.
+    any of them. `flat` may pass `curves.ravel().tolist()` when the caller has it already; where
+    curves repeat (the same curves segmented at several thresholds), it may hold each distinct curve
+    once, one after another, with `flat_rows` (n,) the row in it of each curve of `curves`.
 
     `still_speed` (one, or one per curve; units per second) turns on holds as a person sees them:
     a stretch where the curve moves slower than that is still even when it drifts by more than
@@ -94,6 +106,8 @@ def segment_table(
     n_cols, n = curves.shape
     xf = curves.ravel()
     flat = xf.tolist() if flat is None else flat
+    # per curve, what turns its flat frames into indices of `flat` (the means are summed from it)
+    to_flat = np.zeros(n_cols, dtype=np.intp) if flat_rows is None else (flat_rows - np.arange(n_cols)) * n
     deltas = np.broadcast_to(np.asarray(delta, dtype=np.float64), (n_cols,))
     if still_speed is not None and still is None:
         speed = np.broadcast_to(np.asarray(still_speed, dtype=np.float64), (n_cols,))
@@ -119,10 +133,14 @@ def segment_table(
                 xf, n, q, deltas[q.f0 // n], min_hold_s * fps, still, moving
             ),
         )
-    p = _merge_holds(flat, n, p, deltas, moving)
+    p = _merge_holds(flat, to_flat, n, p, deltas, moving)
     hold = np.flatnonzero(p.kind == _HOLD)
     if hold.size:  # means in Python, summed frame by frame as a plain loop over the curve would
-        means = [sum(flat[a : b + 1]) / (b + 1 - a) for a, b in zip(p.f0[hold].tolist(), p.f1[hold].tolist())]
+        shift = to_flat[p.f0[hold] // n]
+        means = [
+            sum(flat[a : b + 1]) / (b + 1 - a)
+            for a, b in zip((p.f0[hold] + shift).tolist(), (p.f1[hold] + shift).tolist())
+        ]
         p.v0[hold] = means
         p.v1[hold] = means
     col = p.f0 // n
@@ -147,18 +165,22 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray, still_ends) 
     while owner.size:
         f0, f1, t0, t1, v0, v1, limit = part
         # the frames a cut may fall on: at least MIN_SPLIT_FRAMES from either end (times to 0.1 s)
+        # (per-part values are spread over its frames with `take`, and each frame's place on its own
+        # curve is found without `%`: both cost a fraction of fancy indexing and an integer modulo)
         count = f1 - f0 + 1 - 2 * MIN_SPLIT_FRAMES
-        ends = np.cumsum(count)
+        first = np.cumsum(count) - count
         row = np.repeat(np.arange(owner.size), count)
-        frame = np.repeat(f0 + MIN_SPLIT_FRAMES, count) + np.arange(ends[-1]) - np.repeat(ends - count, count)
+        frame = np.arange(first[-1] + count[-1]) + (f0 + MIN_SPLIT_FRAMES - first).take(row)
+        on_curve = frame - (f0 - f0 % n).take(row)  # frame % n
         slope = (v1 - v0) / (t1 - t0)
-        gap = np.abs(xf[frame] - (v0[row] + slope[row] * (frame % n - t0[row])))
-        widest = np.maximum.reduceat(gap, ends - count)
+        gap = np.abs(xf[frame] - (v0.take(row) + slope.take(row) * (on_curve - t0.take(row))))
+        widest = np.maximum.reduceat(gap, first)
         strays = widest > limit
         if not strays.any():
             break
-        # the first frame of each straying part where its widest gap is reached
-        at = np.flatnonzero(strays[row] & (gap == widest[row]))
+        # the first frame of each straying part where its widest gap is reached (gaps are finite:
+        # none equals the infinite widest given to the parts that do not stray)
+        at = np.flatnonzero(gap == np.where(strays, widest, np.inf).take(row))
         at = at[np.append(True, row[at][1:] != row[at][:-1])]
         k, cut = row[at], frame[at]
         # later rounds draw the parts' lines through the cut's own frame; the cut is placed between
@@ -187,7 +209,9 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray, still_ends) 
     # next start of the same piece is, or at its own end
     whose, frame, line_t0, line_v0, slope = (np.concatenate(c) for c in zip(*cuts))
     time, value = _refine(xf, frame, n, line_t0, line_v0, slope)
-    split = np.unique(whose)
+    is_split = np.zeros(p.f0.size, dtype=bool)
+    is_split[whose] = True
+    split = np.flatnonzero(is_split)  # np.unique(whose), without its sort
     whose = np.concatenate([split, whose])
     f0 = np.concatenate([p.f0[split], frame])
     order = np.argsort(f0, kind="stable")
@@ -207,8 +231,7 @@ def _split_far(xf: np.ndarray, n: int, p: _Pieces, far: np.ndarray, still_ends) 
             np.where(last, p.v1[whose], v0[nxt]),
         )
     )
-    keep = np.ones(p.f0.size, dtype=bool)
-    keep[split] = False
+    keep = ~is_split
     order = np.argsort(np.concatenate([p.f0[keep], parts.f0]), kind="stable")
     return _Pieces(*(np.concatenate([a[keep], b])[order] for a, b in zip(p, parts)))
 
@@ -265,7 +288,8 @@ def _split_still_ends(
 
     def near(at, s, h, d):  # frame `at` is still close to frame `s`
         gap = np.abs(xf[at] - xf[s])
-        return gap < h if still is None else (gap < h) | (sf[at] & (gap < d))
+        # within h, or within d (> h) where still: one comparison with the band of each frame
+        return gap < h if still is None else gap < np.where(sf[at], d, h)
 
     look_lead = np.flatnonzero(long & near(np.minimum(f0 + min_frames, f1), f0, half, drift))
     look_tail = np.flatnonzero(long & near(np.maximum(f1 - min_frames, f0), f1, half, drift))
@@ -363,18 +387,26 @@ def _run_lengths(test, size: int) -> np.ndarray:
     rows, done, width = np.arange(size), 0, 16
     while rows.size:
         k = np.arange(done + 1, done + width + 1)
-        count = np.logical_and.accumulate(test(rows, k), axis=1).sum(axis=1)
+        holds = test(rows, k)
+        # the leading run of each row: up to its first False, or the whole window (argmin and all
+        # cost a third of a logical_and.accumulate along the rows)
+        count = np.where(holds.all(axis=1), width, holds.argmin(axis=1))
         run[rows] += count
         rows, done, width = rows[count == width], done + width, 4 * width
     return run
 
 
 def _merge_holds(
-    flat: list[float], n: int, p: _Pieces, deltas: np.ndarray, moving: np.ndarray | None = None
+    flat: list[float],
+    to_flat: np.ndarray,
+    n: int,
+    p: _Pieces,
+    deltas: np.ndarray,
+    moving: np.ndarray | None = None,
 ) -> _Pieces:
     """Merge neighbouring holds of a curve while the curve under them stays within delta of its mean
     (or, with `moving`, the count of moving frames along the flat curves, is still throughout and
-    spans less than STILL_SPAN deltas)."""
+    spans less than STILL_SPAN deltas). Frame f of curve c is `flat[f + to_flat[c]]`."""
     neighbours = (p.kind[1:] == _HOLD) & (p.kind[:-1] == _HOLD) & (p.f0[1:] == p.f1[:-1])
     if not neighbours.any():
         return p
@@ -384,7 +416,8 @@ def _merge_holds(
     for k in (np.flatnonzero(neighbours) + 1).tolist():
         g = head.get(k - 1, k - 1)
         a, b = int(f0[g]), int(f1[k])
-        span = flat[a : b + 1]
+        shift = int(to_flat[a // n])
+        span = flat[a + shift : b + 1 + shift]
         low, high, delta = min(span), max(span), deltas[f0[k] // n]
         mean = sum(span) / len(span)
         still = moving is not None and moving[b + 1] == moving[a]
@@ -421,13 +454,13 @@ def _collapse_cycles(table: SegmentTable, p: _Pieces, delta: np.ndarray, min_cyc
 
     def similar(rows, k):  # segment i + k still turns and stays close to segment i
         j = np.minimum(starts[rows, None] + k, n - 1)
-        t, d = tol[rows], dur0[rows]
+        t, d, dj = tol[rows], dur0[rows], duration[j]
         return (
             (k <= turns0[rows])
             & (np.abs(low[j] - low0[rows]) <= t)
             & (np.abs(high[j] - high0[rows]) <= t)
-            & (0.4 * d <= duration[j])
-            & (duration[j] <= 2.5 * d)
+            & (0.4 * d <= dj)
+            & (dj <= 2.5 * d)
         )
 
     n_cycles = (1 + _run_lengths(similar, starts.size)) // 2

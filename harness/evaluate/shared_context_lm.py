@@ -100,53 +100,62 @@ class SharedContextLM(HFLM):
 
         `offset` shifts the continuations' positions (0: right after the context); tests only.
         """
+        # the tokens each continuation runs after the context: all but its last. What all of them share
+        # (the newline before each `_mc` letter) runs with the context, as HFLM's logits cache shares it;
+        # the rest runs once per distinct prefix
+        prefixes = list(dict.fromkeys(tuple(cont[:-1]) for cont in continuations))
+        common = _common_prefix(prefixes)
         out = self._forward(
-            input_ids=torch.tensor([context], dtype=torch.long, device=self.device),
+            input_ids=torch.tensor([context + list(common)], dtype=torch.long, device=self.device),
             use_cache=True,
-            logits_to_keep=1,  # only the last position predicts a continuation token
+            logits_to_keep=len(common) + 1,  # the positions that predict continuation tokens
         )
-        # the last context token's distribution predicts every continuation's first token
-        first = F.log_softmax(out.logits[0, -1], dim=-1, dtype=self.softmax_dtype)
+        # row j predicts the token after the context and the shared tokens' first j
+        head = F.log_softmax(out.logits[0], dim=-1, dtype=self.softmax_dtype)
         cache = out.past_key_values
-        answers: list[Answer | None] = [None] * len(continuations)
-        longer = []
-        for k, cont in enumerate(continuations):
-            if len(cont) == 1:
-                answers[k] = (float(first[cont[0]]), bool(first.argmax() == cont[0]))
-            else:
-                longer.append(k)
-        chunks = list(_chunks(longer, batch or len(longer) or 1))
+        steps = {prefix: head for prefix in prefixes if len(prefix) == len(common)}
+        rest = [prefix for prefix in prefixes if len(prefix) > len(common)]
+        chunks = list(_chunks(rest, batch or len(rest) or 1))
+        start = len(context) + len(common) + offset
         for n, chunk in enumerate(chunks):
             # a pass extends the cache it is given, and a batch repeats it: the last chunk may take the
             # context's own cache, earlier ones a copy (`crop` differs across transformers versions)
             shared = cache if n == len(chunks) - 1 else copy.deepcopy(cache)
-            rows = [continuations[k] for k in chunk]
-            for k, answer in zip(chunk, self._score_rows(len(context) + offset, first, shared, rows)):
-                answers[k] = answer
-        return answers  # type: ignore[return-value]
+            tails = [prefix[len(common) :] for prefix in chunk]
+            for prefix, logp in zip(chunk, self._run_prefixes(start, shared, tails)):
+                steps[prefix] = torch.cat([head, logp])
+        answers = []
+        for cont in continuations:
+            # row j predicts the continuation's token j
+            target = torch.tensor(cont, device=self.device)
+            rows = steps[tuple(cont[:-1])]
+            token_logp = rows.gather(1, target.unsqueeze(1)).squeeze(1)
+            answers.append((float(token_logp.sum()), bool((rows.argmax(-1) == target).all())))
+        return answers
 
-    def _score_rows(self, start: int, first: torch.Tensor, cache, rows: list[list[int]]) -> list[Answer]:
-        """Continuations of two tokens or more, on the context's cache, as one right-padded batch."""
-        width = max(len(r) for r in rows) - 1
-        if len(rows) > 1:
-            cache.batch_repeat_interleave(len(rows))
+    def _run_prefixes(self, start: int, cache, prefixes: list[tuple[int, ...]]) -> list[torch.Tensor]:
+        """Log-probabilities after each prefix's tokens, on the context's cache, as one right-padded batch."""
+        width = max(len(p) for p in prefixes)
+        if len(prefixes) > 1:
+            cache.batch_repeat_interleave(len(prefixes))
         # right padding, no mask: a real token never attends to a later pad
-        ids = torch.tensor([r[:-1] + [r[-2]] * (width + 1 - len(r)) for r in rows], device=self.device)
-        positions = torch.arange(start, start + width, device=self.device).expand(len(rows), width)
+        ids = torch.tensor([list(p) + [p[-1]] * (width - len(p)) for p in prefixes], device=self.device)
+        positions = torch.arange(start, start + width, device=self.device).expand(len(prefixes), width)
         logits = self._forward(
             input_ids=ids, position_ids=positions, past_key_values=cache, use_cache=True
         ).logits
         logp = F.log_softmax(logits, dim=-1, dtype=self.softmax_dtype)
-        answers = []
-        for k, row in enumerate(rows):
-            target = torch.tensor(row, device=self.device)
-            # position j of the batch predicts the row's token j + 1; `first` predicts token 0
-            steps = torch.cat([first.unsqueeze(0), logp[k, : len(row) - 1]])
-            token_logp = steps.gather(1, target.unsqueeze(1)).squeeze(1)
-            answers.append((float(token_logp.sum()), bool((steps.argmax(-1) == target).all())))
-        return answers
+        return [logp[k, : len(p)] for k, p in enumerate(prefixes)]
 
 
-def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+def _common_prefix(prefixes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    shortest = min(prefixes, key=len)
+    for j, token in enumerate(shortest):
+        if any(prefix[j] != token for prefix in prefixes):
+            return shortest[:j]
+    return shortest
+
+
+def _chunks(items: list[tuple[int, ...]], size: int) -> Iterator[list[tuple[int, ...]]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

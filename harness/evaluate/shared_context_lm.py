@@ -5,11 +5,13 @@
 
 lm-eval's HFLM runs one forward pass per (context, continuation) request, context included: a cloze
 question costs ten passes over an SMD prompt of 800-4,000 tokens, to score ten options of a few tokens.
-(HFLM's `logits_cache` already shares one pass among one-token continuations, the `_mc` letters.)
-Here the requests that share a context (HFLM's own tokens of it, `_encode_pair`) are grouped: the context
-runs once with its key/value cache kept, the cache is repeated over the group's continuations, and the
-continuations (all but their last token, right-padded) run as one batch after it. The log-likelihoods
-and `is_greedy` are HFLM's up to float rounding (a test holds them to 1e-4 in float32).
+(HFLM's `logits_cache` already shares one pass among continuations equal but for their last token, the
+`_mc` letters.) Here the requests that share a context (HFLM's own tokens of it, `_encode_pair`) are
+grouped: the context runs once with its key/value cache kept (with the tokens all its continuations
+begin with, such as the newline before each `_mc` letter), the cache is repeated over the group's
+continuations, and the rest of each distinct continuation (all but its last token, right-padded) runs
+as one batch after it (`batch_size` continuations per pass). The log-likelihoods and `is_greedy` are
+HFLM's up to float rounding (a test holds them to 1e-4 in float32).
 
 Everything else is HFLM's: tokenisation and the empty-context rule (`loglikelihood`), the model and its
 LoRA adapter (`peft=`), dtype, autocast, the request cache (`cache_hook`), `generate_until`. Requests that

@@ -10,8 +10,9 @@
   versions, metrics, sample rows, the request cache);
 - `tasks`: what the task YAMLs of `tasks/` call (docs, prompts, answer extraction, caption metrics);
 - `kept`: the answers a killed evaluation kept in its request cache (`--kept-only`);
-- `encoder_lm`: lm-eval's `smd-encoder` model (the encoder baseline); `lm_eval_cli`: `smd lm-eval`,
-  lm-eval's command line with that model registered.
+- `encoder_lm`: lm-eval's `smd-encoder` model (the encoder baseline); `shared_context_lm`: lm-eval's
+  `smd-hf` model (`hf`, a question's options scored over one pass of its prompt; what a backbone is
+  scored by); `lm_eval_cli`: `smd lm-eval`, lm-eval's command line with those models registered.
 
 The face is `tasks`, the module lm-eval loads through `tasks/utils.py`; nothing else here is imported
 from outside (the stages run through `smd`).

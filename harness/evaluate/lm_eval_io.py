@@ -32,6 +32,7 @@ __all__ = [
     "ANSWER_PRIOR_MODEL",
     "ENCODER_MODEL",
     "SEEDS",
+    "SHARED_CONTEXT_MODEL",
     "cell_backbone_name",
     "cell_metrics",
     "encoder_record",
@@ -54,6 +55,8 @@ CHECKOUT_TASKS = REPO / "tasks"
 ENCODER_MODEL = "smd-encoder"  # lm-eval's model name of the encoder baseline (harness.evaluate.encoder_lm)
 # the answer-prior baseline's lm-eval model (harness.evaluate.answer_prior; its cell name: harness.results)
 ANSWER_PRIOR_MODEL = "smd-answer-prior"
+# lm-eval's `hf` with a question's options scored over one pass of its prompt (.shared_context_lm)
+SHARED_CONTEXT_MODEL = "smd-hf"
 # lm-eval's defaults, pinned here so that a new lm-eval default cannot change a result silently.
 SEEDS = {"random_seed": 0, "numpy_random_seed": 1234, "torch_random_seed": 1234, "fewshot_random_seed": 1234}
 

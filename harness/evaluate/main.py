@@ -3,7 +3,8 @@
     smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --variant v5_top3 \\
         --backbone qwen2.5-7b [--adapter runs/qa/qwen2.5-7b/v5_top3/best] [--limit N]
 
-One call runs `lm_eval.simple_evaluate` on one task with lm-eval's `hf` model (the backbone from the
+One call runs `lm_eval.simple_evaluate` on one task with `smd-hf`, lm-eval's `hf` model scoring a
+question's options over one pass of its prompt (harness.evaluate.shared_context_lm; the backbone from the
 registry in `params.yaml`, `peft=<adapter>`, the backbone's chat template and its kwargs) and writes:
 
     results/<dataset>/<variant>/<backbone>[+<adapter-name>].json             numbers only (harness.results)

@@ -23,6 +23,7 @@ from .lm_eval_io import (
     ANSWER_PRIOR,
     ANSWER_PRIOR_MODEL,
     ENCODER_MODEL,
+    SHARED_CONTEXT_MODEL,
     cell_backbone_name,
     encoder_record,
     model_args,
@@ -96,18 +97,23 @@ class EvalPlan:
 
     @property
     def request_cache(self) -> Path:
-        """The prefix of lm-eval's request cache of this plan, keyed by its inputs and the batch size
-        (batches pad, and padding may move a near-tie): the run writes it, `--kept-only` reads it."""
+        """The prefix of lm-eval's request cache of this plan, keyed by its inputs, the batch size and the
+        lm-eval model (batches pad, and `smd-hf` runs the options in other shapes than `hf`: either may
+        move a near-tie by a rounding): the run writes it, `--kept-only` reads it."""
         return request_cache(
-            self.request.samples_dir, self.cell, {**self.inputs, "batch_size": self.request.batch_size}
+            self.request.samples_dir,
+            self.cell,
+            {**self.inputs, "batch_size": self.request.batch_size, "lm_eval_model": self.lm_eval_model},
         )
 
     @property
     def lm_eval_model(self) -> str:
-        """The lm-eval model that scores the cell: `hf`, or one of ours (the run registers it)."""
+        """The lm-eval model that scores the cell, one of ours (the run registers it): a backbone is
+        scored by `smd-hf`, lm-eval's `hf` with each question's options over one pass of its prompt
+        (its log-likelihoods are `hf`'s, its generation is `hf`'s own code)."""
         if self.backbone is None:
             return ANSWER_PRIOR_MODEL
-        return ENCODER_MODEL if self.request.encoder else "hf"
+        return ENCODER_MODEL if self.request.encoder else SHARED_CONTEXT_MODEL
 
     def model_args(self, *, cuda: bool) -> dict[str, Any]:
         """The lm-eval model's arguments (the dtype depends on `cuda`: float32 on CPU)."""

@@ -47,6 +47,8 @@ def run_lm_eval(plan: EvalPlan) -> LmEvalRun | None:
         from . import answer_prior  # noqa: F401
     if request.encoder:  # registers lm-eval's model `smd-encoder`
         from . import encoder_lm  # noqa: F401
+    else:  # registers lm-eval's model `smd-hf`
+        from . import shared_context_lm  # noqa: F401
     args = plan.model_args(cuda=cuda)
     try:  # the task reads its docs (and leaves out those too long) before simple_evaluate loads the model
         task = lm_eval_task_manager(args | plan.task_metadata).load([request.task])["tasks"][request.task]

@@ -41,14 +41,14 @@ def test_the_plan_resolves_the_cell_docs_and_the_inputs_that_decide_the_numbers(
     assert plan.cell_file == cell_path(tmp_path / "results", *plan.cell)
     assert plan.docs_count == len(read_jsonl(plan.docs))
     assert plan.inputs["limit"] == 3 and plan.inputs["model"] == str(demo["model"])
-    assert plan.lm_eval_model == "hf"
+    assert plan.lm_eval_model == "smd-hf"
     assert plan.model_args(cuda=False) == {"pretrained": str(demo["model"]), "dtype": "float32"}
 
 
 def test_the_request_cache_is_keyed_by_the_inputs_and_the_batch_size(demo, tmp_path):
     plan = plan_evaluation(_request(demo, tmp_path))
     assert plan.request_cache == request_cache(
-        tmp_path / "samples", plan.cell, {**plan.inputs, "batch_size": 1}
+        tmp_path / "samples", plan.cell, {**plan.inputs, "batch_size": 1, "lm_eval_model": "smd-hf"}
     )
     assert plan_evaluation(_request(demo, tmp_path)).request_cache == plan.request_cache  # a pure function
     # batches pad, and padding may move a near-tie: another batch size is another cache

@@ -46,11 +46,11 @@ def gold_log_probability(row: dict) -> float | None:
 
 def swapped_argv(provenance: dict, cell_key: str, out: Path) -> list[str]:
     """`smd evaluate` arguments that repeat the cell's evaluation on the blind docs of its preset."""
-    dataset, variant, backbone, adapter_name = parse_cell_key(cell_key)
+    benchmark, variant, backbone, adapter_name = parse_cell_key(cell_key)
     if variant.endswith("-blind"):
         raise SystemExit(f"{cell_key}: already scored on blind docs; give the cell of the real docs")
     adapter = (provenance.get("adapter") or {}).get("path")
-    argv = ["--task", provenance["task"], "--dataset", dataset, "--data-root", provenance["data"]["root"]]
+    argv = ["--task", provenance["task"], "--benchmark", benchmark, "--data-root", provenance["data"]["root"]]
     argv += ["--variant", f"{variant}-blind", "--backbone", backbone, "--results", str(out / "results")]
     if adapter:
         argv += ["--adapter", adapter, "--adapter-name", f"{adapter_name}-probe"]
@@ -104,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp)
         if evaluate(swapped_argv(provenance, key, out)) != 0:
             return 1
-        dataset, variant, backbone, adapter_name = parse_cell_key(key)
-        swapped_key = f"{dataset}/{variant}-blind/{backbone}" + (
+        benchmark, variant, backbone, adapter_name = parse_cell_key(key)
+        swapped_key = f"{benchmark}/{variant}-blind/{backbone}" + (
             f"+{adapter_name}-probe" if adapter_name else ""
         )
         swapped = load_run(swapped_key, out / "results")

@@ -7,8 +7,9 @@ commands whose inputs are lists in `params.yaml` (DVC interpolates strings into 
 
 A QA dataset is scored three ways: `generation` (the paper's protocol: the model writes its answer),
 `mc` (log-likelihood of each option's letter) and `cloze` (log-likelihood of each option's text, for
-small models; scored with an adapter trained on answer texts). A cell's dataset is its lm-eval task's
-name without `smd_` (`babel_qa`, `babel_qa_mc`, `babel_qa_cloze`), so the three never share a cell.
+small models; scored with an adapter trained on answer texts). A cell's benchmark (the first part of its
+key) is its lm-eval task's name without `smd_` after the profile's results prefix (`demo_babel_qa`,
+`demo_babel_qa_mc`, `demo_babel_qa_cloze`: `Pipeline.benchmark`), so the three never share a cell.
 A preset may be a motion-blind control (`v5_top3-blind`, harness.data.prompt_docs): its docs, adapters and
 cells are built exactly like the real preset's.
 
@@ -47,11 +48,11 @@ from harness.data import (
     DATASETS,
     MOTION_VARIANT,
     SCORINGS,
+    benchmark_name,
     check_prefix,
     docs_path,
     docs_variant,
     get_dataset,
-    result_dataset,
     task_name,
 )
 from harness.models import load_registry
@@ -86,7 +87,8 @@ class Pipeline:
         data_dir: every dataset's root is `<data_dir>/<dataset>`.
         runs_dir: training runs go to `<runs_dir>/<task>/<backbone>/<preset>`, evaluation samples to
             `<runs_dir>/eval_samples/`.
-        results_dir: result cells go to `<results_dir>/<results_prefix><dataset>/<preset>/...`.
+        results_dir: result cells go to `<results_dir>/<benchmark>/<preset>/...`, the benchmark
+            `<results_prefix><dataset>[_mc|_cloze]` (`benchmark`).
         results_prefix: `demo_` keeps the demo's cells apart from real-data cells.
         qa_datasets: QA datasets one adapter is trained on jointly (each evaluated on its own).
         caption_dataset: the captioning dataset.
@@ -153,8 +155,10 @@ class Pipeline:
     def task_of(self, dataset: str) -> str:
         return "qa" if dataset in self.qa_datasets else "caption"
 
-    def result_dataset(self, dataset: str, scoring: str = "generation") -> str:
-        return result_dataset(dataset, scoring, self.results_prefix)
+    def benchmark(self, dataset: str, scoring: str = "generation") -> str:
+        """The benchmark of `dataset` scored by `scoring` under this profile's results prefix: the first
+        part of its cells' keys (`demo_babel_qa_cloze`)."""
+        return benchmark_name(dataset, scoring, self.results_prefix)
 
 
 def load_pipeline(params: Params | Path | str) -> Pipeline:
@@ -241,7 +245,7 @@ def evaluate_request(
         raise ValueError(f"backbones.{backbone}.eval_batch_size must be >= 1, got {batch}")
     return _stage("evaluate").EvalRequest(
         task=task_name(dataset, scoring),
-        dataset=p.result_dataset(dataset, scoring),
+        benchmark=p.benchmark(dataset, scoring),
         data_root=p.root(dataset),
         preset=preset,
         backbone=backbone,
@@ -269,7 +273,7 @@ def headline_picks(p: Pipeline) -> list[str]:
     picks = []
     for dataset in p.qa_datasets:
         for scoring in SCORINGS:
-            cell = f"{p.result_dataset(dataset, scoring)}/{{variant}}/{{model}}"
+            cell = f"{p.benchmark(dataset, scoring)}/{{variant}}/{{model}}"
             backbones = p.cloze_backbones if SCORING_TARGETS[scoring] == "text" else p.backbones
             if backbones:
                 model = f"{backbones[0]}+{ADAPTER_NAMES[SCORING_TARGETS[scoring]]}"
@@ -281,7 +285,7 @@ def headline_picks(p: Pipeline) -> list[str]:
     if p.caption_backbones:
         model = f"{p.caption_backbones[0]}+{ADAPTER_NAME}"
         picks += [
-            f"{p.caption_dataset}.{metric}.{name}={p.result_dataset(p.caption_dataset)}/{v}/{model}:{metric}"
+            f"{p.caption_dataset}.{metric}.{name}={p.benchmark(p.caption_dataset)}/{v}/{model}:{metric}"
             for metric in HEADLINE_CAPTION_METRICS
             for name, v in variants.items()
         ]

@@ -1,5 +1,6 @@
 """One name per idea on the command line: an SMD variant is `--variant` (`--variants`), an output is
-`-o/--output`, lm-eval's metadata key is `smd_variant`. The old spellings live only as deprecated aliases
+`-o/--output`, the results key a cell is filed under is its benchmark (`smd evaluate --benchmark`),
+lm-eval's metadata key is `smd_variant`. The old spellings live only as deprecated aliases
 (`old=(...)` of `harness.core.add_renamed_option`); this test reads the code and the documents for any
 other use.
 
@@ -13,6 +14,8 @@ import re
 from tests.builders import REPO
 
 OLD_VARIANT_FLAG = re.compile(r"--presets?\b")
+# `smd evaluate --dataset` was the benchmark; `smd stage evaluate --dataset` names a registry dataset
+OLD_BENCHMARK_FLAG = re.compile(r"--dataset\b")
 OUTPUT_SPELLINGS = {"-o", "--output"}
 
 
@@ -40,6 +43,36 @@ def test_no_command_spells_an_old_variant_flag_outside_its_deprecated_alias():
             if OLD_VARIANT_FLAG.search(line) and "old=(" not in line:
                 found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def _logical_lines(path):
+    """(line number, line) with shell continuations (`\\` at the end) joined to their command."""
+    start, parts = None, []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        start = start or number
+        parts.append(line.rstrip().removesuffix("\\"))
+        if not line.rstrip().endswith("\\"):
+            yield start, " ".join(parts)
+            start, parts = None, []
+    if parts:
+        yield start, " ".join(parts)
+
+
+def test_smd_evaluate_spells_the_benchmark_option_benchmark_outside_its_deprecated_alias():
+    """`--dataset` of `smd evaluate` (the cell's benchmark, `demo_babel_qa_mc`) is a deprecated alias of
+    `--benchmark`: no `smd evaluate` command, nor the evaluate stage's code, spells it otherwise. The
+    pipeline's `smd stage evaluate --dataset babel_qa` names a registry dataset, a data folder: it stays."""
+    found = []
+    evaluate = REPO / "harness" / "evaluate"
+    for path in [*_python_sources(), *(p for p in _documents() if p.is_file())]:
+        for number, line in _logical_lines(path):
+            command = re.search(r"\bsmd evaluate\b.*--dataset\b", line)
+            in_stage = path.is_relative_to(evaluate) and OLD_BENCHMARK_FLAG.search(line)
+            if (command or in_stage) and "old=(" not in line:
+                found.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+    probe = (REPO / "benchmarks" / "probe_smd_swap.py").read_text(encoding="utf-8")  # builds evaluate's argv
+    assert '"--benchmark"' in probe and '"--dataset"' not in probe
 
 
 def test_every_output_option_is_spelled_o_output():

@@ -1,6 +1,6 @@
 """The data floor: datasets, their folders and the files the data stages write.
 
-- `registry`: the datasets (name, kind, frame rate, up axis, lm-eval tasks, result names);
+- `registry`: the datasets (name, kind, frame rate, up axis, lm-eval tasks, benchmark names);
 - `qa`, `humanml3d`: the loaders (BABEL-QA / HuMMan-QA questions; HumanML3D captions and joints) and
   their constants; `motions`: a doc's motion in the SMD's canonical frame;
 - `layout`: where a dataset folder keeps its docs; `smd_files`: SMD files and the format contract;
@@ -69,12 +69,12 @@ from .registry import (
     DEMO_PREFIX,
     SCORINGS,
     TASKS,
+    BenchmarkName,
     Dataset,
-    ResultName,
+    benchmark_name,
     check_prefix,
     get_dataset,
-    parse_result_dataset,
-    result_dataset,
+    parse_benchmark,
     task_name,
 )
 from .smd_files import (
@@ -115,14 +115,15 @@ __all__ = [
     "SYSTEM_QA",
     "SYSTEM_QA_CLOZE",
     "TASKS",
+    "BenchmarkName",
     "Caption",
     "CaptionSample",
     "Dataset",
     "QADataset",
     "QAQuestion",
     "QaTarget",
-    "ResultName",
     "SMDFile",
+    "benchmark_name",
     "build_messages",
     "caption_samples",
     "caption_user",
@@ -144,14 +145,13 @@ __all__ = [
     "load_smd_file",
     "motion_length",
     "motion_marker",
-    "parse_result_dataset",
+    "parse_benchmark",
     "parse_span_id",
     "parse_texts",
     "qa_cloze_user",
     "qa_user",
     "read_split",
     "render_prompt",
-    "result_dataset",
     "smd_file_name",
     "span_frames",
     "target",

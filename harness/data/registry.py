@@ -7,11 +7,12 @@
 Frame rates and axes come from the loaders' modules (`harness.data`), which read the files; the CLI
 choices, the pipeline's checks, evaluation, result cells and tables all derive from `DATASETS` here.
 
-Result names. A cell's dataset is `<prefix><dataset><scoring suffix>`: the prefix keeps one profile's
-cells apart from another's (`demo_` for the synthetic demo, `ci_`, or none for real data; any run of
-lower-case letters and digits followed by `_`), the suffix says how QA was scored, as the lm-eval task
-name does (`""` generation, the paper's protocol; `_mc` the letters' log-likelihood; `_cloze` the option
-texts'). `demo_babel_qa_cloze` is BABEL-QA's demo layout scored by cloze.
+Benchmark names. A cell's benchmark, the first part of its key `<benchmark>/<variant>/<model>`, is
+`<prefix><dataset><scoring suffix>`: the prefix keeps one profile's cells apart from another's (`demo_`
+for the synthetic demo, `ci_`, or none for real data; any run of lower-case letters and digits followed
+by `_`), the suffix says how QA was scored, as the lm-eval task name does (`""` generation, the paper's
+protocol; `_mc` the letters' log-likelihood; `_cloze` the option texts'). `demo_babel_qa_cloze` is
+BABEL-QA's demo layout scored by cloze.
 """
 
 from __future__ import annotations
@@ -30,16 +31,16 @@ __all__ = [
     "SCORINGS",
     "TASKS",
     "Dataset",
-    "ResultName",
+    "BenchmarkName",
     "check_prefix",
     "get_dataset",
-    "parse_result_dataset",
-    "result_dataset",
+    "benchmark_name",
+    "parse_benchmark",
     "task_name",
 ]
 
 Kind = Literal["qa", "caption"]
-# how a QA dataset is scored -> the suffix of its lm-eval task and of its cells' dataset
+# how a QA dataset is scored -> the suffix of its lm-eval task and of its cells' benchmark
 SCORINGS = {"generation": "", "mc": "_mc", "cloze": "_cloze"}
 # the caption tasks: text metrics only, and `_full` with BERTScore and the T2M evaluator's
 CAPTION_TASK_SUFFIXES = ("_caption", "_caption_full")
@@ -54,7 +55,7 @@ class Dataset:
     """One benchmark dataset.
 
     Attributes:
-        name: its folder under the data dir (`<data_dir>/<name>`) and the base of its cell names.
+        name: its folder under the data dir (`<data_dir>/<name>`) and the base of its benchmark names.
         title: its name in tables and papers.
         kind: `qa` (10-option questions, `questions/` layout) or `caption` (`new_joints/` + `texts/`).
         fps / up_axis: the frame rate and vertical axis of its joint files.
@@ -115,8 +116,8 @@ def check_prefix(prefix: str) -> str:
     return prefix
 
 
-def result_dataset(dataset: str, scoring: str | None = "generation", prefix: str = "") -> str:
-    """A cell's dataset name: `result_dataset("babel_qa", "cloze", "ci_")` -> `ci_babel_qa_cloze`."""
+def benchmark_name(dataset: str, scoring: str | None = "generation", prefix: str = "") -> str:
+    """A cell's benchmark: `benchmark_name("babel_qa", "cloze", "ci_")` -> `ci_babel_qa_cloze`."""
     d = get_dataset(dataset)
     suffix = SCORINGS[scoring] if d.kind == "qa" and scoring is not None else ""
     if d.kind == "caption" and scoring not in (None, "generation"):
@@ -125,8 +126,8 @@ def result_dataset(dataset: str, scoring: str | None = "generation", prefix: str
 
 
 @dataclass(frozen=True)
-class ResultName:
-    """A cell's dataset name, parsed: `ci_babel_qa_mc` -> prefix `ci_`, dataset babel_qa, scoring mc
+class BenchmarkName:
+    """A cell's benchmark, parsed: `ci_babel_qa_mc` -> prefix `ci_`, dataset babel_qa, scoring mc
     (None for captions)."""
 
     prefix: str
@@ -143,8 +144,8 @@ class ResultName:
         return task_name(self.dataset.name, self.scoring)
 
 
-def parse_result_dataset(name: str) -> ResultName:
-    """Parse a cell's dataset name; raises ValueError for a name no registry dataset makes."""
+def parse_benchmark(name: str) -> BenchmarkName:
+    """Parse a cell's benchmark; raises ValueError for a name no registry dataset makes."""
     for d in DATASETS.values():
         scorings = SCORINGS.items() if d.kind == "qa" else [(None, "")]
         for scoring, suffix in sorted(scorings, key=lambda kv: -len(kv[1])):  # `_mc` before ""
@@ -152,8 +153,8 @@ def parse_result_dataset(name: str) -> ResultName:
             if (not suffix or name.endswith(suffix)) and stem.endswith(d.name):
                 prefix = stem[: -len(d.name)]
                 if _PREFIX.match(prefix):
-                    return ResultName(prefix, d, scoring)
+                    return BenchmarkName(prefix, d, scoring)
     raise ValueError(
-        f"unknown dataset {name!r}: expected [prefix_]<dataset>[_mc|_cloze], <dataset> one of "
+        f"unknown benchmark {name!r}: expected [prefix_]<dataset>[_mc|_cloze], <dataset> one of "
         + ", ".join(DATASETS)
     )

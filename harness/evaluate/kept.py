@@ -2,7 +2,7 @@
 their docs, as sample rows that `smd score-captions` scores.
 
     smd evaluate <the killed run's arguments> --kept-only
-        -> runs/eval_samples/<dataset>/<preset>/<cell>.kept.jsonl
+        -> runs/eval_samples/<benchmark>/<preset>/<cell>.kept.jsonl
 
 lm-eval's cache (`CachingLM`, a SqliteDict) stores each answer as it is produced, under a sha256 of
 the request (`hash_args`: the request type, the chat-templated prompt, the generation kwargs). The

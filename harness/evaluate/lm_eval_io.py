@@ -218,7 +218,7 @@ def request_cache(samples_dir: Path, cell: tuple, inputs: dict) -> Path:
 
 
 def samples_path(samples_dir: Path, cell: tuple) -> Path:
-    """The per-doc samples of a cell: `samples_dir/<dataset>/<variant>/<backbone>[+<adapter>].jsonl`."""
+    """The per-doc samples of a cell: `samples_dir/<benchmark>/<variant>/<backbone>[+<adapter>].jsonl`."""
     return samples_dir / f"{cell_key(*cell)}.jsonl"
 
 

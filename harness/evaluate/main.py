@@ -1,16 +1,16 @@
 """`smd evaluate`: score one backbone (zero-shot or with a LoRA adapter) on one lm-eval task, one cell.
 
-    smd evaluate --task smd_babel_qa --dataset babel_qa --data-root data/babel_qa --variant v5_top3 \\
+    smd evaluate --task smd_babel_qa --benchmark babel_qa --data-root data/babel_qa --variant v5_top3 \\
         --backbone qwen2.5-7b [--adapter runs/qa/qwen2.5-7b/v5_top3/best] [--limit N]
 
 One call runs `lm_eval.simple_evaluate` on one task with `smd-hf`, lm-eval's `hf` model scoring a
 question's options over one pass of its prompt (harness.evaluate.shared_context_lm; the backbone from the
 registry in `params.yaml`, `peft=<adapter>`, the backbone's chat template and its kwargs) and writes:
 
-    results/<dataset>/<variant>/<backbone>[+<adapter-name>].json             numbers only (harness.results)
-    results/<dataset>/<variant>/<backbone>[+<adapter-name>].provenance.json  inputs, SMD format, versions
-    results/<dataset>/<variant>/<backbone>[+<adapter-name>].samples.jsonl    one line per scored doc
-    runs/eval_samples/<dataset>/<variant>/<same name>.run.json               git commit, hardware, times
+    results/<benchmark>/<variant>/<backbone>[+<adapter-name>].json            numbers only (harness.results)
+    results/<benchmark>/<variant>/<backbone>[+<adapter-name>].provenance.json inputs, SMD format, versions
+    results/<benchmark>/<variant>/<backbone>[+<adapter-name>].samples.jsonl   one line per scored doc
+    runs/eval_samples/<benchmark>/<variant>/<same name>.run.json              git commit, hardware, times
 
 The committed files hold only what the inputs decide, so re-running a cell on the same inputs rewrites
 them byte for byte and `dvc repro` on a fresh clone leaves `git status` clean; when, where and from which
@@ -110,7 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="smd evaluate", description="Score one backbone (+ adapter) on one lm-eval task; write its cell."
     )
     p.add_argument("--task", required=True, choices=tuple(TASKS))
-    p.add_argument("--dataset", required=True, help="the cell's dataset name: [prefix_]<dataset>[_mc|_cloze]")
+    benchmark = "the cell's benchmark, the first part of its key: [prefix_]<dataset>[_mc|_cloze]"
+    add_renamed_option(p, "--benchmark", old=("--dataset",), required=True, help=benchmark)
     p.add_argument("--data-root", type=Path, required=True, help="dataset folder holding docs/<variant>/")
     add_renamed_option(
         p, VARIANT_OPTION, old=("--preset",), required=True, help="docs variant (the cell's), e.g. v5_top3"
@@ -125,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     p.add_argument("--limit", type=positive_int, help="score only the first N test docs (recorded)")
     p.add_argument("--batch-size", type=batch_size, default=1, help="int or auto (default: 1)")
-    samples = f"run logs and request caches go to DIR/<dataset>/<variant>/ (default: {DEFAULT_SAMPLES_DIR})"
+    samples = f"run logs and request caches go to DIR/<benchmark>/<variant>/ (default: {DEFAULT_SAMPLES_DIR})"
     p.add_argument("--samples-dir", type=Path, default=DEFAULT_SAMPLES_DIR, help=samples)
     p.add_argument(
         "--metadata",
@@ -152,7 +153,7 @@ def parse_request(argv: list[str] | None = None, *, params: Params | None = None
 def _request(args: argparse.Namespace, params: Params | None) -> EvalRequest:
     return EvalRequest(
         task=args.task,
-        dataset=args.dataset,
+        benchmark=args.benchmark,
         data_root=args.data_root,
         preset=args.variant,
         backbone=args.backbone,
@@ -186,7 +187,7 @@ def run_stage(request: EvalRequest) -> int:
 
 
 def main(argv: list[str] | None = None, *, params: Params | None = None) -> int:
-    """`smd evaluate --task T --dataset D --data-root DIR --variant V --backbone B [--adapter DIR]`.
+    """`smd evaluate --task T --benchmark B --data-root DIR --variant V --backbone B [--adapter DIR]`.
 
     `params`: the params file already read by the caller, used instead of `--params`."""
     args = build_parser().parse_args(argv)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import Params, folder_digest, read_jsonl, sha256_file
-from harness.data import TASKS, docs_format, docs_path, parse_result_dataset
+from harness.data import TASKS, docs_format, docs_path, parse_benchmark
 from harness.metrics import CAPTION_ASSET_KEYS, check_caption_assets
 from harness.models import Backbone, adapter_record, get_backbone
 from harness.results import Cell, cell_path
@@ -45,7 +45,7 @@ class EvalRequest:
     """Everything one `smd evaluate` call needs; see `harness.evaluate.main` for each option's meaning."""
 
     task: str
-    dataset: str
+    benchmark: str
     data_root: Path
     preset: str
     backbone: str
@@ -73,7 +73,7 @@ class EvalPlan:
     Attributes:
         request: the request as asked.
         backbone: the text model; None for the answer prior, which reads no model.
-        cell: the cell's dataset, variant, backbone and adapter names.
+        cell: the cell's benchmark, variant, backbone and adapter names.
         docs: the test docs; `docs_count` of them in the split.
         adapter: the adapter's path and hash (None: zero-shot).
         task_metadata: what the task YAMLs read (`smd_variant`, the dataset root, `--metadata`).
@@ -126,7 +126,7 @@ class EvalPlan:
 
 
 def plan_evaluation(request: EvalRequest) -> EvalPlan:
-    """Resolve and check a request: task, dataset, docs, backbone, adapter, metadata.
+    """Resolve and check a request: task, benchmark, docs, backbone, adapter, metadata.
 
     Raises:
         EvalInputError: anything missing or inconsistent (the message names the path or option).
@@ -135,12 +135,13 @@ def plan_evaluation(request: EvalRequest) -> EvalPlan:
         raise EvalInputError(f"unknown task {request.task!r} (known: {', '.join(TASKS)})")
     kind = TASKS[request.task].name
     try:
-        name = parse_result_dataset(request.dataset)
+        name = parse_benchmark(request.benchmark)
     except ValueError as e:
-        raise EvalInputError(f"--dataset: {e}") from None
+        raise EvalInputError(f"--benchmark: {e}") from None
     if name.dataset.name != kind or (name.scoring is not None and name.task != request.task):
         raise EvalInputError(
-            f"task {request.task} scores {kind} docs: --dataset {request.dataset!r} names task {name.task}"
+            f"task {request.task} scores {kind} docs: "
+            f"--benchmark {request.benchmark!r} names task {name.task}"
         )
     try:
         docs = docs_path(request.data_root, request.preset, "test")
@@ -177,7 +178,7 @@ def plan_evaluation(request: EvalRequest) -> EvalPlan:
     adapter_name = (request.adapter_name or "lora") if adapter else None
     try:
         cell = (
-            request.dataset,
+            request.benchmark,
             request.preset,
             cell_backbone_name(backbone) if backbone else ANSWER_PRIOR,
             adapter_name,

@@ -23,7 +23,7 @@ from harness.core import (
     sha256_file,
     versions,
 )
-from harness.data import parse_result_dataset
+from harness.data import parse_benchmark
 from harness.results import Cell, cell_samples_path, cell_statistics, provenance_path, write_cell
 
 from .lm_eval_io import ANSWER_PRIOR, SEEDS, cell_metrics, finish_request_cache, sample_rows, samples_path
@@ -48,7 +48,7 @@ def record_evaluation(plan: EvalPlan, run: LmEvalRun) -> Path:
     samples_file = cell_samples_path(plan.cell_file)
     atomic_write_jsonl(samples_file, rows)
     # what the tables print beside the scores: chance, 95 % CIs, and whether only a subset was scored
-    metrics |= cell_statistics(rows, captions=parse_result_dataset(plan.cell[0]).scoring is None)
+    metrics |= cell_statistics(rows, captions=parse_benchmark(plan.cell[0]).scoring is None)
     if request.limit is not None and metrics["n"] < plan.docs_count - skipped:
         metrics["limit"] = request.limit
 

@@ -1,7 +1,7 @@
 """Versioned results: one small numbers-only JSON per cell, its provenance beside it, reference numbers.
 
-    results/<dataset>/<variant>/<backbone>[+<adapter>].json             {"acc": 0.41, "n": 120, ...}
-    results/<dataset>/<variant>/<backbone>[+<adapter>].provenance.json  git hash, versions, hardware, ...
+    results/<benchmark>/<variant>/<backbone>[+<adapter>].json             {"acc": 0.41, "n": 120, ...}
+    results/<benchmark>/<variant>/<backbone>[+<adapter>].provenance.json  git hash, versions, hardware, ...
     results/reference/paper.yaml                                       reported numbers, never measured
 
 A cell file is a flat JSON object metric -> number, with lm-eval's metric names and units (fractions,
@@ -20,13 +20,13 @@ The reference file is a YAML list of entries, each a cell written out by hand:
 Methods the paper compares with have no SMD variant: their cells use the variant `-` and the method's
 name as backbone (`babel_qa/-/imore`).
 
-Names. The dataset component names the base dataset and, for QA, how it was scored, as the lm-eval task
-does without `smd_`: `babel_qa` (generation, the paper's protocol), `babel_qa_mc` (letters by
-log-likelihood), `babel_qa_cloze` (option texts by log-likelihood), the same for `humman_qa`, and a
-profile's results prefix before them (`demo_babel_qa_cloze`, `ci_humanml3d`); all are derived from the
-dataset registry (`harness.data.registry.parse_result_dataset`). The variant is the SMD preset, with
-`-blind` for the motion-blind control docs (`v5_top3-blind`: each SMD swapped for another motion's;
-`parse_variant`).
+Names. A cell's key is `<benchmark>/<variant>/<model>`. The benchmark names the base dataset and, for
+QA, how it was scored, as the lm-eval task does without `smd_`: `babel_qa` (generation, the paper's
+protocol), `babel_qa_mc` (letters by log-likelihood), `babel_qa_cloze` (option texts by log-likelihood),
+the same for `humman_qa`, and a profile's results prefix before them (`demo_babel_qa_cloze`,
+`ci_humanml3d`); all are derived from the dataset registry (`harness.data.registry.parse_benchmark`).
+The variant is the SMD preset, with `-blind` for the motion-blind control docs (`v5_top3-blind`: each
+SMD swapped for another motion's; `parse_variant`).
 Adapters: `lora` (trained on the answer letters), `lora-text` (on the answer texts, for cloze).
 """
 
@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from harness.core import atomic_write_json, read_json, read_yaml
-from harness.data import parse_result_dataset
+from harness.data import parse_benchmark
 
 __all__ = [
     "DOCS_KINDS",
@@ -84,10 +84,11 @@ _REFERENCE_KEYS = {"cell", "label", "source", "citation", "metrics"}
 
 @dataclass(frozen=True)
 class Cell:
-    """One result: a dataset scored with one SMD variant by one backbone, with or without an adapter.
+    """One result: a benchmark scored with one SMD variant by one backbone, with or without an adapter.
 
     Attributes:
-        dataset: a registry dataset's cell name (`[prefix]<dataset>[_mc|_cloze]`, harness.data.registry).
+        benchmark: the first part of the key, a registry dataset with the profile's prefix and the
+            scoring (`[prefix]<dataset>[_mc|_cloze]`, harness.data.registry.benchmark_name).
         variant: SMD preset name (`v5`, `v5_top3`, ...), or `-` for a method without SMDs.
         backbone: backbone registry name (`qwen2.5-7b`, `tiny`) or a peer method's name (`imore`).
         adapter: adapter name (`lora`), None for zero-shot.
@@ -97,7 +98,7 @@ class Cell:
         label: display name for tables (default: the backbone).
     """
 
-    dataset: str
+    benchmark: str
     variant: str
     backbone: str
     adapter: str | None
@@ -107,7 +108,7 @@ class Cell:
     label: str | None = None
 
     def __post_init__(self) -> None:
-        _check_names(self.dataset, self.variant, self.backbone, self.adapter)
+        _check_names(self.benchmark, self.variant, self.backbone, self.adapter)
         if self.source not in (MEASURED, REPORTED):
             raise ValueError(f"{self.key}: source must be {MEASURED!r} or {REPORTED!r}, got {self.source!r}")
         if self.source == REPORTED and not (isinstance(self.citation, str) and self.citation.strip()):
@@ -116,31 +117,31 @@ class Cell:
 
     @property
     def key(self) -> str:
-        """`<dataset>/<variant>/<backbone>[+<adapter>]`: the cell's path without `.json`."""
-        return cell_key(self.dataset, self.variant, self.backbone, self.adapter)
+        """`<benchmark>/<variant>/<backbone>[+<adapter>]`: the cell's path without `.json`."""
+        return cell_key(self.benchmark, self.variant, self.backbone, self.adapter)
 
     @property
     def display_name(self) -> str:
         return self.label or self.backbone
 
 
-def cell_key(dataset: str, variant: str, backbone: str, adapter: str | None = None) -> str:
+def cell_key(benchmark: str, variant: str, backbone: str, adapter: str | None = None) -> str:
     """`babel_qa/v5/qwen2.5-7b+lora`; raises ValueError on a name that cannot be a path component."""
-    _check_names(dataset, variant, backbone, adapter)
-    return f"{dataset}/{variant}/{backbone}" + (f"+{adapter}" if adapter else "")
+    _check_names(benchmark, variant, backbone, adapter)
+    return f"{benchmark}/{variant}/{backbone}" + (f"+{adapter}" if adapter else "")
 
 
 def parse_cell_key(key: str) -> tuple[str, str, str, str | None]:
     """`"babel_qa/v5/qwen2.5-7b+lora"` -> `("babel_qa", "v5", "qwen2.5-7b", "lora")`."""
     parts = key.split("/")
     if len(parts) != 3:
-        raise ValueError(f"{key!r}: a cell is <dataset>/<variant>/<backbone>[+<adapter>]")
-    dataset, variant, model = parts
+        raise ValueError(f"{key!r}: a cell is <benchmark>/<variant>/<backbone>[+<adapter>]")
+    benchmark, variant, model = parts
     backbone, plus, adapter = model.partition("+")
     if plus and not adapter:
         raise ValueError(f"{key!r}: empty adapter name after '+'")
-    _check_names(dataset, variant, backbone, adapter or None, where=repr(key))
-    return dataset, variant, backbone, adapter or None
+    _check_names(benchmark, variant, backbone, adapter or None, where=repr(key))
+    return benchmark, variant, backbone, adapter or None
 
 
 def parse_variant(variant: str) -> tuple[str, str]:
@@ -153,10 +154,10 @@ def parse_variant(variant: str) -> tuple[str, str]:
 
 
 def cell_path(
-    root: Path | str, dataset: str, variant: str, backbone: str, adapter: str | None = None
+    root: Path | str, benchmark: str, variant: str, backbone: str, adapter: str | None = None
 ) -> Path:
-    """`root/<dataset>/<variant>/<backbone>[+<adapter>].json`."""
-    return Path(root) / (cell_key(dataset, variant, backbone, adapter) + ".json")
+    """`root/<benchmark>/<variant>/<backbone>[+<adapter>].json`."""
+    return Path(root) / (cell_key(benchmark, variant, backbone, adapter) + ".json")
 
 
 def provenance_path(path: Path | str) -> Path:
@@ -172,10 +173,10 @@ def cell_samples_path(path: Path | str) -> Path:
 
 
 def parse_cell_path(root: Path | str, path: Path | str) -> tuple[str, str, str, str | None]:
-    """The (dataset, variant, backbone, adapter) of a cell file under `root`.
+    """The (benchmark, variant, backbone, adapter) of a cell file under `root`.
 
     Raises:
-        ValueError: the path is not `<dataset>/<variant>/<backbone>[+<adapter>].json` under root.
+        ValueError: the path is not `<benchmark>/<variant>/<backbone>[+<adapter>].json` under root.
     """
     path, root = Path(path), Path(root)
     try:
@@ -209,12 +210,12 @@ def load_results(root: Path | str) -> list[Cell]:
             continue
         if any(part.startswith(".") for part in rel.parts):  # editor and temp files
             continue
-        dataset, variant, backbone, adapter = parse_cell_path(root, path)
+        benchmark, variant, backbone, adapter = parse_cell_path(root, path)
         data = read_json(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object metric -> number, got {type(data).__name__}")
         try:
-            cells.append(Cell(dataset, variant, backbone, adapter, metrics=data))
+            cells.append(Cell(benchmark, variant, backbone, adapter, metrics=data))
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
     return sorted(cells, key=lambda c: c.key)
@@ -229,7 +230,7 @@ def write_cell(root: Path | str, cell: Cell, provenance: Mapping[str, Any]) -> P
         raise ValueError(f"{cell.key}: only measured cells are written; reported numbers go in the reference")
     if not isinstance(provenance, Mapping):
         raise ValueError(f"{cell.key}: provenance must be a mapping, got {type(provenance).__name__}")
-    path = cell_path(root, cell.dataset, cell.variant, cell.backbone, cell.adapter)
+    path = cell_path(root, cell.benchmark, cell.variant, cell.backbone, cell.adapter)
     atomic_write_json(provenance_path(path), dict(provenance))
     atomic_write_json(path, cell.metrics)
     return path
@@ -279,10 +280,10 @@ def load_reference(path: Path | str) -> list[Cell]:
     return cells
 
 
-def _check_names(dataset: str, variant: str, backbone: str, adapter: str | None, where: str = "") -> None:
+def _check_names(benchmark: str, variant: str, backbone: str, adapter: str | None, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     try:
-        parse_result_dataset(dataset)
+        parse_benchmark(benchmark)
     except ValueError as e:
         raise ValueError(f"{prefix}{e}") from None
     named = [("variant", variant), ("backbone", backbone)] + [("adapter", adapter)] * (adapter is not None)

@@ -6,7 +6,7 @@
 **Baselines mode** (default): every entry of FILE (default `results/baselines.yaml`) names a cell, one of
 its metrics, the baseline value and a tolerance, in the cell's units:
 
-    - cell: demo_babel_qa/v5_top3/tiny+lora   # <dataset>/<variant>/<backbone>[+<adapter>]
+    - cell: demo_babel_qa/v5_top3/tiny+lora   # <benchmark>/<variant>/<backbone>[+<adapter>]
       metric: acc
       value: 0.40
       tolerance: 0.05

@@ -138,7 +138,7 @@ def _resolve_cell(spec: str, results: Path) -> tuple[Path, str]:
     if spec.endswith(".json"):
         if not path.is_file():
             raise CompareError(f"cell file not found: {path}")
-        try:  # results/<dataset>/<variant>/<model>.json: the results folder is two levels up
+        try:  # results/<benchmark>/<variant>/<model>.json: the results folder is two levels up
             label = cell_key(*parse_cell_path(path.parents[2], path))
         except (ValueError, IndexError):
             label = str(path)
@@ -368,7 +368,7 @@ def render_comparison(result: Mapping[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`smd compare CELL_A CELL_B`: paired bootstrap CI of B - A and McNemar's test on the same docs."""
     p = argparse.ArgumentParser(prog="smd compare", description=main.__doc__)
-    p.add_argument("cell_a", metavar="CELL_A", help="cell file (.json) or key <dataset>/<variant>/<model>")
+    p.add_argument("cell_a", metavar="CELL_A", help="cell file (.json) or key <benchmark>/<variant>/<model>")
     p.add_argument("cell_b", metavar="CELL_B", help="the run compared with A (B - A is reported)")
     p.add_argument("--results", type=Path, default=Path("results"), help="where cell keys are looked up")
     p.add_argument(

@@ -36,7 +36,7 @@ EXIT_ERROR = 2
 @dataclass(frozen=True)
 class Pick:
     """One headline number: `name` (dotted: its place in the file) is `metric` of the cell `cell`
-    (`<dataset>/<variant>/<backbone>[+<adapter>]`, harness.results.cells)."""
+    (`<benchmark>/<variant>/<backbone>[+<adapter>]`, harness.results.cells)."""
 
     name: str
     cell: str

@@ -47,8 +47,8 @@ from harness.data import (
     DEMO_PREFIX,
     MOTION_VARIANT,
     RELATIONS,
-    parse_result_dataset,
-    result_dataset,
+    benchmark_name,
+    parse_benchmark,
 )
 
 from .cells import NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
@@ -106,34 +106,34 @@ def _scope(prefix: str) -> tuple[str, str]:
 
 
 def _layout(prefix: str) -> tuple[tuple[str, str, str], ...]:
-    """(cell dataset, metric, header) of every registry dataset under one results prefix."""
+    """(benchmark, metric, header) of every registry dataset and scoring under one results prefix."""
     names = _scope(prefix)[1]
     out: list[tuple[str, str, str]] = []
     for d in DATASETS.values():
         title = names + d.title
         if d.kind == "qa":
             out += [
-                (result_dataset(d.name, scoring, prefix), metric, f"{title} {header}")
+                (benchmark_name(d.name, scoring, prefix), metric, f"{title} {header}")
                 for scoring, columns in SCORING_COLUMNS.items()
                 for metric, header in columns
             ]
         else:
-            out += [(result_dataset(d.name, None, prefix), m, f"{title} {h}") for m, h in CAPTION_COLUMNS]
+            out += [(benchmark_name(d.name, None, prefix), m, f"{title} {h}") for m, h in CAPTION_COLUMNS]
     return tuple(out)
 
 
 def build_tables(measured: Iterable[Cell], reported: Iterable[Cell] = ()) -> list[Table]:
     """The tables for a set of cells (pure: no files); a table with no row is left out."""
     measured, reported = list(measured), list(reported)
-    prefixes = {parse_result_dataset(c.dataset).prefix for c in measured}
+    prefixes = {parse_benchmark(c.benchmark).prefix for c in measured}
     # real data first, then the demo, then other profiles (`ci_`), each in tables of its own
     order = sorted(prefixes | {""}, key=lambda p: (p != "", p != DEMO_PREFIX, p))
     tables = []
     for prefix in order:
         layout, scope = _layout(prefix), _scope(prefix)[0]
-        cells = [c for c in measured if parse_result_dataset(c.dataset).prefix == prefix]
+        cells = [c for c in measured if parse_benchmark(c.benchmark).prefix == prefix]
         if prefix == "":  # reported numbers are from real benchmarks only, never in a profile's table
-            cells += [c for c in reported if parse_result_dataset(c.dataset).prefix == ""]
+            cells += [c for c in reported if parse_benchmark(c.benchmark).prefix == ""]
         rows = _rows(cells)
         # beside the SMD rows: the encoder baseline on the same docs (variant `motion`) and the paper's peers
         headline = tuple(r for r in rows if r.preset in HEADLINE_VARIANTS + (NO_VARIANT, MOTION_VARIANT))
@@ -210,7 +210,7 @@ def _rows(cells: list[Cell]) -> list[Row]:
         key = (cell.source, cell.backbone, cell.adapter, cell.variant)
         group = groups.setdefault(key, {"cell": cell, "values": {}})
         for metric, value in cell.metrics.items():
-            group["values"][(cell.dataset, metric)] = value
+            group["values"][(cell.benchmark, metric)] = value
     measured = sorted((k for k in groups if k[0] != REPORTED), key=lambda k: _order(groups[k]["cell"]))
     reported = [k for k in groups if k[0] == REPORTED]  # reference-file order, as the paper lists them
     return [
@@ -230,7 +230,7 @@ def _per_type_tables(cells: list[Cell], scope: str, prefix: str) -> list[Table]:
     tables = []
     for d in (d for d in DATASETS.values() if d.kind == "qa"):
         base = prefix + d.name
-        names = [(c, parse_result_dataset(c.dataset)) for c in cells]
+        names = [(c, parse_benchmark(c.benchmark)) for c in cells]
         typed = [
             (c, name)
             for c, name in names
@@ -276,8 +276,8 @@ def _label(cell: Cell) -> str:
 
 def _table(title: str, layout, rows: tuple[Row, ...]) -> Table:
     columns = tuple(
-        Column(dataset, metric, header)
-        for dataset, metric, header in layout
-        if any((dataset, metric) in r.values for r in rows)
+        Column(benchmark, metric, header)
+        for benchmark, metric, header in layout
+        if any((benchmark, metric) in r.values for r in rows)
     )
     return Table(title, columns, rows)

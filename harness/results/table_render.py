@@ -40,14 +40,14 @@ CHANCE_METRICS = frozenset({"acc", "acc_norm"} | {f"acc_{t}" for t in ANSWER_TYP
 
 @dataclass(frozen=True)
 class Column:
-    dataset: str
+    benchmark: str  # a cell's benchmark; in a per-type table its base, without the scoring
     metric: str
     header: str
 
 
 @dataclass(frozen=True)
 class Row:
-    """One model and setting at one SMD variant; `values` maps (dataset, metric) -> number, with each
+    """One model and setting at one SMD variant; `values` maps (benchmark, metric) -> number, with each
     cell's CIs, `n`, `chance` and `limit` beside its scores. `scoring` is set in per-type tables."""
 
     label: str
@@ -89,16 +89,16 @@ def format_value(metric: str, value: float | None) -> str:
 def format_cell(row: Row, column: Column) -> str:
     """The number of a row in a column, with its 95 % CI when the cell has one and `†` for a subset:
     `"41.2 [35.1, 47.3]"`, `"41.2 [35.1, 47.3]†"`, `"66.7"` (reported), `"–"`."""
-    key = (column.dataset, column.metric)
+    key = (column.benchmark, column.metric)
     value = row.values.get(key)
     if value is None:
         return MISSING
     text = format_value(column.metric, value)
-    low = row.values.get((column.dataset, column.metric + CI_LOW))
-    high = row.values.get((column.dataset, column.metric + CI_HIGH))
+    low = row.values.get((column.benchmark, column.metric + CI_LOW))
+    high = row.values.get((column.benchmark, column.metric + CI_HIGH))
     if low is not None and high is not None:
         text += f" [{format_value(column.metric, low)}, {format_value(column.metric, high)}]"
-    if row.source != REPORTED and (column.dataset, "limit") in row.values:
+    if row.source != REPORTED and (column.benchmark, "limit") in row.values:
         text += SUBSET_MARK
     return text
 
@@ -152,7 +152,7 @@ def _md_table(table: Table) -> list[str]:
     if measured:
         pad = [""] * (len(lead) - 1)
         lines.append(_md_row(["*n*"] + pad + [_spread(measured, c, _n_key(c), "n") for c in table.columns]))
-        chance = [_spread(measured, c, (c.dataset, "chance"), "chance") for c in table.columns]
+        chance = [_spread(measured, c, (c.benchmark, "chance"), "chance") for c in table.columns]
         chance = [v if c.metric in CHANCE_METRICS else "" for v, c in zip(chance, table.columns)]
         if any(v not in ("", MISSING) for v in chance):
             lines.append(_md_row(["*chance*"] + pad + chance))
@@ -160,14 +160,14 @@ def _md_table(table: Table) -> list[str]:
 
 
 def _n_key(column: Column) -> tuple[str, str]:
-    return column.dataset, "n"
+    return column.benchmark, "n"
 
 
 def _spread(rows: Sequence[Row], column: Column, key: tuple[str, str], metric: str) -> str:
     """The value of `key` over the rows that have a number in `column`: one value or a range `a–b`."""
-    with_value = [r for r in rows if (column.dataset, column.metric) in r.values]
+    with_value = [r for r in rows if (column.benchmark, column.metric) in r.values]
     # a per-type metric has its own docs' count and chance level (`acc_action_n`, `acc_action_chance`)
-    own = (column.dataset, f"{column.metric}_{metric}")
+    own = (column.benchmark, f"{column.metric}_{metric}")
     values = [r.values.get(own, r.values.get(key)) for r in with_value]
     values = [v for v in values if v is not None]
     if not values:
@@ -249,13 +249,13 @@ def _bars(ax, table: Table, columns: list[Column]) -> None:
     cmap = matplotlib.colormaps[name]
     colours = [cmap(i) if name != "hsv" else cmap(i / len(rows)) for i in range(len(rows))]
     for i, row in enumerate(rows):
-        heights = np.array([100 * row.values.get((c.dataset, c.metric), np.nan) for c in columns])
+        heights = np.array([100 * row.values.get((c.benchmark, c.metric), np.nan) for c in columns])
         reported = row.source == REPORTED
         label = row.label + ("" if row.variant == NO_VARIANT else f" [{row.variant}]")
-        if not reported and any((c.dataset, "limit") in row.values for c in columns):
+        if not reported and any((c.benchmark, "limit") in row.values for c in columns):
             label += f" {SUBSET_MARK}subset"
-        low = np.array([100 * row.values.get((c.dataset, c.metric + CI_LOW), np.nan) for c in columns])
-        high = np.array([100 * row.values.get((c.dataset, c.metric + CI_HIGH), np.nan) for c in columns])
+        low = np.array([100 * row.values.get((c.benchmark, c.metric + CI_LOW), np.nan) for c in columns])
+        high = np.array([100 * row.values.get((c.benchmark, c.metric + CI_HIGH), np.nan) for c in columns])
         has_ci = ~np.isnan(low) & ~np.isnan(high) & ~np.isnan(heights)
         centres = x - 0.4 + (i + 0.5) * width
         ax.bar(
@@ -286,10 +286,10 @@ def _bars(ax, table: Table, columns: list[Column]) -> None:
             continue
         values = [
             r.values.get(
-                (column.dataset, f"{column.metric}_chance"), r.values.get((column.dataset, "chance"))
+                (column.benchmark, f"{column.metric}_chance"), r.values.get((column.benchmark, "chance"))
             )
             for r in rows
-            if (column.dataset, column.metric) in r.values
+            if (column.benchmark, column.metric) in r.values
         ]
         values = [v for v in values if v is not None]
         if values:

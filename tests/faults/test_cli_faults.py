@@ -46,7 +46,7 @@ def test_evaluate_never_sends_a_missing_local_folder_to_the_hub(demo, tmp_path):
     (tmp_path / "models").mkdir()
     started = time.monotonic()
     run = _smd(
-        "evaluate", "--task", "smd_babel_qa_mc", "--dataset", "babel_qa_mc", "--data-root", str(demo["qa"]),
+        "evaluate", "--task", "smd_babel_qa_mc", "--benchmark", "babel_qa_mc", "--data-root", str(demo["qa"]),
         "--variant", "v5_top3", "--backbone", "models/nope", "--results", str(tmp_path / "r"),
         "--params", str(REPO / "params.yaml"), cwd=tmp_path,
     )  # fmt: skip

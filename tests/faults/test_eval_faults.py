@@ -18,8 +18,8 @@ FULL = "smd_humanml3d_caption_full"
 
 
 def _evaluate(demo, tmp_path, metadata: dict | None) -> list[str]:
-    argv = ["--task", FULL, "--dataset", "humanml3d", "--data-root", str(demo["hml"]), "--variant", "v5_top3"]
-    argv += ["--backbone", str(demo["model"]), "--results", str(tmp_path / "results")]
+    argv = ["--task", FULL, "--benchmark", "humanml3d", "--data-root", str(demo["hml"])]
+    argv += ["--variant", "v5_top3", "--backbone", str(demo["model"]), "--results", str(tmp_path / "results")]
     argv += ["--samples-dir", str(tmp_path / "samples")]
     return argv + (["--metadata", json.dumps(metadata)] if metadata is not None else [])
 

@@ -42,7 +42,7 @@ def _evaluate(demo, results, samples, *extra, **env) -> subprocess.CompletedProc
         *extra,
         "--task",
         "smd_humanml3d_caption",
-        "--dataset",
+        "--benchmark",
         "humanml3d",
         "--data-root",
         str(demo["hml"]),

@@ -45,21 +45,21 @@ def test_a_training_doc_without_a_type_or_answer_is_named():
 
 
 @pytest.mark.parametrize(
-    ("task", "dataset"),
+    ("task", "benchmark"),
     [
         ("smd_babel_qa", "demo_babel_qa"),
         ("smd_babel_qa_mc", "demo_babel_qa_mc"),
         ("smd_babel_qa_cloze", "demo_babel_qa_cloze"),
     ],
 )
-def test_its_cell_is_scored_by_lm_eval_and_equals_the_rule_on_every_doc(demo, tmp_path, task, dataset):
+def test_its_cell_is_scored_by_lm_eval_and_equals_the_rule_on_every_doc(demo, tmp_path, task, benchmark):
     argv = [
-        "--task", task, "--dataset", dataset, "--data-root", str(demo["qa"]), "--variant", "v5_top3",
+        "--task", task, "--benchmark", benchmark, "--data-root", str(demo["qa"]), "--variant", "v5_top3",
         "--backbone", "answer-prior", "--results", str(tmp_path / "results"),
         "--samples-dir", str(tmp_path / "samples"),
     ]  # fmt: skip
     assert main(argv) == 0
-    cell = tmp_path / "results" / dataset / "v5_top3" / "answer-prior.json"
+    cell = tmp_path / "results" / benchmark / "v5_top3" / "answer-prior.json"
     metrics = read_json(cell)
     test = read_jsonl(docs_path(demo["qa"], "v5_top3", "test"))
     per_type, overall = answer_counts(read_jsonl(docs_path(demo["qa"], "v5_top3", "train")), "train")
@@ -77,14 +77,14 @@ def test_captions_and_an_adapter_are_refused_in_one_line(demo, tmp_path, capsys)
     caption = [
         "--task",
         "smd_humanml3d_caption",
-        "--dataset",
+        "--benchmark",
         "demo_humanml3d",
         "--data-root",
         str(demo["hml"]),
     ]
     assert main([*caption, *common]) == 2
     assert "scores QA tasks only" in capsys.readouterr().err
-    qa = ["--task", "smd_babel_qa", "--dataset", "demo_babel_qa", "--data-root", str(demo["qa"])]
+    qa = ["--task", "smd_babel_qa", "--benchmark", "demo_babel_qa", "--data-root", str(demo["qa"])]
     assert main([*qa, *common, "--adapter", str(tmp_path)]) == 2
     assert "takes no --adapter" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()

@@ -39,10 +39,11 @@ def _write_params(folder, model, **extra_entries):
     return params
 
 
-def _argv(demo, out, params, *, task="smd_babel_qa", dataset="demo_babel_qa", root=None, extra=()):
+def _argv(demo, out, params, *, task="smd_babel_qa", benchmark="demo_babel_qa", root=None, extra=()):
     return [
-        "--task", task, "--dataset", dataset, "--data-root", str(root or demo["qa"]), "--variant", "v5_top3",
-        "--backbone", "tiny", "--params", str(params), "--results", str(out / "results"),
+        "--task", task, "--benchmark", benchmark, "--data-root", str(root or demo["qa"]),
+        "--variant", "v5_top3", "--backbone", "tiny", "--params", str(params),
+        "--results", str(out / "results"),
         "--samples-dir", str(out / "samples"), "--limit", str(LIMIT), *extra,
     ]  # fmt: skip
 
@@ -160,7 +161,7 @@ def test_another_task_may_not_replace_a_cell(zero_shot, demo, no_run, capsys):
     before = zero_shot["cell"].read_bytes()
     # the cell's name says its task: `demo_babel_qa` is generation, `demo_babel_qa_mc` the letters' MC
     assert main(_argv(demo, zero_shot["out"], zero_shot["params"], task="smd_babel_qa_mc")) == 2
-    assert "--dataset 'demo_babel_qa' names task smd_babel_qa" in capsys.readouterr().err
+    assert "--benchmark 'demo_babel_qa' names task smd_babel_qa" in capsys.readouterr().err
     assert zero_shot["cell"].read_bytes() == before
 
 
@@ -209,7 +210,7 @@ def test_the_caption_cell_has_the_text_metrics_and_scorable_samples(demo, tmp_pa
 
     params = _write_params(tmp_path, demo["model"])
     argv = _argv(
-        demo, tmp_path, params, task="smd_humanml3d_caption", dataset="demo_humanml3d", root=demo["hml"]
+        demo, tmp_path, params, task="smd_humanml3d_caption", benchmark="demo_humanml3d", root=demo["hml"]
     )
     rc, res = _run_spied(argv)
     assert rc == 0

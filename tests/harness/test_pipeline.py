@@ -332,7 +332,9 @@ def test_encoder_stages_train_both_stages_and_score_the_motion_docs(profile, mon
             (request,) = calls
             assert request.preset == "motion" and request.encoder == request.adapter
             assert _covered(request.encoder, stage.deps)
-            cell = cell_path(p.results_dir, request.dataset, "motion", request.backbone, request.adapter_name)
+            cell = cell_path(
+                p.results_dir, request.benchmark, "motion", request.backbone, request.adapter_name
+            )
             assert Out(cell, persist=False, cache=False, metric=False) in stage.outs, name
 
 
@@ -363,7 +365,7 @@ def _prior_cells(p: Pipeline):
 
 
 def _prior_cell(p: Pipeline, dataset: str, scoring: str, preset: str) -> Path:
-    return cell_path(p.results_dir, p.result_dataset(dataset, scoring), preset, ANSWER_PRIOR, None)
+    return cell_path(p.results_dir, p.benchmark(dataset, scoring), preset, ANSWER_PRIOR, None)
 
 
 def test_prior_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
@@ -381,8 +383,8 @@ def test_prior_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeyp
         requests.clear()
         _run_smd_command(stage.cmd)
         (req,) = requests
-        assert (req.dataset, req.preset, req.backbone, req.adapter) == (
-            p.result_dataset(dataset, scoring),
+        assert (req.benchmark, req.preset, req.backbone, req.adapter) == (
+            p.benchmark(dataset, scoring),
             preset,
             ANSWER_PRIOR,
             None,
@@ -395,7 +397,7 @@ def test_prior_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeyp
 
 def _cell(p: Pipeline, dataset: str, scoring: str, backbone: str, preset: str, lora: bool) -> Path:
     adapter = pipeline_mod.ADAPTER_NAMES[pipeline_mod.SCORING_TARGETS[scoring]] if lora else None
-    return cell_path(p.results_dir, p.result_dataset(dataset, scoring), preset, backbone, adapter)
+    return cell_path(p.results_dir, p.benchmark(dataset, scoring), preset, backbone, adapter)
 
 
 def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypatch):
@@ -427,8 +429,8 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         requests.clear()
         _run_smd_command(stage.cmd)
         (req,) = requests
-        assert (req.dataset, req.results, req.preset, req.backbone) == (
-            p.result_dataset(dataset, scoring),
+        assert (req.benchmark, req.results, req.preset, req.backbone) == (
+            p.benchmark(dataset, scoring),
             Path(p.results_dir),
             preset,
             b,
@@ -436,7 +438,7 @@ def test_eval_stages_declare_the_cell_that_smd_evaluate_writes(profile, monkeypa
         adapter_name = req.adapter_name if req.adapter else None
         written = cell_path(
             req.results,
-            req.dataset,
+            req.benchmark,
             req.preset,
             harness.evaluate.lm_eval_io.cell_backbone_name(registry[b]),
             adapter_name,
@@ -526,7 +528,7 @@ def _old_evaluate_argv(
     from harness.data import MOTION_VARIANT
     from harness.models import load_registry
 
-    argv = ["--task", task_name(dataset, scoring), "--dataset", p.result_dataset(dataset, scoring)]
+    argv = ["--task", task_name(dataset, scoring), "--benchmark", p.benchmark(dataset, scoring)]
     argv += ["--data-root", str(p.root(dataset)), "--variant", preset, "--backbone", backbone]
     argv += ["--params", "params.yaml", "--results", p.results_dir, "--samples-dir", str(p.samples_dir())]
     target = pipeline_mod.SCORING_TARGETS[scoring]

@@ -11,9 +11,9 @@ from harness.data import (
     QA_FPS,
     SCORINGS,
     TASKS,
+    benchmark_name,
     check_prefix,
-    parse_result_dataset,
-    result_dataset,
+    parse_benchmark,
     task_name,
 )
 from tests.builders import REPO
@@ -45,10 +45,10 @@ def test_frame_rates_are_the_loaders():
 
 @pytest.mark.parametrize("prefix", ["", "demo_", "ci_", "run2_"])
 @pytest.mark.parametrize("scoring", list(SCORINGS))
-def test_result_names_round_trip_under_any_prefix(prefix, scoring):
+def test_benchmark_names_round_trip_under_any_prefix(prefix, scoring):
     for d in DATASETS.values():
         s = scoring if d.kind == "qa" else None
-        name = parse_result_dataset(result_dataset(d.name, s, prefix))
+        name = parse_benchmark(benchmark_name(d.name, s, prefix))
         assert (name.prefix, name.dataset, name.scoring) == (prefix, d, s)
         assert name.task == task_name(d.name, s)
 
@@ -62,9 +62,9 @@ def test_a_bad_prefix_is_refused(bad):
 def test_unknown_names_are_refused_naming_the_known_datasets():
     for bad in ("babel", "ci_babel_qa_x", "humanml3d_mc", "cibabel_qa"):
         with pytest.raises(ValueError, match="babel_qa, humman_qa, humanml3d"):
-            parse_result_dataset(bad)
+            parse_benchmark(bad)
     with pytest.raises(ValueError, match="only QA datasets"):
-        result_dataset("humanml3d", "cloze")
+        benchmark_name("humanml3d", "cloze")
 
 
 @pytest.mark.parametrize(
@@ -77,6 +77,6 @@ def test_unknown_names_are_refused_naming_the_known_datasets():
         ("ci_humman_qa_mc", "ci_humman_qa", "mc", "smd_humman_qa_mc"),
     ],
 )
-def test_a_cell_name_gives_its_dataset_scoring_and_task(name, base, scoring, task):
-    parsed = parse_result_dataset(name)
+def test_a_benchmark_gives_its_dataset_scoring_and_task(name, base, scoring, task):
+    parsed = parse_benchmark(name)
     assert (parsed.base, parsed.scoring, parsed.task) == (base, scoring, task)

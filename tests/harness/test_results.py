@@ -37,7 +37,7 @@ def test_any_results_prefix_makes_valid_cells(tmp_path):
     for dataset in ("ci_babel_qa_mc", "ci_humanml3d", "paper2_humman_qa_cloze"):
         path = cell_path(tmp_path, dataset, "v5", "tiny")
         assert parse_cell_path(tmp_path, path)[0] == dataset
-    with pytest.raises(ValueError, match="unknown dataset"):
+    with pytest.raises(ValueError, match="unknown benchmark"):
         Cell("ci-babel_qa", "v5", "tiny", None)  # a prefix ends in `_`
 
 

@@ -23,7 +23,7 @@ def _request(demo, tmp_path, **fields) -> EvalRequest:
     )
     base = EvalRequest(
         task="smd_babel_qa",
-        dataset="demo_babel_qa",
+        benchmark="demo_babel_qa",
         data_root=demo["qa"],
         preset="v5_top3",
         backbone="tiny",
@@ -93,3 +93,15 @@ def test_a_bad_request_fails_in_the_plan(demo, tmp_path):
         plan_evaluation(_request(demo, tmp_path, adapter_name="lora"))
     with pytest.raises(EvalInputError, match="test docs not found"):
         plan_evaluation(_request(demo, tmp_path, data_root=tmp_path))
+    with pytest.raises(EvalInputError, match="--benchmark: unknown benchmark 'babel'"):
+        plan_evaluation(_request(demo, tmp_path, benchmark="babel"))
+
+
+def test_the_benchmark_option_keeps_its_old_spelling_as_a_deprecated_alias(capsys):
+    from harness.evaluate.main import parse_request
+
+    argv = ["--task", "smd_babel_qa_mc", "--data-root", "d", "--variant", "v5", "--backbone", "tiny"]
+    new = parse_request([*argv, "--benchmark", "demo_babel_qa_mc"])
+    assert new.benchmark == "demo_babel_qa_mc" and "deprecated" not in capsys.readouterr().err
+    assert parse_request([*argv, "--dataset", "demo_babel_qa_mc"]) == new
+    assert "--dataset is deprecated" in capsys.readouterr().err

@@ -23,7 +23,7 @@ def recorded(demo, tmp_path_factory):
     )
     request = EvalRequest(
         task="smd_babel_qa_mc",
-        dataset="demo_babel_qa_mc",
+        benchmark="demo_babel_qa_mc",
         data_root=demo["qa"],
         preset="v5_top3",
         backbone="tiny",

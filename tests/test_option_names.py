@@ -120,4 +120,4 @@ def test_lm_eval_metadata_names_the_variant_smd_variant_everywhere():
     for example in examples:
         keys = set(re.findall(r'"(\w+)":', example))
         assert "preset" not in " ".join(keys), example
-    assert '"smd_variant"' in (REPO / "harness" / "evaluate" / "main.py").read_text()
+    assert '"smd_variant"' in (REPO / "harness" / "evaluate" / "plan.py").read_text()  # the run's metadata

@@ -196,3 +196,30 @@ def write_qa_dataset(root: Path, motions: dict[str, np.ndarray], questions_per_m
     (qdir / "imore_TINY_body_part_answer_vocab.json").write_text(json.dumps({"left arm": 0, "right arm": 1}))
     (qdir / "imore_TINY_direction_answer_vocab.json").write_text(json.dumps({"left": 0, "right": 1}))
     return root
+
+
+def tiny_eval_request(demo, folder: Path, **fields):
+    """An `EvalRequest` of the demo's tiny backbone on 3 BABEL-QA docs (generation, v5_top3), its params
+    file, results and samples under `folder`; `fields` replace any of its own."""
+    from dataclasses import replace
+
+    import yaml
+
+    from harness.evaluate.plan import EvalRequest
+
+    params = folder / "params.yaml"
+    params.write_text(
+        yaml.safe_dump({"backbones": {"tiny": {"path": str(demo["model"]), "dtype": "float32"}}})
+    )
+    base = EvalRequest(
+        task="smd_babel_qa",
+        benchmark="demo_babel_qa",
+        data_root=demo["qa"],
+        preset="v5_top3",
+        backbone="tiny",
+        params=params,
+        results=folder / "results",
+        samples_dir=folder / "samples",
+        limit=3,
+    )
+    return replace(base, **fields)

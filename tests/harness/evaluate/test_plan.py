@@ -1,10 +1,7 @@
 """harness.evaluate.plan: what an evaluation will run, resolved before any model loads; the run and
 `--kept-only` read the request cache under the key the plan names."""
 
-from dataclasses import replace
-
 import pytest
-import yaml
 
 pytest.importorskip("lm_eval")
 
@@ -14,25 +11,11 @@ from harness.evaluate.lm_eval_io import ANSWER_PRIOR, request_cache  # noqa: E40
 from harness.evaluate.main import run_evaluation  # noqa: E402
 from harness.evaluate.plan import EvalInputError, EvalRequest, plan_evaluation  # noqa: E402
 from harness.results import cell_path  # noqa: E402
+from tests.builders import tiny_eval_request  # noqa: E402
 
 
 def _request(demo, tmp_path, **fields) -> EvalRequest:
-    params = tmp_path / "params.yaml"
-    params.write_text(
-        yaml.safe_dump({"backbones": {"tiny": {"path": str(demo["model"]), "dtype": "float32"}}})
-    )
-    base = EvalRequest(
-        task="smd_babel_qa",
-        benchmark="demo_babel_qa",
-        data_root=demo["qa"],
-        preset="v5_top3",
-        backbone="tiny",
-        params=params,
-        results=tmp_path / "results",
-        samples_dir=tmp_path / "samples",
-        limit=3,
-    )
-    return replace(base, **fields)
+    return tiny_eval_request(demo, tmp_path, **fields)
 
 
 def test_the_plan_resolves_the_cell_docs_and_the_inputs_that_decide_the_numbers(demo, tmp_path):

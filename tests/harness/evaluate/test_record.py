@@ -2,36 +2,22 @@
 provenance, run log), which depends only on the plan and the run."""
 
 import pytest
-import yaml
 
 pytest.importorskip("lm_eval")
 pytest.importorskip("peft")
 
 from harness.core import read_json, read_jsonl  # noqa: E402
-from harness.evaluate.plan import EvalRequest, plan_evaluation  # noqa: E402
+from harness.evaluate.plan import plan_evaluation  # noqa: E402
 from harness.evaluate.record import read_provenance, record_evaluation  # noqa: E402
 from harness.evaluate.run import run_lm_eval  # noqa: E402
 from harness.results import cell_samples_path, provenance_path  # noqa: E402
+from tests.builders import tiny_eval_request  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def recorded(demo, tmp_path_factory):
     out = tmp_path_factory.mktemp("record")
-    params = out / "params.yaml"
-    params.write_text(
-        yaml.safe_dump({"backbones": {"tiny": {"path": str(demo["model"]), "dtype": "float32"}}})
-    )
-    request = EvalRequest(
-        task="smd_babel_qa_mc",
-        benchmark="demo_babel_qa_mc",
-        data_root=demo["qa"],
-        preset="v5_top3",
-        backbone="tiny",
-        params=params,
-        results=out / "results",
-        samples_dir=out / "samples",
-        limit=3,
-    )
+    request = tiny_eval_request(demo, out, task="smd_babel_qa_mc", benchmark="demo_babel_qa_mc")
     plan = plan_evaluation(request)
     run = run_lm_eval(plan)
     path = record_evaluation(plan, run)

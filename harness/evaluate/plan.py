@@ -116,7 +116,7 @@ class EvalPlan:
         return ENCODER_MODEL if self.request.encoder else SHARED_CONTEXT_MODEL
 
     def model_args(self, *, cuda: bool) -> dict[str, Any]:
-        """The lm-eval model's arguments (the dtype depends on `cuda`: float32 on CPU)."""
+        """The lm-eval model's arguments (the dtype depends on `cuda`: the entry's `cpu_dtype` on a CPU)."""
         if self.backbone is None:
             return {"train_docs": str(self.prior_docs)}
         request = self.request

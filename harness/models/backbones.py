@@ -46,7 +46,10 @@ class Backbone:
     Attributes:
         name: registry name (or the path itself for an unregistered backbone).
         path: hub id or local folder; a relative folder is relative to the params file's folder.
-        dtype: weights dtype when loading for a GPU (`auto` keeps the checkpoint's); CPU runs use float32.
+        dtype: weights dtype when loading for a GPU (`auto` keeps the checkpoint's).
+        cpu_dtype: weights dtype on a CPU: float32, or bfloat16 where the CPU computes it natively
+            (AVX512-BF16 or AMX: smollm2-135m trains ~1.7x and scores ~1.7x faster here than in float32);
+            training on a CPU uses bf16 autocast exactly when this is bfloat16.
         trust_remote_code: run the repository's own modelling code (GLM-4 only).
         chat_template_kwargs: extra keyword arguments for `apply_chat_template`.
         context_length: context limit in tokens when the config does not say it (None: from the config).
@@ -61,6 +64,7 @@ class Backbone:
     name: str
     path: str
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = "bfloat16"
+    cpu_dtype: Literal["bfloat16", "float32"] = "float32"
     trust_remote_code: bool = False
     chat_template_kwargs: dict[str, Any] = field(default_factory=dict)
     context_length: int | None = None
@@ -72,6 +76,7 @@ class Backbone:
         """The loading and templating settings, as `resolve` returns them."""
         return {
             "dtype": self.dtype,
+            "cpu_dtype": self.cpu_dtype,
             "trust_remote_code": self.trust_remote_code,
             "chat_template_kwargs": dict(self.chat_template_kwargs),
             "context_length": self.context_length,

@@ -42,7 +42,8 @@ class TrainConfig:
         max_length: context limit in tokens; None takes the model's. Longer examples are skipped.
         grouping: `length` sorts examples of similar length into one batch (little padding);
             `none` is plain shuffled batches (the paper's configuration, for the benchmark).
-        precision: `auto` is bf16 on a GPU that supports it and float32 otherwise.
+        precision: `auto` is bf16 on a GPU that supports it, on a CPU where the backbone's `cpu_dtype` is
+            bfloat16, and float32 otherwise.
         attn_implementation: attention kernel handed to `from_pretrained`.
         packing: `shared_prefix` trains each motion's examples together: its SMD prompt run once, then
             each of its questions (captions) as a block on the prompt's cached keys and values, at the

@@ -53,7 +53,7 @@ def fingerprint(cfg: TrainConfig, backbone: Backbone, files: dict) -> str:
     """What makes two runs the same run: config, backbone (its files, for a local folder), data and the
     training code (the modules `smd train` runs: a run folder of other code is not this run's)."""
     conf = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_FINGERPRINTED}
-    model = {"path": backbone.path, "files": folder_digest(backbone.path)}
+    model = {"path": backbone.path, "files": folder_digest(backbone.path), "cpu_dtype": backbone.cpu_dtype}
     code = code_digest([TRAINING_ENTRY])
     inputs = {"config": conf, "backbone": model, "data": files, "code": code}
     if cfg.encoder != "none":  # what the config names by path: stage 1's folder, the statistics, the joints
@@ -96,7 +96,7 @@ def train(
         return finished
     from accelerate import Accelerator
 
-    bf16 = use_bf16(cfg)
+    bf16 = use_bf16(cfg, backbone)
     accelerator = Accelerator(mixed_precision="bf16" if bf16 else "no", cpu=not _cuda())
     started = time.perf_counter()  # wall_s includes collecting the provenance below
     fields = {

@@ -9,14 +9,23 @@ from .checkpoints import TrainingError
 from .config import TrainConfig
 
 
-def use_bf16(cfg: TrainConfig) -> bool:
+def use_bf16(cfg: TrainConfig, backbone: Backbone) -> bool:
+    """Whether the run computes in bf16: on a GPU where it is supported, on a CPU where the backbone's
+    `cpu_dtype` is bfloat16 (the same weights dtype evaluation loads there); never with `fp32`."""
     import torch
 
     if cfg.precision == "fp32":
         return False
-    cuda_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if not torch.cuda.is_available():
+        if cfg.precision == "bf16" and backbone.cpu_dtype != "bfloat16":
+            raise TrainingError(
+                f"precision bf16 on a CPU needs backbone {backbone.name!r} to set cpu_dtype: bfloat16 "
+                "(evaluation then loads it in bfloat16 too); or use precision=fp32"
+            )
+        return backbone.cpu_dtype == "bfloat16"
+    cuda_bf16 = torch.cuda.is_bf16_supported()
     if cfg.precision == "bf16" and not cuda_bf16:
-        raise TrainingError("precision bf16 needs a GPU with bfloat16 support; use precision=fp32 on CPU")
+        raise TrainingError("precision bf16 needs a GPU with bfloat16 support; use precision=fp32")
     return cuda_bf16
 
 
@@ -26,10 +35,12 @@ def load_backbone(backbone: Backbone, cfg: TrainConfig, *, bf16: bool):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = torch.float32
-    if bf16:
+    if bf16 and torch.cuda.is_available():
         dtype = (
             getattr(torch, backbone.dtype) if backbone.dtype not in ("auto", "float32") else torch.bfloat16
         )
+    elif bf16:
+        dtype = torch.bfloat16
     try:
         tokenizer = AutoTokenizer.from_pretrained(backbone.path, trust_remote_code=backbone.trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(

@@ -377,6 +377,9 @@ def test_model_args_follow_the_registry_entry(tmp_path):
         "pretrained": "Qwen/Qwen2.5-3B-Instruct",
         "dtype": "float32",
     }
+    native = Backbone("s", "models/smollm2-135m", dtype="float32", cpu_dtype="bfloat16")
+    assert model_args(native, None, cuda=False)["dtype"] == "bfloat16"  # a CPU with native bf16
+    assert model_args(native, None, cuda=True)["dtype"] == "float32"
 
 
 def test_task_version_follows_include_and_the_file_overrides(tmp_path):

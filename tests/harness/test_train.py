@@ -1,6 +1,7 @@
 """LoRA training: config and registry, token identity with lm-eval, learning, resume, bad input."""
 
 import json
+import math
 import os
 import re
 import signal
@@ -738,6 +739,58 @@ def test_a_rebuilt_backbone_at_the_same_path_is_another_run(tmp_path):
     (model / "model.safetensors").write_bytes(b"weights-2")
     assert folder_digest(str(model)) != before
     assert folder_digest("Qwen/Qwen2.5-7B-Instruct") is None  # a hub id: its path is its identity
+
+
+@pytest.fixture
+def fresh_accelerator_state():
+    """accelerate keeps one precision per process (a singleton state): a bf16 run between float32 runs
+    needs it cleared before and after."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    yield AcceleratorState._reset_state
+    AcceleratorState._reset_state()
+
+
+def test_a_backbone_with_cpu_dtype_bfloat16_trains_in_bf16_on_a_cpu(demo, tmp_path, fresh_accelerator_state):
+    """`cpu_dtype: bfloat16` (a CPU with native bf16) trains under bf16 autocast on bf16 weights: another
+    run than float32's, with other arithmetic; asking bf16 of a float32 entry is a clear error."""
+    from harness.models import Backbone
+    from harness.train import TrainingError
+    from harness.train.config import TrainConfig
+    from harness.train.main import TrainRequest, run_training
+    from harness.train.model import use_bf16
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dtype in ("float32", "bfloat16"):
+        params["backbones"][f"tiny-{dtype}"] = {"path": str(demo["model"]), "cpu_dtype": dtype}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    sub = _subset(demo["qa_docs"]["train"], tmp_path / "train.jsonl", 8)
+
+    records = {}
+    for dtype in ("float32", "bfloat16"):
+        fresh_accelerator_state()
+        records[dtype] = run_training(
+            TrainRequest(
+                "qa",
+                (sub,),
+                (demo["qa_docs"]["val"],),
+                f"tiny-{dtype}",
+                tmp_path / dtype,
+                params=tmp_path / "params.yaml",
+                overrides={"epochs": 1, "lr": 1e-2, "modules_to_save": TINY_FULL},
+            )
+        )
+    f32, b16 = records["float32"], records["bfloat16"]
+    assert f32["status"] == b16["status"] == "success"
+    assert b16["backbone"]["cpu_dtype"] == "bfloat16" and f32["fingerprint"] != b16["fingerprint"]
+    assert all(math.isfinite(x) for x in b16["step_losses"])
+    assert b16["step_losses"] != f32["step_losses"]  # bf16 arithmetic, not float32's
+    assert b16["step_losses"] == pytest.approx(f32["step_losses"], rel=0.05)  # the same run otherwise
+    cfg = TrainConfig(precision="bf16")
+    with pytest.raises(TrainingError, match="cpu_dtype: bfloat16"):
+        use_bf16(cfg, Backbone("plain", "x", cpu_dtype="float32"))
+    assert not use_bf16(TrainConfig(precision="fp32"), Backbone("b", "x", cpu_dtype="bfloat16"))
 
 
 def test_other_training_code_makes_another_run(demo, tmp_path, monkeypatch):

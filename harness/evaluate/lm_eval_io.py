@@ -86,7 +86,8 @@ def model_args(
     root: Path | None = None,
 ) -> dict[str, Any]:
     """lm-eval `hf` model arguments: weights, dtype (the entry's `cpu_dtype` on a CPU), chat-template
-    kwargs, adapter; with `encoder`, the `smd-encoder` model's too (the encoder folder, the dataset `root` of the clips).
+    kwargs, adapter; with `encoder`, the `smd-encoder` model's too (the encoder folder, the dataset
+    `root` of the clips).
 
     lm-eval 0.4.13's HFLM takes `chat_template_args` (passed to `apply_chat_template` with every
     prompt) as a model argument; only a dict `model_args`, as here, can carry it.

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,30 @@ from tests.builders import OFFLINE_ENV, REPO  # noqa: E402
 
 
 def test_gpu_check_dry_runs_every_step_and_prints_one_table(tmp_path):
-    env = {**os.environ, **OFFLINE_ENV, "OUT": str(tmp_path)}
+    """Both steps on the CPU: the timing table, then a profile run end to end through run_profile.py
+    (`dvc repro` in a git-less copy), its cells and their table under $OUT."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, **OFFLINE_ENV, "OUT": str(out), "PROFILE_WORKDIR": str(tmp_path / "work")}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])  # this venv's python3
     run = subprocess.run(
         ["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
-    table = (tmp_path / "gpu_check.md").read_text()
+    with tarfile.open(out / "profile-cells.tar.gz") as tar:
+        names = set(tar.getnames())
+    cells = {n for n in names if n.endswith(".json") and not n.endswith(".provenance.json")}
+    models = ("tiny", "tiny+lora-text")
+    variants = ("v5_top3", "v5_top3-blind")
+    expected = {f"results/long_babel_qa_cloze/{v}/{m}.json" for v in variants for m in models}
+    assert cells == expected, names
+    for suffix in (".samples.jsonl", ".provenance.json"):  # each cell's per-doc samples and provenance
+        assert {c.replace(".json", suffix) for c in cells} <= names
+    profile_table = (out / "profile-table.md").read_text()
+    assert "tiny + LoRA (texts)" in profile_table and "blind control" in profile_table
+    assert "first 8 docs" in profile_table  # the dry sizes reached the stages
+    table = (out / "gpu_check.md").read_text()
     assert table.strip() in run.stdout and "dry run" in table
     lines = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     rows = {line.split("|")[1].strip(): line for line in lines}

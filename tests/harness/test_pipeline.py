@@ -947,34 +947,12 @@ def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project)
 
 # ---------------------------------------------------------------------------------------------- profiles
 
-FAKE_DVC = """#!/usr/bin/env python3
-import json, os, sys
-with open(os.environ["FAKE_DVC_LOG"], "a") as f:
-    f.write(json.dumps(sys.argv[1:]) + "\\n")
-"""
-
 
 def _exp_run_call(script: Path, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[dict, list[str]]:
     """The `dvc exp run` a profile script makes, with a stand-in `dvc` on PATH: ({key: value}, targets)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "dvc").write_text(FAKE_DVC)
-    (bin_dir / "dvc").chmod(0o755)
-    log = tmp_path / "dvc-calls.jsonl"
-    log.unlink(missing_ok=True)
-    run_env = {**os.environ, **(env or {}), "FAKE_DVC_LOG": str(log)}
-    run_env["PATH"] = os.pathsep.join([str(bin_dir), run_env["PATH"]])
-    subprocess.run(["bash", str(script), str(tmp_path / "out")], env=run_env, check=True, cwd=REPO)
-    (call,) = [json.loads(line) for line in log.read_text().splitlines()]
-    assert call[:2] == ["exp", "run"], call
-    sets, targets, args = {}, [], iter(call[2:])
-    for arg in args:
-        if arg == "-S":
-            key, _, value = next(args).partition("=")
-            sets[key] = yaml.safe_load(value)
-        else:
-            targets.append(arg)
-    return sets, targets
+    from benchmarks.run_profile import record_exp_run
+
+    return record_exp_run(script, (str(tmp_path / "out"),), env)
 
 
 # every profile script, from the folder itself: a new profile cannot escape the check

@@ -11,7 +11,9 @@ file picks a few numbers out of them, each named by where it sits in the file:
 
 Which cell each name reads (the main backbone, its motion-blind control, the answer prior) is the
 pipeline's convention: `harness.pipeline.headline_picks` builds the `--pick` list from params.yaml. A
-picked cell that is not there (a stage not run yet) or lacks the metric leaves its name out.
+picked cell that is not there (a stage not run yet) or lacks the metric leaves its name out, and the
+stage names each one it left out on stderr (a profile that runs part of the pipeline still writes the
+numbers it has).
 
     smd stage headline ... --pick babel_qa.generation.lora=demo_babel_qa/v5_top3/tiny+lora:acc
 """
@@ -28,7 +30,16 @@ from harness.core import OUTPUT_OPTION, atomic_write_json, read_json
 
 from .cells import cell_path, parse_cell_key
 
-__all__ = ["HeadlineRequest", "Pick", "headline", "main", "parse_pick", "run_stage", "write_headline"]
+__all__ = [
+    "HeadlineRequest",
+    "Pick",
+    "headline",
+    "left_out",
+    "main",
+    "parse_pick",
+    "run_stage",
+    "write_headline",
+]
 
 EXIT_ERROR = 2
 
@@ -73,6 +84,11 @@ def headline(metrics: Mapping[str, Mapping[str, float]], picks: Iterable[Pick]) 
     return out
 
 
+def left_out(metrics: Mapping[str, Mapping[str, float]], picks: Iterable[Pick]) -> list[Pick]:
+    """The picks `headline` leaves out: their cell is missing from `metrics` or lacks the metric."""
+    return [p for p in picks if metrics.get(p.cell, {}).get(p.metric) is None]
+
+
 def _read_cells(results: Path, picks: Iterable[Pick]) -> dict[str, dict[str, float]]:
     """The metrics of each picked cell that exists under `results`."""
     found = {}
@@ -95,8 +111,14 @@ class HeadlineRequest:
 def write_headline(request: HeadlineRequest) -> dict:
     """The headline numbers of the request's picks, written to its output (atomically); returned."""
     picks = [parse_pick(p) for p in request.picks]
-    numbers = headline(_read_cells(request.results, picks), picks)
+    metrics = _read_cells(request.results, picks)
+    numbers = headline(metrics, picks)
     atomic_write_json(request.output, numbers)
+    missing = left_out(metrics, picks)
+    for pick in missing:
+        print(f"headline: left out {pick.name}: no {pick.metric} in {pick.cell} (not run?)", file=sys.stderr)
+    if missing:
+        print(f"headline: {len(picks) - len(missing)} of {len(picks)} picks written", file=sys.stderr)
     return numbers
 
 

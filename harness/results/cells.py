@@ -96,6 +96,9 @@ class Cell:
         source: `measured` (a cell file of ours) or `reported` (read from a paper).
         citation: where a reported number comes from; required when reported.
         label: display name for tables (default: the backbone).
+        smd_format: the text format of the docs it was scored on (`smd-text-3`), as its provenance
+            records it (`inputs.smd.format_version`); None where none is recorded (a reported number,
+            a provenance written before the format was recorded).
     """
 
     benchmark: str
@@ -106,6 +109,7 @@ class Cell:
     source: Literal["measured", "reported"] = MEASURED
     citation: str | None = None
     label: str | None = None
+    smd_format: str | None = None
 
     def __post_init__(self) -> None:
         _check_names(self.benchmark, self.variant, self.backbone, self.adapter)
@@ -215,10 +219,24 @@ def load_results(root: Path | str) -> list[Cell]:
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a JSON object metric -> number, got {type(data).__name__}")
         try:
-            cells.append(Cell(benchmark, variant, backbone, adapter, metrics=data))
+            cell = Cell(benchmark, variant, backbone, adapter, metrics=data, smd_format=_smd_format(path))
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+        cells.append(cell)
     return sorted(cells, key=lambda c: c.key)
+
+
+def _smd_format(path: Path) -> str | None:
+    """The docs' format a cell's provenance records (`inputs.smd.format_version`), None where it has none."""
+    prov = provenance_path(path)
+    if not prov.is_file():
+        return None
+    data = read_json(prov)
+    smd = (data.get("inputs") or {}).get("smd") if isinstance(data, dict) else None
+    fmt = smd.get("format_version") if isinstance(smd, dict) else None
+    if fmt is not None and not isinstance(fmt, str):
+        raise ValueError(f"{prov}: inputs.smd.format_version must be a string, got {fmt!r}")
+    return fmt
 
 
 def write_cell(root: Path | str, cell: Cell, provenance: Mapping[str, Any]) -> Path:

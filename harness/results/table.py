@@ -23,7 +23,9 @@ labelled "reported" and listed after the measured ones, with their citations und
 
 Each measured number has its 95 % CI beside it when the cell carries one (`41.2 [35.1, 47.3]`: Wilson
 score interval for accuracies, percentile bootstrap over docs for BLEU-4 / ROUGE-L / CIDEr; see
-`harness.results.stats`); a `†` marks a cell scored on a subset (`limit` in the cell). Under the
+`harness.results.stats`); a `†` marks a cell scored on a subset (`limit` in the cell), a `‡` one scored on
+docs of an earlier SMD text format than today's (`smd.FORMAT_VERSION`; its provenance says which, or
+records none): re-run it before comparing it with an unmarked number. Under the
 measured rows, an `n` row gives the docs scored per column and a `chance` row the split's chance level
 (mean of 1 / number of options); a range `a–b` where the rows of a column differ.
 
@@ -52,12 +54,13 @@ from harness.data import (
 )
 
 from .cells import NO_VARIANT, REPORTED, Cell, load_reference, load_results, parse_variant
-from .table_render import DOCS_NAMES, Column, Row, Table, render_figure, render_markdown
+from .table_render import DOCS_NAMES, OLDER_FORMAT_MARK, Column, Row, Table, render_figure, render_markdown
 
 __all__ = ["build_tables", "main"]
 
 EXIT_ERROR = 2
 HEADLINE_VARIANTS = ("v5", "v5_top3")  # the paper's full SMD and its best (Top-3) variant
+UNRECORDED_FORMAT = "not recorded"  # an SMD cell whose provenance predates the format's record
 
 
 # the columns of each QA scoring (harness.data.registry.SCORINGS); generation is the paper's protocol:
@@ -208,9 +211,11 @@ def _rows(cells: list[Cell]) -> list[Row]:
     groups: dict[tuple, dict] = {}
     for cell in cells:
         key = (cell.source, cell.backbone, cell.adapter, cell.variant)
-        group = groups.setdefault(key, {"cell": cell, "values": {}})
+        group = groups.setdefault(key, {"cell": cell, "values": {}, "older": {}})
         for metric, value in cell.metrics.items():
             group["values"][(cell.benchmark, metric)] = value
+        if (older := _older_format(cell)) is not None:
+            group["older"][cell.benchmark] = older
     measured = sorted((k for k in groups if k[0] != REPORTED), key=lambda k: _order(groups[k]["cell"]))
     reported = [k for k in groups if k[0] == REPORTED]  # reference-file order, as the paper lists them
     return [
@@ -220,6 +225,7 @@ def _rows(cells: list[Cell]) -> list[Row]:
             source=k[0],
             values=groups[k]["values"],
             citation=groups[k]["cell"].citation if k[0] == REPORTED else None,
+            older_formats=groups[k]["older"],
         )
         for k in measured + reported
     ]
@@ -247,6 +253,7 @@ def _per_type_tables(cells: list[Cell], scope: str, prefix: str) -> list[Table]:
                 source=c.source,
                 values={(base, m): v for m, v in c.metrics.items()},
                 scoring=name.scoring,
+                older_formats={base: f} if (f := _older_format(c)) is not None else {},
             )
             for c, name in typed
         )
@@ -256,7 +263,15 @@ def _per_type_tables(cells: list[Cell], scope: str, prefix: str) -> list[Table]:
             if any((base, metric) in r.values for r in rows)
         )
         title = _scope(prefix)[1] + d.title
-        tables.append(Table(f"Per-type accuracy, {title} ({scope})", columns, rows, kind="per-type"))
+        tables.append(
+            Table(
+                f"Per-type accuracy, {title} ({scope})",
+                columns,
+                rows,
+                kind="per-type",
+                notes=_format_notes(rows),
+            )
+        )
     return tables
 
 
@@ -280,4 +295,25 @@ def _table(title: str, layout, rows: tuple[Row, ...]) -> Table:
         for benchmark, metric, header in layout
         if any((benchmark, metric) in r.values for r in rows)
     )
-    return Table(title, columns, rows)
+    return Table(title, columns, rows, notes=_format_notes(rows))
+
+
+def _older_format(cell: Cell) -> str | None:
+    """The earlier SMD format a measured cell was scored on; None for today's format or a cell without an
+    SMD (a reported number, a peer method, the encoder baseline's motion docs)."""
+    preset = parse_variant(cell.variant)[0]
+    if cell.source == REPORTED or preset in (NO_VARIANT, MOTION_VARIANT):
+        return None
+    if cell.smd_format == smd.FORMAT_VERSION:
+        return None
+    return cell.smd_format or UNRECORDED_FORMAT
+
+
+def _format_notes(rows: Iterable[Row]) -> tuple[str, ...]:
+    older = sorted({f for r in rows for f in r.older_formats.values()})
+    if not older:
+        return ()
+    return (
+        f"{OLDER_FORMAT_MARK} scored on docs of an earlier SMD format ({', '.join(older)}) than today's "
+        f"`{smd.FORMAT_VERSION}`: not comparable with an unmarked number until the cell is re-run.",
+    )

@@ -22,6 +22,9 @@ MISSING = "–"
 
 
 SUBSET_MARK = "†"
+# a cell scored on docs of an earlier SMD text format than today's: its number is not comparable with an
+# unmarked one until the cell is re-run (the table's note names the formats)
+OLDER_FORMAT_MARK = "‡"
 
 
 PERCENT_METRICS = frozenset(
@@ -56,6 +59,8 @@ class Row:
     values: dict[tuple[str, str], float]
     citation: str | None = None
     scoring: str | None = None
+    # benchmark -> the earlier SMD format its cell was scored on (absent: today's format, or no SMD)
+    older_formats: dict[str, str] = field(default_factory=dict)
 
     @property
     def preset(self) -> str:
@@ -72,7 +77,7 @@ class Table:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     kind: str = "scores"  # or "per-type"
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # lines printed under the table
 
 
 def format_value(metric: str, value: float | None) -> str:
@@ -87,8 +92,8 @@ def format_value(metric: str, value: float | None) -> str:
 
 
 def format_cell(row: Row, column: Column) -> str:
-    """The number of a row in a column, with its 95 % CI when the cell has one and `†` for a subset:
-    `"41.2 [35.1, 47.3]"`, `"41.2 [35.1, 47.3]†"`, `"66.7"` (reported), `"–"`."""
+    """The number of a row in a column, with its 95 % CI when the cell has one, `†` for a subset and `‡`
+    for an earlier SMD format: `"41.2 [35.1, 47.3]"`, `"41.2 [35.1, 47.3]†"`, `"66.7"` (reported), `"–"`."""
     key = (column.benchmark, column.metric)
     value = row.values.get(key)
     if value is None:
@@ -100,6 +105,8 @@ def format_cell(row: Row, column: Column) -> str:
         text += f" [{format_value(column.metric, low)}, {format_value(column.metric, high)}]"
     if row.source != REPORTED and (column.benchmark, "limit") in row.values:
         text += SUBSET_MARK
+    if column.benchmark in row.older_formats:
+        text += OLDER_FORMAT_MARK
     return text
 
 
@@ -130,6 +137,7 @@ def render_markdown(tables: Sequence[Table]) -> str:
                 f"{SUBSET_MARK} scored on a subset: the first {', '.join(map(str, limits))} docs of the "
                 "split (`limit`).",
             ]
+        out += [line for note in table.notes for line in ("", note)]
         citations = list(dict.fromkeys(r.citation for r in table.rows if r.citation))
         if citations:
             out += [""] + [f"Reported: {c}." for c in citations]

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+import smd
 from harness.cli import main
-from harness.results import REPORTED, Cell, write_cell
+from harness.results import REPORTED, Cell, load_results, write_cell
 from harness.results.table import build_tables
 from harness.results.table_render import format_value, render_markdown
 
 PAPER = "Zhang et al. 2026"
+TODAY = smd.FORMAT_VERSION  # the SMD format a measured cell is scored on unless a test says otherwise
+TODAYS_PROVENANCE = {"inputs": {"smd": {"format_version": TODAY}}}
+
+
+def _measured(*key_parts, smd_format=TODAY):
+    *key, metrics = key_parts
+    return Cell(*key, metrics, smd_format=smd_format)
 
 
 def _reported(key_parts, metrics, label="Qwen2.5-7B"):
@@ -43,8 +51,8 @@ def test_format_value(metric, value, text):
 
 def test_measured_and_reported_rows_are_labelled_and_kept_apart():
     measured = [
-        Cell("babel_qa", "v5", "qwen2.5-7b", "lora", {"acc": 0.65}),
-        Cell("babel_qa", "v5_top3", "qwen2.5-7b", None, {"acc": 0.301}),
+        _measured("babel_qa", "v5", "qwen2.5-7b", "lora", {"acc": 0.65}),
+        _measured("babel_qa", "v5_top3", "qwen2.5-7b", None, {"acc": 0.301}),
     ]
     reported = [
         _reported(("babel_qa", "v5", "qwen2.5-7b", "lora"), {"acc": 0.667}),
@@ -69,8 +77,8 @@ def test_measured_and_reported_rows_are_labelled_and_kept_apart():
 
 def test_demo_results_get_their_own_table_and_no_reported_rows():
     measured = [
-        Cell("demo_babel_qa", "v5_top3", "tiny", "lora", {"acc": 0.41}),
-        Cell("demo_humanml3d", "v5_top3", "tiny", "lora", {"bleu_4": 0.05, "rouge_l": 0.3}),
+        _measured("demo_babel_qa", "v5_top3", "tiny", "lora", {"acc": 0.41}),
+        _measured("demo_humanml3d", "v5_top3", "tiny", "lora", {"bleu_4": 0.05, "rouge_l": 0.3}),
     ]
     reported = [_reported(("babel_qa", "v5", "qwen2.5-7b", "lora"), {"acc": 0.667})]
     tables = build_tables(measured, reported)
@@ -102,8 +110,12 @@ def test_variant_ablation_table_lists_presets_in_order():
 
 def test_smd_table_writes_markdown_and_a_png(tmp_path, capsys):
     results = tmp_path / "results"
-    write_cell(results, Cell("demo_babel_qa", "v5_top3", "tiny", None, {"acc": 0.123, "n": 40}), {})
-    write_cell(results, Cell("demo_babel_qa", "v5_top3", "tiny", "lora", {"acc": 0.456, "n": 40}), {})
+    cells = [
+        Cell("demo_babel_qa", "v5_top3", "tiny", None, {"acc": 0.123, "n": 40}),
+        Cell("demo_babel_qa", "v5_top3", "tiny", "lora", {"acc": 0.456, "n": 40}),
+    ]
+    for cell in cells:
+        write_cell(results, cell, TODAYS_PROVENANCE)
     reference = tmp_path / "paper.yaml"
     reference.write_text(
         "- {cell: babel_qa/v5/qwen2.5-7b+lora, label: Qwen2.5-7B, source: reported,\n"
@@ -131,19 +143,19 @@ def test_smd_table_reports_a_malformed_cell(tmp_path, capsys):
     assert str(bad) in capsys.readouterr().err
 
 
-def _qa_cell(dataset, variant, adapter, acc, *, n=200, backbone="tiny", **extra):
+def _qa_cell(dataset, variant, adapter, acc, *, n=200, backbone="tiny", smd_format=TODAY, **extra):
     from harness.results.stats import wilson_interval
 
     low, high = wilson_interval(round(acc * n), n)
     metrics = {"acc": acc, "acc_ci95_low": low, "acc_ci95_high": high, "n": n, "chance": 0.1, **extra}
-    return Cell(dataset, variant, backbone, adapter, metrics)
+    return Cell(dataset, variant, backbone, adapter, metrics, smd_format=smd_format)
 
 
 def test_measured_numbers_carry_their_ci_n_chance_and_a_subset_mark():
     measured = [
         _qa_cell("demo_babel_qa", "v5_top3", None, 0.41),
         _qa_cell("demo_babel_qa", "v5_top3", "lora", 0.5, n=40, limit=40),
-        Cell(
+        _measured(
             "demo_humanml3d",
             "v5_top3",
             "tiny",
@@ -159,6 +171,43 @@ def test_measured_numbers_carry_their_ci_n_chance_and_a_subset_mark():
     assert rows["*chance*"] == [["", "10.0", ""]]  # no chance level for captions
     assert "† scored on a subset: the first 40 docs of the split" in md
     assert "Wilson score interval" in md and "10,000 resamples, seed 0" in md
+
+
+def test_a_cell_scored_on_an_earlier_smd_format_is_marked_and_the_table_says_which(tmp_path):
+    """A table mixes cells of several SMD formats only with each earlier one marked; a cell whose
+    provenance records no format is marked too (it is not known to be today's), the encoder baseline's
+    motion docs and reported numbers are not SMD text and never marked."""
+    results = tmp_path / "results"
+    provenance = {
+        "smollm2-135m": {"inputs": {"smd": {"format_version": "smd-text-2"}}},
+        "tiny": TODAYS_PROVENANCE,
+        "qwen2.5-7b": {"inputs": {}},  # written before the format was recorded
+    }
+    for backbone, prov in provenance.items():
+        write_cell(results, Cell("demo_babel_qa_mc", "v5_top3", backbone, None, {"acc": 0.2, "n": 10}), prov)
+    motion = Cell("demo_babel_qa_mc", "motion", "tiny", "encoder-letter", {"acc": 0.3, "n": 10})
+    write_cell(results, motion, {"inputs": {"smd": {"format_version": "motion-marker-1"}}})
+    measured = load_results(results)
+    assert {c.backbone: c.smd_format for c in measured if c.variant == "v5_top3"} == {
+        "smollm2-135m": "smd-text-2",
+        "tiny": TODAY,
+        "qwen2.5-7b": None,
+    }
+    md = render_markdown(build_tables(measured))
+    rows = _rows_by_label(md)
+    assert rows["smollm2-135m zero-shot"] == [["v5_top3", "20.0‡"]]
+    assert rows["qwen2.5-7b zero-shot"] == [["v5_top3", "20.0‡"]]
+    assert rows["tiny zero-shot"] == [["v5_top3", "20.0"]]
+    assert rows["tiny + motion encoder + LoRA"] == [["motion", "30.0"]]
+    assert (
+        f"‡ scored on docs of an earlier SMD format (not recorded, smd-text-2) than today's `{TODAY}`" in md
+    )
+
+    # a malformed format in a provenance file names the file
+    prov = results / "demo_babel_qa_mc" / "v5_top3" / "tiny.provenance.json"
+    prov.write_text('{"inputs": {"smd": {"format_version": 3}}}')
+    with pytest.raises(ValueError, match="tiny.provenance.json"):
+        load_results(results)
 
 
 def test_demo_table_rows_are_backbone_adapter_docs_and_columns_the_scorings():

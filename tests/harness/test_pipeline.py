@@ -910,15 +910,19 @@ def _queue_settled(root: Path, timeout: float) -> str:
 def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project):
     """A sweep on DVC's queue, as docs/pipeline.md runs the paper's ablations: two values of a parameter
     queued with `dvc exp run --queue -S`, run by two workers (`dvc queue start -j 2`), each experiment
-    in its own temporary workspace; `dvc exp show` then lists both with their parameters and cells."""
+    in its own temporary workspace; `dvc exp show` then lists both with their parameters and cells.
+    Each experiment re-runs one cell and the headline (`--single-item`): the queue's machinery is the
+    same for the whole pipeline, which the tests above run, at a fifth of the time."""
     root = demo_project
     _dvc(root, "repro")  # a no-op after the previous tests; run alone, this builds the pipeline
     # queued experiments start from a commit: the reproduced project, lock and cells included
     _git(root, "add", "-A")
     _git(root, "commit", "-q", "-m", "reduced demo, reproduced")
     limits = {"sweep-limit-2": 2, "sweep-limit-3": 3}
+    stages = ("eval-qa-lora@babel_qa-tiny-v5_top3", "headline")  # headline: babel_qa.generation.lora
     for name, limit in limits.items():
-        _dvc(root, "exp", "run", "--queue", "--name", name, "-S", f"pipeline.eval_limit={limit}")
+        run = ("exp", "run", "--queue", "--single-item", "--name", name, "-S", f"pipeline.eval_limit={limit}")
+        _dvc(root, *run, *stages)
     try:
         _dvc(root, "queue", "start", "-j", "2")
         status = _queue_settled(root, timeout=900)
@@ -929,13 +933,19 @@ def test_a_queued_sweep_runs_each_value_and_exp_show_compares_them(demo_project)
     shown = json.loads(_dvc(root, "exp", "show", "--json"))
     experiments = {e["name"]: e for head in shown for e in head.get("experiments") or []}
     assert set(limits) <= set(experiments), list(experiments)
+    headline = {}
     for name, limit in limits.items():
         (run,) = experiments[name]["revs"]
         data = run["data"]
         assert data["params"]["params.yaml"]["data"]["pipeline"]["eval_limit"] == limit, name
-        # the experiment's headline numbers: the only metrics file
+        # the experiment's headline numbers: the only metrics file; its re-run cell's number is its own
         assert set(data["metrics"]) == {"reports/headline.json"}, name
-        assert data["metrics"]["reports/headline.json"]["data"]["babel_qa"]["generation"], name
+        headline[name] = data["metrics"]["reports/headline.json"]["data"]["babel_qa"]["generation"]["lora"]
+    # each value's cell, scored on its own first docs of the same samples, is the headline's number
+    lora_cell = root / "results/ci_babel_qa/v5_top3/tiny+lora.samples.jsonl"
+    accs = [json.loads(line)["acc"] for line in lora_cell.read_text().splitlines()]
+    for name, limit in limits.items():
+        assert headline[name] == pytest.approx(sum(accs[:limit]) / limit), name
     # the workspace itself is untouched: its cells keep the committed limit
     for cell in _demo_cells(root):
         assert json.loads((root / cell).read_text())["n"] == REDUCED["pipeline", "eval_limit"]
